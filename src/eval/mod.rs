@@ -1,0 +1,7 @@
+//! Scoring: answer extraction, F1/EM under two normalisers, language id, generation errors.
+
+pub mod extract;
+pub mod gen_error;
+pub mod langid;
+pub mod normalize;
+pub mod score;

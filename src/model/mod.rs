@@ -1,0 +1,3 @@
+//! Model side: for now the tokenizer wrapper (the decoder arrives with the engine issue).
+
+pub mod tokenizer;

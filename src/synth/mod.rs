@@ -1,0 +1,4 @@
+//! Synthetic artefacts made on this machine: tokenizers (and later random-weight models)
+//! in the real Hugging Face layout, for tests, the demo mode and benchmarks.
+
+pub mod tokenizer;
