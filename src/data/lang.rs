@@ -162,7 +162,8 @@ impl FromStr for Lang {
         Lang::ALL
             .into_iter()
             .find(|l| {
-                l.code().eq_ignore_ascii_case(wanted) || l.english_name().eq_ignore_ascii_case(wanted)
+                l.code().eq_ignore_ascii_case(wanted)
+                    || l.english_name().eq_ignore_ascii_case(wanted)
             })
             .ok_or_else(|| UnknownLang {
                 given: s.to_string(),
@@ -192,7 +193,10 @@ mod tests {
         let err = "fr".parse::<Lang>().unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("'fr'"), "{msg}");
-        assert!(msg.contains("en, de, es, vi, zh, hi, ar, el, ro, ru, th, tr"), "{msg}");
+        assert!(
+            msg.contains("en, de, es, vi, zh, hi, ar, el, ro, ru, th, tr"),
+            "{msg}"
+        );
     }
 
     #[test]
