@@ -1,1 +1,54 @@
-//! Command-line front end (clap).
+//! Command-line front end (clap): one subcommand per module, all over the same engine.
+
+mod data_args;
+mod prompt;
+mod samples;
+mod score;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+pub use data_args::DataArgs;
+
+/// xmrc-lens: how a language model answers a reading-comprehension question asked in one
+/// language about a text in another.
+#[derive(Debug, Parser)]
+#[command(name = "xmrc-lens", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List samples of the data set (id, article, question, answer) in one language.
+    Samples(samples::SamplesArgs),
+    /// Build the prompt for one sample and print it with its parts (and tokens).
+    Prompt(prompt::PromptArgs),
+    /// Score predictions made elsewhere: JSONL in, JSONL with F1/EM under both normalisers out.
+    Score(score::ScoreArgs),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Samples(args) => samples::run(&args),
+        Command::Prompt(args) => prompt::run(&args),
+        Command::Score(args) => score::run(&args),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends the output quietly instead of failing.
+pub(crate) fn write_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Colour only for a terminal, and never when NO_COLOR is set.
+pub(crate) fn use_colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}

@@ -1,0 +1,191 @@
+//! `xmrc-lens prompt`: build one sample's prompt and show its parts (and tokens).
+
+use super::data_args::{find_sample, DataArgs};
+use super::{use_colour, write_out};
+use crate::data::chat_template::ChatTemplate;
+use crate::data::prompt::{build_prompt, tokenize_prompt, Format, Part, Prompt, PromptOptions, Scenario};
+use crate::data::Lang;
+use crate::model::tokenizer::Tokenizer;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct PromptArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Sample index (0-based) or question id.
+    #[arg(long, default_value = "0")]
+    pub sample: String,
+    /// en-en, en-x or x-x.
+    #[arg(long, default_value = "en-x")]
+    pub scenario: Scenario,
+    /// The language x (ignored for en-en).
+    #[arg(long, default_value = "de")]
+    pub lang: Lang,
+    /// Number of demonstrations: 0 or 2.
+    #[arg(long, default_value_t = 0)]
+    pub shots: u8,
+    /// Prompt format: v1 (task first) or v2 (task last).
+    #[arg(long, default_value = "v1")]
+    pub format: Format,
+    /// Seed of the demonstration choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// A local model folder: its chat template (tokenizer_config.json / chat_template.jinja)
+    /// wraps the prompt, and its tokenizer.json gives the tokens.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Force the chat template on (instruct) or off (base model, raw text).
+    #[arg(long, overrides_with = "no_chat")]
+    pub chat: bool,
+    #[arg(long, overrides_with = "chat")]
+    pub no_chat: bool,
+    /// A system text (a system message, or the start of the user turn where the template has no system role).
+    #[arg(long)]
+    pub system: Option<String>,
+    /// End the raw prompt with "Answer:" (default: on for raw prompts, off for chat).
+    #[arg(long, overrides_with = "no_answer_cue")]
+    pub answer_cue: bool,
+    #[arg(long, overrides_with = "answer_cue")]
+    pub no_answer_cue: bool,
+    /// Also list the tokens with their parts (needs --model or --tokenizer).
+    #[arg(long)]
+    pub tokens: bool,
+    /// A tokenizer.json to use instead of the model folder's.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+    /// Print only the exact prompt text.
+    #[arg(long, conflicts_with = "json")]
+    pub plain: bool,
+    /// Print the prompt, its part spans and (with --tokens) its tokens as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &PromptArgs) -> Result<()> {
+    let data = args.data.load()?;
+    let index = find_sample(&data, &args.sample)?;
+    let template = load_template(args)?;
+    let opts = PromptOptions {
+        scenario: args.scenario,
+        lang: args.lang,
+        shots: args.shots,
+        format: args.format,
+        seed: args.seed,
+        answer_cue: flag(args.answer_cue, args.no_answer_cue),
+        system: args.system.clone(),
+    };
+    let prompt = build_prompt(&data, index, &opts, template.as_ref())?;
+    let tokenizer = load_tokenizer(args)?;
+    let tokens = match (&tokenizer, args.tokens || args.json) {
+        (Some(tok), true) => Some(tokenize_prompt(&prompt, tok)?),
+        (None, _) if args.tokens => anyhow::bail!("--tokens needs a tokenizer: pass --model DIR or --tokenizer FILE"),
+        _ => None,
+    };
+    let out = if args.plain {
+        prompt.text.clone()
+    } else if args.json {
+        let mut value = serde_json::to_value(&prompt)?;
+        if let (Some(map), Some(tokens)) = (value.as_object_mut(), &tokens) {
+            map.insert("tokens".into(), serde_json::to_value(tokens)?);
+        }
+        serde_json::to_string_pretty(&value)? + "\n"
+    } else {
+        let mut text = annotated(&prompt, use_colour());
+        if let Some(tokens) = &tokens {
+            text.push_str(&format!("\n── tokens ({}) ──\n", tokens.len()));
+            for (i, t) in tokens.iter().enumerate() {
+                text.push_str(&format!("{i:>5} {:>7}  {:<8} {}\n", t.id, t.part.label(), t.piece));
+            }
+        }
+        text
+    };
+    write_out(&out)
+}
+
+fn flag(on: bool, off: bool) -> Option<bool> {
+    match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
+}
+
+fn load_template(args: &PromptArgs) -> Result<Option<ChatTemplate>> {
+    let wants = flag(args.chat, args.no_chat);
+    if wants == Some(false) {
+        return Ok(None);
+    }
+    let template = match &args.model {
+        Some(dir) => ChatTemplate::from_model_dir(dir)
+            .with_context(|| format!("reading the chat template of {}", dir.display()))?,
+        None => None,
+    };
+    if wants == Some(true) && template.is_none() {
+        anyhow::bail!(
+            "--chat needs a chat template: pass --model DIR of a folder whose tokenizer_config.json has \
+             `chat_template` (or that holds chat_template.jinja)"
+        );
+    }
+    Ok(template)
+}
+
+fn load_tokenizer(args: &PromptArgs) -> Result<Option<Tokenizer>> {
+    let path = match (&args.tokenizer, &args.model) {
+        (Some(file), _) => file.clone(),
+        (None, Some(dir)) => dir.join("tokenizer.json"),
+        (None, None) => return Ok(None),
+    };
+    if !path.exists() && args.tokenizer.is_none() && !args.tokens && !args.json {
+        return Ok(None);
+    }
+    Tokenizer::from_file(&path).map(Some)
+}
+
+/// The prompt with a header line before every part and the gold answer marked.
+pub fn annotated(prompt: &Prompt, colour: bool) -> String {
+    let mut out = format!(
+        "# sample {} · {} · {} shots · {} · answer in {}{}\n",
+        prompt.sample_id,
+        prompt.options.scenario,
+        prompt.options.shots,
+        prompt.options.format,
+        prompt.answer_lang.english_name(),
+        if prompt.chat { " · chat template" } else { " · raw text" }
+    );
+    let chars: Vec<char> = prompt.text.chars().collect();
+    let gold = prompt.gold.first().map(|a| (a.start, a.start + a.text.chars().count()));
+    for span in &prompt.spans {
+        let (on, off) = if colour { (part_colour(span.part), "\x1b[0m") } else { ("", "") };
+        out.push_str(&format!("{on}── {} ──{off}\n", span.part.label()));
+        let mut text = String::new();
+        for (i, c) in chars.iter().enumerate().take(span.end).skip(span.start) {
+            if let Some((g0, g1)) = gold {
+                if i == g0 {
+                    text.push_str(if colour { "\x1b[7m" } else { "" });
+                }
+                if i == g1 && colour {
+                    text.push_str("\x1b[27m");
+                }
+            }
+            text.push(*c);
+        }
+        out.push_str(&text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn part_colour(part: Part) -> &'static str {
+    match part {
+        Part::System => "\x1b[2m",
+        Part::Task => "\x1b[36m",
+        Part::Demo1 | Part::Demo2 => "\x1b[35m",
+        Part::Context => "\x1b[32m",
+        Part::Question => "\x1b[33m",
+        Part::Trailer => "\x1b[34m",
+    }
+}
