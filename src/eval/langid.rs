@@ -13,6 +13,13 @@
 //!   flagged; Lingua returns no language for text it cannot decide on, which counts as no error.
 //! - scenarios where the question and answer languages agree (en-en, x-x) have no language
 //!   error at all (`None`), which keeps them out of the error-rate denominators.
+//!
+//! Lingua cannot tell the language of most bare names (with the 12 languages it calls "Paris"
+//! German, "Denver Broncos" Spanish, "Victoria" Romanian), so [`language_error`] alone flags
+//! correct copies of names in en-x for Latin-script x. The paper's formula guards against this
+//! with the reference answer: `I(Lang(r) = en) * I(Lang(a) = x)`, counted over the incorrect
+//! responses only. [`language_error_with_gold`] implements that product; restricting to the
+//! incorrect responses is the aggregating caller's job.
 
 use crate::data::Lang;
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
@@ -79,6 +86,18 @@ pub fn language_error(prediction: &str, answer_lang: Lang, question_lang: Lang) 
     Some(detect(prediction) == Some(question_lang))
 }
 
+/// The paper's language-error indicator: the gold answer is detected as the answer language
+/// *and* the prediction as the question language. `None` when the two languages are the same.
+pub fn language_error_with_gold(
+    prediction: &str,
+    gold: &str,
+    answer_lang: Lang,
+    question_lang: Lang,
+) -> Option<bool> {
+    let error = language_error(prediction, answer_lang, question_lang)?;
+    Some(error && detect(gold) == Some(answer_lang))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +160,27 @@ mod tests {
     fn same_language_scenarios_have_no_language_error() {
         assert_eq!(language_error("anything", Lang::En, Lang::En), None);
         assert_eq!(language_error("任何", Lang::Zh, Lang::Zh), None);
+        assert_eq!(language_error_with_gold("任何", "任何", Lang::Zh, Lang::Zh), None);
+    }
+
+    #[test]
+    fn gold_guard_spares_names_lingua_cannot_place() {
+        // Lingua places this bare name in German, so the prediction-only rule flags it ...
+        assert_eq!(detect("Berlin"), Some(Lang::De));
+        assert_eq!(language_error("Berlin", Lang::En, Lang::De), Some(true));
+        // ... but the gold is the same name, not detected as English: no language error.
+        assert_eq!(
+            language_error_with_gold("Berlin", "Berlin", Lang::En, Lang::De),
+            Some(false)
+        );
+        let gold = "the old bridge over the river";
+        assert_eq!(
+            language_error_with_gold("die alte Brücke über den Fluss", gold, Lang::En, Lang::De),
+            Some(true)
+        );
+        assert_eq!(
+            language_error_with_gold(gold, gold, Lang::En, Lang::De),
+            Some(false)
+        );
     }
 }
