@@ -88,7 +88,10 @@ mod tests {
     #[test]
     fn takes_text_after_the_first_marker() {
         assert_eq!(extract_answer("Answer: 1876"), "1876");
-        assert_eq!(extract_answer("  Answer:   Denver Broncos  \n"), "Denver Broncos");
+        assert_eq!(
+            extract_answer("  Answer:   Denver Broncos  \n"),
+            "Denver Broncos"
+        );
         assert_eq!(
             extract_answer("Answer: Paris\nQuestion: x?\nAnswer: Rome"),
             "Paris"
@@ -110,7 +113,10 @@ mod tests {
     #[test]
     fn without_marker_keeps_first_non_empty_line() {
         assert_eq!(extract_answer("\n \n  Santa Clara \nmore"), "Santa Clara");
-        assert_eq!(extract_answer("Answer:\n\n  Levi's Stadium\n"), "Levi's Stadium");
+        assert_eq!(
+            extract_answer("Answer:\n\n  Levi's Stadium\n"),
+            "Levi's Stadium"
+        );
         assert_eq!(extract_answer("   "), "");
         assert_eq!(extract_answer("Answer:"), "");
     }
@@ -119,9 +125,18 @@ mod tests {
     fn unwraps_bold_and_quotes() {
         assert_eq!(extract_answer("Answer: **1876**"), "1876");
         assert_eq!(extract_answer("**Answer:** Golden Gate"), "Golden Gate");
-        assert_eq!(extract_answer("**Answer:** **\"Golden Gate\"**"), "Golden Gate");
-        assert_eq!(extract_answer("Answer: “Seven Years' War”"), "Seven Years' War");
-        assert_eq!(extract_answer("Answer: «Μεγάλη Βρετανία»"), "Μεγάλη Βρετανία");
+        assert_eq!(
+            extract_answer("**Answer:** **\"Golden Gate\"**"),
+            "Golden Gate"
+        );
+        assert_eq!(
+            extract_answer("Answer: “Seven Years' War”"),
+            "Seven Years' War"
+        );
+        assert_eq!(
+            extract_answer("Answer: «Μεγάλη Βρετανία»"),
+            "Μεγάλη Βρετανία"
+        );
         assert_eq!(extract_answer("Answer: 「東京」"), "東京");
     }
 

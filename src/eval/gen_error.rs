@@ -205,10 +205,7 @@ const REFUSAL_PHRASES: &[(&str, &[&str])] = &[
             "нет информации",
         ],
     ),
-    (
-        "th",
-        &["ไม่สามารถตอบ", "ขออภัย", "ไม่ได้กล่าวถึง", "ไม่มีข้อมูล"],
-    ),
+    ("th", &["ไม่สามารถตอบ", "ขออภัย", "ไม่ได้กล่าวถึง", "ไม่มีข้อมูล"]),
     (
         "tr",
         &[
@@ -369,9 +366,7 @@ fn long_char_run(chars: &[char]) -> Option<char> {
     chars
         .chunk_by(|a, b| a == b)
         .find(|run| {
-            run.len() >= MIN_CHAR_RUN
-                && !run[0].is_numeric()
-                && !is_python_whitespace(run[0])
+            run.len() >= MIN_CHAR_RUN && !run[0].is_numeric() && !is_python_whitespace(run[0])
         })
         .map(|run| run[0])
 }
@@ -424,7 +419,16 @@ mod tests {
 
     #[test]
     fn blank_answers() {
-        for answer in ["", "   ", "...", "—", "「」", "\"\"", "\u{3000}", "!!!!!!!!!!!!"] {
+        for answer in [
+            "",
+            "   ",
+            "...",
+            "—",
+            "「」",
+            "\"\"",
+            "\u{3000}",
+            "!!!!!!!!!!!!",
+        ] {
             assert_eq!(label(answer), Some(GenerationError::Blank), "{answer:?}");
         }
         let nothing = classify_by_rules("  \n", "");
@@ -474,7 +478,11 @@ mod tests {
             "#$%&*@!",
             "^^^ ~~~ ^^^",
         ] {
-            assert_eq!(label(answer), Some(GenerationError::Gibberish), "{answer:?}");
+            assert_eq!(
+                label(answer),
+                Some(GenerationError::Gibberish),
+                "{answer:?}"
+            );
         }
     }
 

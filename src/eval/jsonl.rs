@@ -83,7 +83,10 @@ pub fn score_jsonl(
 }
 
 /// The scored object of one input line, its answer language and its scores.
-fn score_line(line: &str, opts: &ScoreFileOptions) -> anyhow::Result<(Map<String, Value>, Lang, [Score; 2])> {
+fn score_line(
+    line: &str,
+    opts: &ScoreFileOptions,
+) -> anyhow::Result<(Map<String, Value>, Lang, [Score; 2])> {
     let value: Value = serde_json::from_str(line).context("not valid JSON")?;
     let Value::Object(mut object) = value else {
         bail!(
@@ -272,7 +275,16 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            ["id", "prediction", "meta", "answers", "lang", "z", "squad", "mlqa"]
+            [
+                "id",
+                "prediction",
+                "meta",
+                "answers",
+                "lang",
+                "z",
+                "squad",
+                "mlqa"
+            ]
         );
         assert_eq!(lines[0]["meta"], json!({"k": [1, 2]}));
         assert_eq!(lines[0]["squad"], json!({"f1": 100.0, "em": 100.0}));
@@ -283,14 +295,21 @@ mod tests {
         assert_eq!(lines[1]["mlqa"], json!({"f1": 100.0, "em": 100.0}));
         assert_eq!(lines[1]["answers"][0]["answer_start"], 4);
         assert_eq!(summary.overall.count, 2);
-        assert_eq!(summary.overall.mlqa, MeanScore { f1: 100.0, em: 100.0 });
+        assert_eq!(
+            summary.overall.mlqa,
+            MeanScore {
+                f1: 100.0,
+                em: 100.0
+            }
+        );
         assert_eq!(summary.per_lang[&Lang::De].squad.em, 0.0);
         assert!(lines[0].get("extracted").is_none());
     }
 
     #[test]
     fn extraction_is_applied_and_shown() {
-        let input = r#"{"prediction":"Answer: **1876**\nQuestion: next?","answers":["1876"],"lang":"th"}"#;
+        let input =
+            r#"{"prediction":"Answer: **1876**\nQuestion: next?","answers":["1876"],"lang":"th"}"#;
         let opts = ScoreFileOptions { extract: true };
         let (lines, summary) = run(input, &opts).unwrap();
         assert_eq!(lines[0]["extracted"], "1876");
@@ -299,7 +318,12 @@ mod tests {
         let table = summary.to_string();
         assert!(table.contains("th*"), "{table}");
         assert!(table.contains("project extension"), "{table}");
-        assert!(table.lines().any(|l| l.starts_with("all") && l.contains("100.00")), "{table}");
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with("all") && l.contains("100.00")),
+            "{table}"
+        );
     }
 
     #[test]
@@ -308,13 +332,34 @@ mod tests {
         let cases = [
             ("{not json", "not valid JSON"),
             ("[1, 2]", "expected a JSON object"),
-            (r#"{"answers":["a"],"lang":"en"}"#, "missing field `prediction`"),
-            (r#"{"prediction":3,"answers":["a"],"lang":"en"}"#, "`prediction` must be a string, found a number"),
-            (r#"{"prediction":"a","answers":"a","lang":"en"}"#, "`answers` must be a list"),
-            (r#"{"prediction":"a","answers":["a",{"answer_start":1}],"lang":"en"}"#, "item 2 is an object without a string `text`"),
-            (r#"{"prediction":"a","answers":[null],"lang":"en"}"#, "item 1 must be a string"),
-            (r#"{"prediction":"a","answers":["a"],"lang":"fr"}"#, "unknown language 'fr'"),
-            (r#"{"prediction":"a","answers":["a"]}"#, "missing field `lang`"),
+            (
+                r#"{"answers":["a"],"lang":"en"}"#,
+                "missing field `prediction`",
+            ),
+            (
+                r#"{"prediction":3,"answers":["a"],"lang":"en"}"#,
+                "`prediction` must be a string, found a number",
+            ),
+            (
+                r#"{"prediction":"a","answers":"a","lang":"en"}"#,
+                "`answers` must be a list",
+            ),
+            (
+                r#"{"prediction":"a","answers":["a",{"answer_start":1}],"lang":"en"}"#,
+                "item 2 is an object without a string `text`",
+            ),
+            (
+                r#"{"prediction":"a","answers":[null],"lang":"en"}"#,
+                "item 1 must be a string",
+            ),
+            (
+                r#"{"prediction":"a","answers":["a"],"lang":"fr"}"#,
+                "unknown language 'fr'",
+            ),
+            (
+                r#"{"prediction":"a","answers":["a"]}"#,
+                "missing field `lang`",
+            ),
         ];
         for (bad, expected) in cases {
             let input = format!("{good}\n\n{bad}\n{good}\n");

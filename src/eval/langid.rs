@@ -104,18 +104,42 @@ mod tests {
 
     /// One clear sentence per language, written for this test.
     const SENTENCES: [(Lang, &str); 12] = [
-        (Lang::En, "The old bridge over the river was rebuilt after the flood."),
-        (Lang::De, "Die alte Brücke über den Fluss wurde nach dem Hochwasser wieder aufgebaut."),
-        (Lang::Es, "El viejo puente sobre el río fue reconstruido después de la inundación."),
-        (Lang::Vi, "Cây cầu cũ bắc qua sông đã được xây dựng lại sau trận lũ."),
+        (
+            Lang::En,
+            "The old bridge over the river was rebuilt after the flood.",
+        ),
+        (
+            Lang::De,
+            "Die alte Brücke über den Fluss wurde nach dem Hochwasser wieder aufgebaut.",
+        ),
+        (
+            Lang::Es,
+            "El viejo puente sobre el río fue reconstruido después de la inundación.",
+        ),
+        (
+            Lang::Vi,
+            "Cây cầu cũ bắc qua sông đã được xây dựng lại sau trận lũ.",
+        ),
         (Lang::Zh, "洪水过后，河上的那座旧桥被重新修建了。"),
         (Lang::Hi, "बाढ़ के बाद नदी पर बना पुराना पुल फिर से बनाया गया।"),
         (Lang::Ar, "أعيد بناء الجسر القديم فوق النهر بعد الفيضان."),
-        (Lang::El, "Η παλιά γέφυρα πάνω από το ποτάμι ξαναχτίστηκε μετά την πλημμύρα."),
-        (Lang::Ro, "Podul vechi de peste râu a fost reconstruit după inundație."),
-        (Lang::Ru, "Старый мост через реку был восстановлен после наводнения."),
+        (
+            Lang::El,
+            "Η παλιά γέφυρα πάνω από το ποτάμι ξαναχτίστηκε μετά την πλημμύρα.",
+        ),
+        (
+            Lang::Ro,
+            "Podul vechi de peste râu a fost reconstruit după inundație.",
+        ),
+        (
+            Lang::Ru,
+            "Старый мост через реку был восстановлен после наводнения.",
+        ),
         (Lang::Th, "สะพานเก่าข้ามแม่น้ำถูกสร้างขึ้นใหม่หลังน้ำท่วม"),
-        (Lang::Tr, "Nehrin üzerindeki eski köprü selden sonra yeniden inşa edildi."),
+        (
+            Lang::Tr,
+            "Nehrin üzerindeki eski köprü selden sonra yeniden inşa edildi.",
+        ),
     ];
 
     #[test]
@@ -153,14 +177,20 @@ mod tests {
         assert_eq!(language_error("河上的旧桥", Lang::En, Lang::Zh), Some(true));
         assert_eq!(language_error("1876", Lang::En, Lang::Zh), Some(false));
         // Chinese prediction in an en-ru sample: wrong, but not the question's language.
-        assert_eq!(language_error("河上的旧桥", Lang::En, Lang::Ru), Some(false));
+        assert_eq!(
+            language_error("河上的旧桥", Lang::En, Lang::Ru),
+            Some(false)
+        );
     }
 
     #[test]
     fn same_language_scenarios_have_no_language_error() {
         assert_eq!(language_error("anything", Lang::En, Lang::En), None);
         assert_eq!(language_error("任何", Lang::Zh, Lang::Zh), None);
-        assert_eq!(language_error_with_gold("任何", "任何", Lang::Zh, Lang::Zh), None);
+        assert_eq!(
+            language_error_with_gold("任何", "任何", Lang::Zh, Lang::Zh),
+            None
+        );
     }
 
     #[test]

@@ -299,14 +299,23 @@ mod tests {
     fn squad_keeps_non_ascii_punctuation_mlqa_drops_it() {
         let text = "«The Eiffel Tower»!";
         // « is not a word character, so "the" is still a whole word under squad.
-        assert_eq!(normalize(text, Normalizer::Squad, Lang::Es), "« eiffel tower»");
-        assert_eq!(normalize(text, Normalizer::Mlqa, Lang::Es), "the eiffel tower");
+        assert_eq!(
+            normalize(text, Normalizer::Squad, Lang::Es),
+            "« eiffel tower»"
+        );
+        assert_eq!(
+            normalize(text, Normalizer::Mlqa, Lang::Es),
+            "the eiffel tower"
+        );
         assert_eq!(normalize(text, Normalizer::Mlqa, Lang::En), "eiffel tower");
     }
 
     #[test]
     fn final_sigma_is_lowered_as_python_does() {
-        assert_eq!(normalize("ΟΔΥΣΣΕΥΣ", Normalizer::Squad, Lang::El), "οδυσσευς");
+        assert_eq!(
+            normalize("ΟΔΥΣΣΕΥΣ", Normalizer::Squad, Lang::El),
+            "οδυσσευς"
+        );
         assert_eq!(normalize("İ", Normalizer::Squad, Lang::Tr), "i\u{307}");
     }
 

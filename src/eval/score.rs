@@ -60,7 +60,12 @@ pub fn f1(prediction: &str, gold: &str, normalizer: Normalizer, answer_lang: Lan
 }
 
 /// Whether the normalised prediction equals the normalised gold (two empty strings match).
-pub fn exact_match(prediction: &str, gold: &str, normalizer: Normalizer, answer_lang: Lang) -> bool {
+pub fn exact_match(
+    prediction: &str,
+    gold: &str,
+    normalizer: Normalizer,
+    answer_lang: Lang,
+) -> bool {
     normalize(prediction, normalizer, answer_lang) == normalize(gold, normalizer, answer_lang)
 }
 
