@@ -2,6 +2,7 @@
 
 pub mod extract;
 pub mod gen_error;
+pub mod jsonl;
 pub mod langid;
 pub mod normalize;
 pub mod score;
