@@ -357,7 +357,7 @@ fn assert_offsets(p: &Prompt, data: &Dataset) {
 fn raw_layout_snapshots() {
     let data = dataset();
     for o in all_layouts(Lang::De) {
-        let p = build_prompt(&data, 0, &o).unwrap();
+        let p = build_prompt(&data, 0, &o, None).unwrap();
         let name = format!("raw_{}_{}shot_{}", o.scenario, o.shots, o.format);
         let shown = format!("demos: {:?}\n\n{}", p.demo_ids, p.annotated());
         insta::assert_snapshot!(name, shown);
@@ -373,7 +373,7 @@ fn spans_partition_and_offsets_hold_for_every_sample_and_layout() {
     for lang in [Lang::De, Lang::Zh] {
         for o in all_layouts(lang) {
             for index in 0..data.len() {
-                let p = build_prompt(&data, index, &o).unwrap();
+                let p = build_prompt(&data, index, &o, None).unwrap();
                 assert_partition(&p);
                 assert_offsets(&p, &data);
                 assert!(!p.chat);
@@ -386,7 +386,7 @@ fn spans_partition_and_offsets_hold_for_every_sample_and_layout() {
 fn parts_appear_in_the_documented_order() {
     let data = dataset();
     let order = |o: &PromptOptions| -> Vec<Part> {
-        build_prompt(&data, 0, o)
+        build_prompt(&data, 0, o, None)
             .unwrap()
             .spans
             .iter()
@@ -430,7 +430,7 @@ fn parts_appear_in_the_documented_order() {
 #[test]
 fn languages_follow_the_scenario_and_the_wording_names_the_answer_language() {
     let data = dataset();
-    let p = build_prompt(&data, 2, &opts(Scenario::XX, Lang::De, 2, Format::V1)).unwrap();
+    let p = build_prompt(&data, 2, &opts(Scenario::XX, Lang::De, 2, Format::V1), None).unwrap();
     assert!(p
         .text
         .contains("a direct answer in German without extra output"));
@@ -441,7 +441,13 @@ fn languages_follow_the_scenario_and_the_wording_names_the_answer_language() {
         (Lang::De, Lang::De, Lang::De)
     );
 
-    let p = build_prompt(&data, 2, &opts(Scenario::EnX, Lang::De, 2, Format::V2)).unwrap();
+    let p = build_prompt(
+        &data,
+        2,
+        &opts(Scenario::EnX, Lang::De, 2, Format::V2),
+        None,
+    )
+    .unwrap();
     assert!(p
         .text
         .contains("a direct answer in English without extra output"));
@@ -457,13 +463,25 @@ fn languages_follow_the_scenario_and_the_wording_names_the_answer_language() {
         (Lang::En, Lang::De, Lang::En)
     );
 
-    let p = build_prompt(&data, 2, &opts(Scenario::XX, Lang::Zh, 0, Format::V2)).unwrap();
+    let p = build_prompt(&data, 2, &opts(Scenario::XX, Lang::Zh, 0, Format::V2), None).unwrap();
     assert!(p.part_text(Part::Task).contains("in Chinese without"));
     assert!(p.part_text(Part::Question).contains("谁领导蜂群？"));
 
     // en-en ignores x entirely.
-    let en_de = build_prompt(&data, 2, &opts(Scenario::EnEn, Lang::De, 2, Format::V1)).unwrap();
-    let en_zh = build_prompt(&data, 2, &opts(Scenario::EnEn, Lang::Zh, 2, Format::V1)).unwrap();
+    let en_de = build_prompt(
+        &data,
+        2,
+        &opts(Scenario::EnEn, Lang::De, 2, Format::V1),
+        None,
+    )
+    .unwrap();
+    let en_zh = build_prompt(
+        &data,
+        2,
+        &opts(Scenario::EnEn, Lang::Zh, 2, Format::V1),
+        None,
+    )
+    .unwrap();
     assert_eq!(en_de.text, en_zh.text);
     assert!(en_de.text.contains("in English"));
 }
@@ -475,7 +493,7 @@ fn demos_answer_with_their_first_gold_answer_in_the_answer_language() {
         opts(Scenario::EnX, Lang::Zh, 2, Format::V1),
         opts(Scenario::XX, Lang::Zh, 2, Format::V2),
     ] {
-        let p = build_prompt(&data, 0, &o).unwrap();
+        let p = build_prompt(&data, 0, &o, None).unwrap();
         for (id, part) in p.demo_ids.iter().zip([Part::Demo1, Part::Demo2]) {
             let demo = data.samples.iter().find(|s| &s.id == id).unwrap();
             let ctx = &demo.entries[&p.context_lang];
@@ -493,7 +511,7 @@ fn demos_answer_with_their_first_gold_answer_in_the_answer_language() {
 fn answer_cue_and_system_text() {
     let data = dataset();
     let base = opts(Scenario::EnX, Lang::De, 0, Format::V1);
-    let p = build_prompt(&data, 0, &base).unwrap();
+    let p = build_prompt(&data, 0, &base, None).unwrap();
     assert!(p.text.ends_with("Wo entspringt der Rhein?\n\nAnswer:"));
     assert_eq!(p.part_text(Part::Trailer), "\n\nAnswer:");
     assert_eq!(p.part_text(Part::System), "");
@@ -502,7 +520,7 @@ fn answer_cue_and_system_text() {
         answer_cue: Some(false),
         ..base.clone()
     };
-    let p = build_prompt(&data, 0, &no_cue).unwrap();
+    let p = build_prompt(&data, 0, &no_cue, None).unwrap();
     assert!(p.text.ends_with("Wo entspringt der Rhein?"));
     assert!(p.spans.iter().all(|s| s.part != Part::Trailer));
     assert_partition(&p);
@@ -511,7 +529,7 @@ fn answer_cue_and_system_text() {
         system: Some("You are a careful reader.".into()),
         ..base
     };
-    let p = build_prompt(&data, 0, &with_system).unwrap();
+    let p = build_prompt(&data, 0, &with_system, None).unwrap();
     assert_eq!(p.spans[0].part, Part::System);
     assert_eq!(p.part_text(Part::System), "You are a careful reader.\n\n");
     assert!(p
@@ -532,7 +550,7 @@ fn demos_come_from_two_other_articles_and_are_the_same_for_every_language_and_sc
         let mut seen = BTreeSet::new();
         for lang in [Lang::De, Lang::Zh] {
             for o in all_layouts(lang).into_iter().filter(|o| o.shots == 2) {
-                let p = build_prompt(&data, index, &o).unwrap();
+                let p = build_prompt(&data, index, &o, None).unwrap();
                 assert_eq!(p.demo_ids.len(), 2);
                 let articles: Vec<usize> = p
                     .demo_ids
@@ -555,7 +573,7 @@ fn demos_come_from_two_other_articles_and_are_the_same_for_every_language_and_sc
 #[test]
 fn zero_shot_has_no_demos() {
     let data = dataset();
-    let p = build_prompt(&data, 3, &opts(Scenario::XX, Lang::De, 0, Format::V2)).unwrap();
+    let p = build_prompt(&data, 3, &opts(Scenario::XX, Lang::De, 0, Format::V2), None).unwrap();
     assert!(p.demo_ids.is_empty());
     assert!(!p.text.contains("Your task starts here:"));
     assert_eq!(p.part_text(Part::Demo1), "");
@@ -569,7 +587,7 @@ fn seeds_change_the_demos_and_the_same_seed_repeats_them() {
             seed,
             ..opts(Scenario::EnX, Lang::De, 2, Format::V1)
         };
-        build_prompt(&data, index, &o).unwrap().demo_ids
+        build_prompt(&data, index, &o, None).unwrap().demo_ids
     };
     let mut differing = 0;
     for index in 0..data.len() {
@@ -593,7 +611,13 @@ fn demos_repeat_an_article_only_when_no_other_is_left() {
     // Two articles: the test article and one other with three samples.
     let mut data = big_dataset(2, 3);
     data.samples.retain(|s| s.article == 1 || s.id == "a0-q0");
-    let p = build_prompt(&data, 0, &opts(Scenario::EnEn, Lang::De, 2, Format::V1)).unwrap();
+    let p = build_prompt(
+        &data,
+        0,
+        &opts(Scenario::EnEn, Lang::De, 2, Format::V1),
+        None,
+    )
+    .unwrap();
     assert_eq!(p.demo_ids.len(), 2);
     assert_ne!(p.demo_ids[0], p.demo_ids[1]);
     assert!(p.demo_ids.iter().all(|id| id.starts_with("a1-")));
@@ -606,7 +630,7 @@ fn demos_repeat_an_article_only_when_no_other_is_left() {
 fn errors_say_what_is_wrong() {
     let data = dataset();
     let err = |o: &PromptOptions, index: usize, d: &Dataset| {
-        format!("{:#}", build_prompt(d, index, o).unwrap_err())
+        format!("{:#}", build_prompt(d, index, o, None).unwrap_err())
     };
 
     let msg = err(&opts(Scenario::XX, Lang::Es, 0, Format::V1), 0, &data);
@@ -632,7 +656,8 @@ fn errors_say_what_is_wrong() {
     assert!(build_prompt(
         &one_article,
         0,
-        &opts(Scenario::EnX, Lang::De, 0, Format::V1)
+        &opts(Scenario::EnX, Lang::De, 0, Format::V1),
+        None
     )
     .is_ok());
 
@@ -657,14 +682,14 @@ fn errors_say_what_is_wrong() {
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-/// A Llama-style post-processor that adds `<s>` in front of the text.
-fn with_bos(mut inner: tokenizers::Tokenizer) -> Tokenizer {
+/// A Llama-style post-processor that adds `bos` in front of the text.
+fn with_bos(mut inner: tokenizers::Tokenizer, bos: &str) -> Tokenizer {
     use tokenizers::processors::template::TemplateProcessing;
-    let bos = inner.token_to_id("<s>").unwrap();
+    let bos_id = inner.token_to_id(bos).unwrap();
     let post = TemplateProcessing::builder()
-        .try_single("<s> $A")
+        .try_single(format!("{bos} $A"))
         .unwrap()
-        .special_tokens(vec![("<s>", bos)])
+        .special_tokens(vec![(bos, bos_id)])
         .build()
         .unwrap();
     inner.with_post_processor(Some(post));
@@ -686,7 +711,7 @@ fn trained_tokenizer(texts: &[String]) -> Tokenizer {
         .into();
     let mut inner = tokenizers::Tokenizer::new(BPE::default());
     inner.train(&mut trainer, texts.iter()).unwrap();
-    with_bos(inner)
+    with_bos(inner, "<s>")
 }
 
 /// A character-level BPE whose only merges spell `joined`, so exactly that string (where it
@@ -718,7 +743,7 @@ fn one_merge_tokenizer(text: &str, joined: &str) -> Tokenizer {
         .unwrap();
     let mut inner = tokenizers::Tokenizer::new(bpe);
     inner.add_special_tokens(&[tokenizers::AddedToken::from("<s>", true)]);
-    with_bos(inner)
+    with_bos(inner, "<s>")
 }
 
 /// Whether `short` appears in `long` in order (not necessarily adjacent).
@@ -731,7 +756,7 @@ fn all_prompts(data: &Dataset) -> Vec<Prompt> {
     let mut out = Vec::new();
     for lang in [Lang::De, Lang::Zh] {
         for o in all_layouts(lang) {
-            out.push(build_prompt(data, 0, &o).unwrap());
+            out.push(build_prompt(data, 0, &o, None).unwrap());
         }
     }
     out
@@ -779,7 +804,13 @@ fn every_token_gets_the_part_of_its_first_character() {
 #[test]
 fn a_token_across_a_boundary_belongs_to_the_part_it_starts_in() {
     let data = dataset();
-    let p = build_prompt(&data, 0, &opts(Scenario::EnX, Lang::De, 0, Format::V1)).unwrap();
+    let p = build_prompt(
+        &data,
+        0,
+        &opts(Scenario::EnX, Lang::De, 0, Format::V1),
+        None,
+    )
+    .unwrap();
     // "\n\nQuestion:" as one token starts in the context part and ends in the question.
     let tok = one_merge_tokenizer(&p.text, "\n\nQuestion:");
     let tokens = tokenize_prompt(&p, &tok).unwrap();
@@ -831,7 +862,7 @@ proptest! {
     #[test]
     fn any_prompt_partitions_and_points_at_its_gold((o, index) in any_options()) {
         let data = dataset();
-        let p = build_prompt(&data, index, &o).unwrap();
+        let p = build_prompt(&data, index, &o, None).unwrap();
         assert_partition(&p);
         assert_offsets(&p, &data);
         let test_article = data.samples[index].article;
@@ -841,5 +872,235 @@ proptest! {
         }
         let total: usize = Part::ALL.iter().map(|&part| p.part_text(part).chars().count()).sum();
         prop_assert_eq!(total, p.text.chars().count());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chat prompts
+
+mod chat {
+    use super::*;
+    use xmrc_lens::data::chat_template::{ChatTemplate, SpecialTokens};
+
+    const SYSTEM: &str = "You are a careful reader.";
+
+    fn special(bos: Option<&str>, eos: &str) -> SpecialTokens {
+        SpecialTokens {
+            bos: bos.map(str::to_string),
+            eos: Some(eos.to_string()),
+            ..SpecialTokens::default()
+        }
+    }
+
+    fn chatml() -> ChatTemplate {
+        let source = include_str!("../assets/synth/templates/chatml.jinja");
+        ChatTemplate::new(source, special(None, "<|im_end|>")).unwrap()
+    }
+
+    fn llama3() -> ChatTemplate {
+        let source = include_str!("../assets/synth/templates/llama3.jinja");
+        ChatTemplate::new(source, special(Some("<|begin_of_text|>"), "<|eot_id|>")).unwrap()
+    }
+
+    fn gemma2() -> ChatTemplate {
+        let source = include_str!("../assets/synth/templates/gemma2.jinja");
+        ChatTemplate::new(source, special(Some("<bos>"), "<eos>")).unwrap()
+    }
+
+    fn templates() -> [(&'static str, ChatTemplate); 3] {
+        [
+            ("chatml", chatml()),
+            ("llama3", llama3()),
+            ("gemma2", gemma2()),
+        ]
+    }
+
+    fn with_system(o: PromptOptions) -> PromptOptions {
+        PromptOptions {
+            system: Some(SYSTEM.to_string()),
+            ..o
+        }
+    }
+
+    #[test]
+    fn chat_layout_snapshots() {
+        let data = dataset();
+        let base = opts(Scenario::EnX, Lang::Zh, 0, Format::V1);
+        let p = build_prompt(&data, 4, &base, Some(&chatml())).unwrap();
+        insta::assert_snapshot!("chat_chatml_default_system", p.annotated());
+        for (name, template) in templates() {
+            let p = build_prompt(&data, 4, &with_system(base.clone()), Some(&template)).unwrap();
+            insta::assert_snapshot!(format!("chat_{name}_with_system"), p.annotated());
+        }
+    }
+
+    #[test]
+    fn chat_prompts_partition_and_point_at_their_gold() {
+        let data = dataset();
+        for (name, template) in templates() {
+            for o in all_layouts(Lang::Zh) {
+                for o in [o.clone(), with_system(o)] {
+                    let p = build_prompt(&data, 1, &o, Some(&template)).unwrap();
+                    assert!(p.chat);
+                    assert_partition(&p);
+                    assert_offsets(&p, &data);
+                    assert_eq!(p.spans[0].part, Part::System, "{name}");
+                    assert_eq!(p.spans.last().unwrap().part, Part::Trailer, "{name}");
+                    // The raw answer cue is off by default in chat prompts.
+                    assert!(!p.part_text(Part::Trailer).contains("Answer:"), "{name}");
+                    if o.system.is_some() {
+                        assert!(p.part_text(Part::System).contains(SYSTEM), "{name}");
+                    }
+                    // The body between the system head and the trailer is the raw body.
+                    let raw = build_prompt(
+                        &data,
+                        1,
+                        &PromptOptions {
+                            answer_cue: Some(false),
+                            system: None,
+                            ..o.clone()
+                        },
+                        None,
+                    )
+                    .unwrap();
+                    for part in [Part::Task, Part::Demo1, Part::Demo2, Part::Context] {
+                        assert_eq!(p.part_text(part), raw.part_text(part), "{name} {part}");
+                    }
+                    assert_eq!(p.demo_ids, raw.demo_ids);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gemma_puts_the_system_text_in_the_user_turn_and_labels_it_system() {
+        let data = dataset();
+        let o = with_system(opts(Scenario::XX, Lang::De, 0, Format::V2));
+        let p = build_prompt(&data, 0, &o, Some(&gemma2())).unwrap();
+        let user_turn = "<start_of_turn>user\nYou are a careful reader.\n\nContext:";
+        assert!(
+            p.text.starts_with(&format!("<bos>{user_turn}")),
+            "{}",
+            p.text
+        );
+        assert_eq!(
+            p.part_text(Part::System),
+            "<bos><start_of_turn>user\nYou are a careful reader.\n\n"
+        );
+        assert_eq!(
+            p.part_text(Part::Trailer),
+            "<end_of_turn>\n<start_of_turn>model\n"
+        );
+    }
+
+    #[test]
+    fn an_asked_answer_cue_ends_the_user_turn() {
+        let data = dataset();
+        let o = PromptOptions {
+            answer_cue: Some(true),
+            ..opts(Scenario::EnX, Lang::De, 0, Format::V1)
+        };
+        let p = build_prompt(&data, 0, &o, Some(&chatml())).unwrap();
+        assert_eq!(
+            p.part_text(Part::Trailer),
+            "\n\nAnswer:<|im_end|>\n<|im_start|>assistant\n"
+        );
+        assert_partition(&p);
+    }
+
+    #[test]
+    fn template_errors_are_reported_not_panicked() {
+        let data = dataset();
+        let broken = ChatTemplate::new(
+            "{{ raise_exception('no prompts today') }}",
+            SpecialTokens::default(),
+        )
+        .unwrap();
+        let o = opts(Scenario::EnX, Lang::De, 0, Format::V1);
+        let err = format!(
+            "{:#}",
+            build_prompt(&data, 0, &o, Some(&broken)).unwrap_err()
+        );
+        assert!(err.contains("no prompts today"), "{err}");
+    }
+
+    /// A Llama-3-style tokenizer: header and turn tokens are special, and the post-processor
+    /// adds `<|begin_of_text|>` as Llama 3's does.
+    fn llama3_tokenizer(texts: &[String]) -> Tokenizer {
+        use tokenizers::models::bpe::{BpeTrainer, BPE};
+        use tokenizers::models::TrainerWrapper;
+        use tokenizers::AddedToken;
+        let specials = [
+            "<|begin_of_text|>",
+            "<|start_header_id|>",
+            "<|end_header_id|>",
+            "<|eot_id|>",
+        ];
+        let mut trainer: TrainerWrapper = BpeTrainer::builder()
+            .vocab_size(600)
+            .min_frequency(2)
+            .show_progress(false)
+            .special_tokens(specials.map(|s| AddedToken::from(s, true)).to_vec())
+            .build()
+            .into();
+        let mut inner = tokenizers::Tokenizer::new(BPE::default());
+        inner.train(&mut trainer, texts.iter()).unwrap();
+        with_bos(inner, "<|begin_of_text|>")
+    }
+
+    #[test]
+    fn llama3_chat_prompts_hold_exactly_one_bos() {
+        let data = dataset();
+        let template = llama3();
+        let prompts: Vec<Prompt> = all_layouts(Lang::De)
+            .into_iter()
+            .map(|o| build_prompt(&data, 2, &with_system(o), Some(&template)).unwrap())
+            .collect();
+        let texts: Vec<String> = prompts.iter().map(|p| p.text.clone()).collect();
+        let tok = llama3_tokenizer(&texts);
+        let bos = tok.token_to_id("<|begin_of_text|>").unwrap();
+        // Encoding the rendered text with special tokens would double the BOS.
+        let doubled = tok.encode(&prompts[0].text, true).unwrap();
+        assert_eq!(&doubled.ids[..2], &[bos, bos]);
+        for p in &prompts {
+            let tokens = tokenize_prompt(p, &tok).unwrap();
+            assert_eq!(tokens.iter().filter(|t| t.id == bos).count(), 1);
+            assert_eq!(tokens[0].id, bos);
+            assert_eq!(tokens[0].piece, "<|begin_of_text|>");
+            assert_eq!((tokens[0].start, tokens[0].part), (0, Part::System));
+            for t in &tokens {
+                assert_eq!(Some(t.part), p.part_at(t.start), "{t:?}");
+            }
+            let last = tokens.last().unwrap();
+            assert_eq!(last.part, Part::Trailer);
+            assert_eq!(tokens.last().unwrap().end, p.text.chars().count());
+        }
+    }
+}
+
+#[test]
+fn a_template_that_trims_the_turn_keeps_parts_and_gold_in_place() {
+    use xmrc_lens::data::chat_template::{ChatTemplate, SpecialTokens};
+    let mut data = dataset();
+    let question = "Where does the Rhine rise?";
+    data.samples[0].entries.get_mut(&Lang::En).unwrap().question = format!("{question}  \n");
+    let llama3 = ChatTemplate::new(
+        include_str!("../assets/synth/templates/llama3.jinja"),
+        SpecialTokens {
+            bos: Some("<|begin_of_text|>".into()),
+            ..SpecialTokens::default()
+        },
+    )
+    .unwrap();
+    let o = opts(Scenario::EnEn, Lang::De, 0, Format::V1);
+    let p = build_prompt(&data, 0, &o, Some(&llama3)).unwrap();
+    assert_partition(&p);
+    // The template dropped the trailing whitespace: the question range ends where it did.
+    assert_eq!(chars(&p.text, p.question.start, p.question.end), question);
+    assert!(p.text.contains(&format!("{question}<|eot_id|>")));
+    assert_eq!(p.part_text(Part::Question), format!("Question: {question}"));
+    for gold in &p.gold {
+        let end = gold.start + gold.text.chars().count();
+        assert_eq!(chars(&p.text, gold.start, end), gold.text);
     }
 }

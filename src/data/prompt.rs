@@ -1,10 +1,12 @@
 //! Prompts for cross-lingual reading comprehension: the paper's v1/v2 formats, 0 or 2
-//! demonstrations, raw (base model) text, and the character span of every prompt part.
+//! demonstrations, raw text for base models or one chat-template user turn for instruct
+//! models, and the character span of every prompt part.
 
 mod demos;
 mod layout;
 mod options;
 mod part;
+mod placement;
 mod tokens;
 mod wording;
 
@@ -12,9 +14,11 @@ pub use options::{Format, PromptOptions, Scenario, ScenarioLangs};
 pub use part::{Part, PartSpan};
 pub use tokens::{tokenize_prompt, PromptToken};
 
+use crate::data::chat_template::ChatTemplate;
 use crate::data::{Answer, Dataset, Entry, Lang, Sample};
 use anyhow::{bail, Context, Result};
 use layout::{lay_out, Body, BodyInput, DemoText};
+use placement::Placement;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -80,8 +84,14 @@ fn char_slice(text: &str, range: Range<usize>) -> &str {
     &text[start..end]
 }
 
-/// Builds the prompt for sample `sample_index` of `data`.
-pub fn build_prompt(data: &Dataset, sample_index: usize, opts: &PromptOptions) -> Result<Prompt> {
+/// Builds the prompt for sample `sample_index` of `data`: raw text when `chat` is `None`,
+/// otherwise the raw body (with the answer cue only when asked) as one user turn of `chat`.
+pub fn build_prompt(
+    data: &Dataset,
+    sample_index: usize,
+    opts: &PromptOptions,
+    chat: Option<&ChatTemplate>,
+) -> Result<Prompt> {
     opts.check()?;
     let Some(sample) = data.get(sample_index) else {
         bail!(
@@ -104,27 +114,32 @@ pub fn build_prompt(data: &Dataset, sample_index: usize, opts: &PromptOptions) -
         .collect::<Result<Vec<_>>>()?;
 
     let task = wording::task_description(opts.format, opts.wording_lang())?;
-    let body = lay_out(&BodyInput {
+    let Body {
+        text: body,
+        context,
+        question,
+    } = lay_out(&BodyInput {
         format: opts.format,
         task: &task,
         demos: &demos,
         context: &context_entry.context,
         question: &question_entry.question,
-        system: opts.system_text(),
-        answer_cue: opts.answer_cue.unwrap_or(true),
+        // A chat template places the caller system text itself.
+        system: opts.system_text().filter(|_| chat.is_none()),
+        answer_cue: opts.answer_cue.unwrap_or(chat.is_none()),
     });
-    let Body {
-        text,
-        context,
-        question,
-    } = body;
-    let (text, spans) = text.into_parts();
+    let (body, body_spans) = body.into_parts();
+    let placement = match chat {
+        None => Placement::raw(body, body_spans),
+        Some(template) => {
+            Placement::in_chat_turn(template, &body, &body_spans, opts.system_text())?
+        }
+    };
+    let context = placement.place(context);
     let gold = shifted_answers(&context_entry.answers, context.start);
     Ok(Prompt {
-        text,
-        spans,
+        question: placement.place(question),
         context,
-        question,
         gold,
         answer_lang: langs.answer,
         question_lang: langs.question,
@@ -132,7 +147,9 @@ pub fn build_prompt(data: &Dataset, sample_index: usize, opts: &PromptOptions) -
         sample_id: sample.id.clone(),
         demo_ids: demo_samples.iter().map(|s| s.id.clone()).collect(),
         options: opts.clone(),
-        chat: false,
+        chat: chat.is_some(),
+        text: placement.text,
+        spans: placement.spans,
     })
 }
 

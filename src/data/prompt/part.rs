@@ -123,6 +123,39 @@ fn push_span(spans: &mut Vec<PartSpan>, span: PartSpan) {
     }
 }
 
+/// Tidies spans that already partition a text: empty ones dropped, neighbours of one part merged.
+pub(crate) fn normalize(spans: impl IntoIterator<Item = PartSpan>) -> Vec<PartSpan> {
+    let mut out = Vec::new();
+    for span in spans {
+        push_span(&mut out, span);
+    }
+    out
+}
+
+/// Relabels `range` as `part`, splitting the spans it cuts.
+pub(crate) fn overlay(spans: &[PartSpan], range: Range<usize>, part: Part) -> Vec<PartSpan> {
+    let mut out = Vec::with_capacity(spans.len() + 2);
+    for span in spans {
+        let before = PartSpan {
+            end: span.end.min(range.start),
+            ..*span
+        };
+        let inside = PartSpan {
+            part,
+            start: span.start.max(range.start),
+            end: span.end.min(range.end),
+        };
+        let after = PartSpan {
+            start: span.start.max(range.end),
+            ..*span
+        };
+        for piece in [before, inside, after] {
+            push_span(&mut out, piece);
+        }
+    }
+    out
+}
+
 /// The part holding character `index`, by binary search over partitioning spans.
 pub(crate) fn part_at(spans: &[PartSpan], index: usize) -> Option<Part> {
     let pos = spans.partition_point(|s| s.end <= index);
@@ -152,6 +185,23 @@ mod tests {
         assert_eq!(
             spans,
             vec![span(Part::Task, 0, 13), span(Part::Question, 13, 14)]
+        );
+    }
+
+    #[test]
+    fn overlay_splits_and_merges() {
+        let spans = vec![span(Part::Task, 0, 5), span(Part::Context, 5, 10)];
+        assert_eq!(
+            overlay(&spans, 3..7, Part::System),
+            vec![
+                span(Part::Task, 0, 3),
+                span(Part::System, 3, 7),
+                span(Part::Context, 7, 10)
+            ]
+        );
+        assert_eq!(
+            overlay(&spans, 0..5, Part::Context),
+            vec![span(Part::Context, 0, 10)]
         );
     }
 
