@@ -356,3 +356,34 @@ fn raise_exception_text_reaches_the_user() {
         )
     );
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+    use xmrc_lens::data::chat_template::SpecialTokens;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any template text compiles or fails with an error; rendering never panics.
+        #[test]
+        fn arbitrary_templates(source in "[{}%#a-z ()'\\[\\]|.=+-]{0,40}") {
+            if let Ok(t) = ChatTemplate::new(source, SpecialTokens::default()) {
+                let _ = t.render_user_turn("content", Some("system"));
+                let _ = t.end_of_turn_markers();
+            }
+        }
+
+        /// Whatever the message, every family locates it (verbatim or as the template trimmed it).
+        #[test]
+        fn arbitrary_content_is_located(content in "\\PC{0,30}", system in "\\PC{0,10}") {
+            for family in ChatFamily::ALL {
+                let (template, _) = load(family);
+                let turn = template.render_user_turn(&content, Some(&system)).unwrap();
+                let got = slice(&turn.text, &turn.content);
+                prop_assert!(content.contains(got.as_str()), "{family:?}: {got:?} not in {content:?}");
+                prop_assert!(got.trim() == content.trim(), "{family:?}: {got:?} vs {content:?}");
+            }
+        }
+    }
+}
