@@ -400,11 +400,13 @@ fn turn(
     system_in_user_turn: bool,
 ) -> RenderedTurn {
     let to_chars = |r: Range<usize>| char_index(&text, r.start)..char_index(&text, r.end);
+    let content = to_chars(content);
+    let system = system.map(to_chars);
     RenderedTurn {
-        content: to_chars(content),
-        system: system.map(to_chars),
+        text,
+        content,
+        system,
         system_in_user_turn,
-        text: text.clone(),
     }
 }
 
@@ -650,10 +652,8 @@ impl JsonStyle {
 
 /// Numbers as Python's `json.dumps` writes them (`1.0` stays `1.0`, infinities by name).
 fn python_number(value: &Value) -> String {
-    if let Ok(i) = i64::try_from(value.clone()) {
-        if value.to_string().parse::<i64>().is_ok() {
-            return i.to_string();
-        }
+    if value.is_integer() {
+        return value.to_string();
     }
     match f64::try_from(value.clone()) {
         Ok(f) if f.is_nan() => "NaN".to_string(),
