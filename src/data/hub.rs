@@ -222,7 +222,7 @@ fn cached_files(
         repo: repo_id.to_string(),
         cache: settings.cache_dir.clone(),
         missing,
-        reason: "HF_HUB_OFFLINE is set, so the hub was not asked".to_string(),
+        reason: "offline mode (HF_HUB_OFFLINE) does not ask the hub".to_string(),
     })
 }
 

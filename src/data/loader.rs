@@ -95,7 +95,7 @@ pub enum DataError {
     EmptyFile { path: PathBuf },
     #[error("{path}: cannot read parquet: {message}")]
     Parquet { path: PathBuf, message: String },
-    #[error("cannot load {repo} from the Hugging Face hub: {} not in the cache {cache} ({}) and {reason}.\nEither point --data DIR or the environment variable {DATA_DIR_ENV} at a folder of xquad.<lang>.json files, or go online once (HF_HUB_OFFLINE unset) so the hub files land in the cache.", count_files(.missing.len()), .missing.join(", "))]
+    #[error("cannot load {repo} from the Hugging Face hub: {} not in the cache {cache} ({}) and {reason}.\nEither point --data DIR or the environment variable {DATA_DIR_ENV} at a folder of xquad.<lang>.json files, or go online once (HF_HUB_OFFLINE unset) so the hub files land in the cache.", count_files(.missing.len()), list_files(.missing))]
     Offline {
         repo: String,
         cache: PathBuf,
@@ -151,6 +151,21 @@ fn count_files(n: usize) -> String {
     } else {
         format!("{n} files are")
     }
+}
+
+/// Names up to three files, then how many more.
+fn list_files(files: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut out = files
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if files.len() > SHOWN {
+        out.push_str(&format!(" and {} more", files.len() - SHOWN));
+    }
+    out
 }
 
 fn offset_hint(context_chars: usize, occurs_at: Option<usize>) -> String {
