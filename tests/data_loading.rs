@@ -498,15 +498,16 @@ fn unreachable_hub_uses_the_cache_and_names_both_ways_out() {
         &settings,
         "google/xquad",
         None,
-        &[Lang::Ro],
+        &[Lang::Ro, Lang::Th],
         IdPolicy::Identical,
     )
     .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, DataError::Offline { .. }), "{msg}");
-    assert!(msg.contains("1 file is not in the cache"), "{msg}");
+    // Every file the hub did not deliver is reported, not only the first.
+    assert!(msg.contains("2 files are not in the cache"), "{msg}");
     assert!(
-        msg.contains("xquad.ro/validation-00000-of-00001.parquet"),
+        msg.contains("xquad.ro/validation-00000-of-00001.parquet, xquad.th/"),
         "{msg}"
     );
     assert!(msg.contains("the hub did not deliver them"), "{msg}");

@@ -260,6 +260,12 @@ fn fetch_files(
             found.push((*lang, path));
             continue;
         }
+        // After one failure the hub is not asked again: an unreachable host could make every
+        // further attempt wait for its own timeout.
+        if failure.is_some() {
+            missing.push(file);
+            continue;
+        }
         tracing::info!(
             "downloading {file} of {repo_id} into {}",
             settings.cache_dir.display()

@@ -547,7 +547,7 @@ pub fn align(
     let Some(english_at) = files.iter().position(|f| f.lang == Lang::En) else {
         return Err(DataError::MissingEnglish {
             place: place.to_string(),
-            expected: "an English file".to_string(),
+            expected: "a file for language en".to_string(),
         });
     };
     let english = files.remove(english_at);
