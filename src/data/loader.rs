@@ -25,6 +25,7 @@ pub enum IdPolicy {
     Intersect,
 }
 
+/// What to load from a source.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LoadOptions {
     /// Languages to load (English is always added). `None`: every language found
@@ -306,6 +307,8 @@ struct SquadAnswer {
 
 /// Parses and checks one SQuAD-v1.1 JSON file held in memory; `path` names it in errors.
 pub fn parse_squad(bytes: &[u8], path: &Path) -> Result<Vec<Record>, DataError> {
+    // Files saved by some Windows editors start with a byte-order mark serde_json rejects.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let file: SquadFile = serde_json::from_slice(bytes).map_err(|e| json_error(path, &e))?;
     let mut records = Vec::new();
     for (article, squad_article) in file.data.into_iter().enumerate() {
@@ -806,6 +809,14 @@ mod tests {
         assert!(msg.contains("expected \"1372\""), "{msg}");
         assert!(msg.contains("has \"72 d\" there"), "{msg}");
         assert!(msg.contains("occurs at code point 14"), "{msg}");
+    }
+
+    #[test]
+    fn byte_order_mark_is_accepted() {
+        let json = r#"{"data":[{"title":"T","paragraphs":[{"context":"ab","qas":[{"id":"q","question":"?","answers":[{"answer_start":1,"text":"b"}]}]}]}]}"#;
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), json.as_bytes()].concat();
+        let records = parse_squad(&with_bom, Path::new("bom.json")).unwrap();
+        assert_eq!(records[0].entry.answers[0].start, 1);
     }
 
     #[test]
