@@ -7,7 +7,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr so stdout stays clean for JSON and prompts; RUST_LOG tunes them.
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(cli) {

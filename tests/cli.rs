@@ -38,13 +38,22 @@ fn samples_lists_german_questions() {
 #[test]
 fn samples_json_is_one_object_per_line() {
     let out = bin()
-        .args(["samples", "--lang", "zh", "--limit", "4", "--json", "--data"])
+        .args([
+            "samples", "--lang", "zh", "--limit", "4", "--json", "--data",
+        ])
         .arg(mini())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[0]["lang"], "zh");
     assert_eq!(rows[0]["index"], 0);
@@ -76,53 +85,101 @@ fn offline_without_data_names_both_ways_out() {
 #[test]
 fn prompt_shows_parts_and_paper_wording() {
     bin()
-        .args(["prompt", "--sample", "0", "--scenario", "en-x", "--lang", "de", "--shots", "2"])
+        .args([
+            "prompt",
+            "--sample",
+            "0",
+            "--scenario",
+            "en-x",
+            "--lang",
+            "de",
+            "--shots",
+            "2",
+        ])
         .args(["--format", "v1", "--data"])
         .arg(mini())
         .assert()
         .success()
-        .stdout(predicate::str::contains("── task ──"))
-        .stdout(predicate::str::contains("── demo1 ──"))
-        .stdout(predicate::str::contains("── context ──"))
-        .stdout(predicate::str::contains("Below is a reading comprehension task."))
-        .stdout(predicate::str::contains("Question: Wann wurde Velmora gegründet?"))
-        .stdout(predicate::str::contains("Please provide a direct answer in English"));
+        .stdout(predicate::str::contains("── Task ──"))
+        .stdout(predicate::str::contains("── Demo 1 ──"))
+        .stdout(predicate::str::contains("── Context ──"))
+        .stdout(predicate::str::contains(
+            "Below is a reading comprehension task.",
+        ))
+        .stdout(predicate::str::contains(
+            "Question: Wann wurde Velmora gegründet?",
+        ))
+        .stdout(predicate::str::contains(
+            "Please provide a direct answer in English",
+        ));
 }
 
 #[test]
 fn prompt_x_x_names_the_language_and_plain_is_exact_text() {
     let out = bin()
-        .args(["prompt", "--sample", "velmora-founded", "--scenario", "x-x", "--lang", "de"])
+        .args([
+            "prompt",
+            "--sample",
+            "velmora-founded",
+            "--scenario",
+            "x-x",
+            "--lang",
+            "de",
+        ])
         .args(["--format", "v2", "--plain", "--data"])
         .arg(mini())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("in German without extra output"), "{text}");
-    assert!(!text.contains("── "), "plain output must carry no part headers");
-    assert!(text.starts_with("Context: "), "v2 0-shot starts with the context: {text}");
+    assert!(
+        !text.contains("── "),
+        "plain output must carry no part headers"
+    );
+    assert!(
+        text.starts_with("Context: "),
+        "v2 0-shot starts with the context: {text}"
+    );
 }
 
 #[test]
 fn prompt_json_with_a_chat_model_folder_lists_tokens_with_parts() {
     let model = fixtures().join("tokenizers/chatml");
     let out = bin()
-        .args(["prompt", "--sample", "1", "--scenario", "en-x", "--lang", "zh", "--json"])
+        .args([
+            "prompt",
+            "--sample",
+            "1",
+            "--scenario",
+            "en-x",
+            "--lang",
+            "zh",
+            "--json",
+        ])
         .arg("--model")
         .arg(&model)
         .arg("--data")
         .arg(mini())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["chat"], true);
     let text = v["text"].as_str().unwrap();
     assert!(text.starts_with("<|im_start|>system\n"), "{text}");
     let tokens = v["tokens"].as_array().unwrap();
     assert!(!tokens.is_empty());
-    let parts: std::collections::BTreeSet<&str> = tokens.iter().map(|t| t["part"].as_str().unwrap()).collect();
+    let parts: std::collections::BTreeSet<&str> =
+        tokens.iter().map(|t| t["part"].as_str().unwrap()).collect();
     for part in ["system", "context", "question", "trailer"] {
         assert!(parts.contains(part), "no token labelled {part}: {parts:?}");
     }
@@ -171,7 +228,11 @@ fn score_writes_both_normalisers_and_prints_means() {
     )
     .unwrap();
     let out = bin().arg("score").arg(&input).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -184,14 +245,21 @@ fn score_writes_both_normalisers_and_prints_means() {
     assert_eq!(lines[1]["squad"]["em"], 0.0);
     assert_eq!(lines[1]["mlqa"]["em"], 100.0);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("squad") && stderr.contains("mlqa"), "{stderr}");
+    assert!(
+        stderr.contains("squad") && stderr.contains("mlqa"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn score_names_the_bad_line() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("bad.jsonl");
-    std::fs::write(&input, "{\"prediction\":\"x\",\"answers\":[\"x\"],\"lang\":\"en\"}\n{not json\n").unwrap();
+    std::fs::write(
+        &input,
+        "{\"prediction\":\"x\",\"answers\":[\"x\"],\"lang\":\"en\"}\n{not json\n",
+    )
+    .unwrap();
     bin()
         .arg("score")
         .arg(&input)
@@ -219,7 +287,17 @@ fn real_xquad_samples_and_prompt() {
         .success()
         .stdout(predicate::str::contains("1190 samples"));
     bin()
-        .args(["prompt", "--sample", "0", "--scenario", "en-x", "--lang", "de", "--shots", "2"])
+        .args([
+            "prompt",
+            "--sample",
+            "0",
+            "--scenario",
+            "en-x",
+            "--lang",
+            "de",
+            "--shots",
+            "2",
+        ])
         .args(["--format", "v1", "--data"])
         .arg(&dir)
         .assert()

@@ -13,7 +13,12 @@ pub struct DataArgs {
     #[arg(long, value_name = "DIR", global = true)]
     pub data: Option<PathBuf>,
     /// Hub dataset used when no folder is given.
-    #[arg(long, value_name = "REPO[@REV]", default_value = "google/xquad", global = true)]
+    #[arg(
+        long,
+        value_name = "REPO[@REV]",
+        default_value = "google/xquad",
+        global = true
+    )]
     pub hub_dataset: String,
     /// Keep only ids present in every language (MLQA-style sets) instead of requiring
     /// identical ids in every file (XQuAD).
@@ -77,7 +82,10 @@ mod tests {
     #[test]
     fn revision_split() {
         assert_eq!(split_revision("google/xquad"), ("google/xquad", None));
-        assert_eq!(split_revision("google/xquad@main"), ("google/xquad", Some("main")));
+        assert_eq!(
+            split_revision("google/xquad@main"),
+            ("google/xquad", Some("main"))
+        );
         assert_eq!(split_revision("google/xquad@"), ("google/xquad", None));
     }
 }

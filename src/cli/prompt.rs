@@ -3,7 +3,9 @@
 use super::data_args::{find_sample, DataArgs};
 use super::{use_colour, write_out};
 use crate::data::chat_template::ChatTemplate;
-use crate::data::prompt::{build_prompt, tokenize_prompt, Format, Part, Prompt, PromptOptions, Scenario};
+use crate::data::prompt::{
+    build_prompt, tokenize_prompt, Format, Part, Prompt, PromptOptions, Scenario,
+};
 use crate::data::Lang;
 use crate::model::tokenizer::Tokenizer;
 use anyhow::{Context, Result};
@@ -80,7 +82,9 @@ pub fn run(args: &PromptArgs) -> Result<()> {
     let tokenizer = load_tokenizer(args)?;
     let tokens = match (&tokenizer, args.tokens || args.json) {
         (Some(tok), true) => Some(tokenize_prompt(&prompt, tok)?),
-        (None, _) if args.tokens => anyhow::bail!("--tokens needs a tokenizer: pass --model DIR or --tokenizer FILE"),
+        (None, _) if args.tokens => {
+            anyhow::bail!("--tokens needs a tokenizer: pass --model DIR or --tokenizer FILE")
+        }
         _ => None,
     };
     let out = if args.plain {
@@ -96,7 +100,12 @@ pub fn run(args: &PromptArgs) -> Result<()> {
         if let Some(tokens) = &tokens {
             text.push_str(&format!("\n── tokens ({}) ──\n", tokens.len()));
             for (i, t) in tokens.iter().enumerate() {
-                text.push_str(&format!("{i:>5} {:>7}  {:<8} {}\n", t.id, t.part.label(), t.piece));
+                text.push_str(&format!(
+                    "{i:>5} {:>7}  {:<8} {}\n",
+                    t.id,
+                    t.part.label(),
+                    t.piece
+                ));
             }
         }
         text
@@ -152,12 +161,23 @@ pub fn annotated(prompt: &Prompt, colour: bool) -> String {
         prompt.options.shots,
         prompt.options.format,
         prompt.answer_lang.english_name(),
-        if prompt.chat { " · chat template" } else { " · raw text" }
+        if prompt.chat {
+            " · chat template"
+        } else {
+            " · raw text"
+        }
     );
     let chars: Vec<char> = prompt.text.chars().collect();
-    let gold = prompt.gold.first().map(|a| (a.start, a.start + a.text.chars().count()));
+    let gold = prompt
+        .gold
+        .first()
+        .map(|a| (a.start, a.start + a.text.chars().count()));
     for span in &prompt.spans {
-        let (on, off) = if colour { (part_colour(span.part), "\x1b[0m") } else { ("", "") };
+        let (on, off) = if colour {
+            (part_colour(span.part), "\x1b[0m")
+        } else {
+            ("", "")
+        };
         out.push_str(&format!("{on}── {} ──{off}\n", span.part.label()));
         let mut text = String::new();
         for (i, c) in chars.iter().enumerate().take(span.end).skip(span.start) {

@@ -44,7 +44,11 @@ pub fn run(args: &SamplesArgs) -> Result<()> {
             "language {} is not in {} (it has: {})",
             args.lang,
             data.source,
-            data.langs.iter().map(|l| l.code()).collect::<Vec<_>>().join(", ")
+            data.langs
+                .iter()
+                .map(|l| l.code())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let mut out = String::new();
@@ -58,7 +62,13 @@ pub fn run(args: &SamplesArgs) -> Result<()> {
             args.offset
         ));
     }
-    for (index, sample) in data.samples.iter().enumerate().skip(args.offset).take(args.limit) {
+    for (index, sample) in data
+        .samples
+        .iter()
+        .enumerate()
+        .skip(args.offset)
+        .take(args.limit)
+    {
         let entry = sample
             .entry(args.lang)
             .with_context(|| format!("sample {} has no {} entry", sample.id, args.lang))?;

@@ -24,7 +24,8 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let input: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
         Box::new(BufReader::new(std::io::stdin().lock()))
     } else {
-        let file = File::open(&args.file).with_context(|| format!("{}: cannot open", args.file.display()))?;
+        let file = File::open(&args.file)
+            .with_context(|| format!("{}: cannot open", args.file.display()))?;
         Box::new(BufReader::new(file))
     };
     let output: Box<dyn Write> = match &args.out {
@@ -33,8 +34,11 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let opts = ScoreFileOptions { extract: args.extract };
-    let summary = score_jsonl(input, output, &opts).with_context(|| format!("scoring {}", args.file.display()))?;
+    let opts = ScoreFileOptions {
+        extract: args.extract,
+    };
+    let summary = score_jsonl(input, output, &opts)
+        .with_context(|| format!("scoring {}", args.file.display()))?;
     // The means go to stderr so stdout stays valid JSONL.
     eprintln!("{summary}");
     Ok(())
