@@ -85,11 +85,11 @@ pub fn run(args: &SamplesArgs) -> Result<()> {
             out.push_str(&serde_json::to_string(&row)?);
         } else {
             out.push_str(&format!(
-                "{:>5}  {}  {:<24}  {}  → {}",
+                "{:>5}  {}  {}  {}  → {}",
                 row.index,
                 row.id,
-                fit(row.title, 24),
-                fit(row.question, 60),
+                pad(&fit(row.title, 24), 24),
+                pad(&fit(row.question, 60), 60),
                 fit(&row.answers.join(" | "), 30)
             ));
         }
@@ -122,9 +122,22 @@ pub fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// Pads to `width` terminal columns (`format!`'s padding counts chars, not columns).
+fn pad(text: &str, width: usize) -> String {
+    let used = UnicodeWidthStr::width(text);
+    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fit;
+    use super::{fit, pad};
+
+    #[test]
+    fn pad_counts_columns() {
+        assert_eq!(pad("ab", 4), "ab  ");
+        assert_eq!(pad("中", 4), "中  ");
+        assert_eq!(pad("toolong", 3), "toolong");
+    }
 
     #[test]
     fn fit_counts_columns_not_chars() {
