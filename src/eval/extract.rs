@@ -12,7 +12,7 @@
 //!    A pair only counts as wrapping when the closing mark does not occur inside, so
 //!    `"A" and "B"` stays as it is.
 
-use super::normalize::is_python_whitespace;
+use super::chars::is_python_whitespace;
 
 const ANSWER_MARKERS: [&str; 2] = ["Answer:", "Answer："];
 const BOLD: &str = "**";

@@ -28,10 +28,9 @@
 //! units, a date, a short phrase in any of the 12 scripts) must never be labelled, so anything
 //! the rules do not catch is left to the LLM judge.
 
-use super::normalize::is_python_whitespace;
+use super::chars::{is_category_punctuation, is_letter, is_mark, is_number, is_python_whitespace};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use unicode_general_category::{get_general_category, GeneralCategory};
 
 /// The three generation failures the paper counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -264,42 +263,9 @@ fn is_space_or_punctuation(c: char) -> bool {
     is_python_whitespace(c) || is_category_punctuation(c)
 }
 
-fn is_category_punctuation(c: char) -> bool {
-    matches!(
-        get_general_category(c),
-        GeneralCategory::ConnectorPunctuation
-            | GeneralCategory::DashPunctuation
-            | GeneralCategory::OpenPunctuation
-            | GeneralCategory::ClosePunctuation
-            | GeneralCategory::InitialPunctuation
-            | GeneralCategory::FinalPunctuation
-            | GeneralCategory::OtherPunctuation
-    )
-}
-
 /// Letters, marks (Devanagari and Thai vowel signs) and numbers: the stuff of answers.
 fn is_text_char(c: char) -> bool {
-    is_letter(c)
-        || matches!(
-            get_general_category(c),
-            GeneralCategory::NonspacingMark
-                | GeneralCategory::SpacingMark
-                | GeneralCategory::EnclosingMark
-                | GeneralCategory::DecimalNumber
-                | GeneralCategory::LetterNumber
-                | GeneralCategory::OtherNumber
-        )
-}
-
-fn is_letter(c: char) -> bool {
-    matches!(
-        get_general_category(c),
-        GeneralCategory::UppercaseLetter
-            | GeneralCategory::LowercaseLetter
-            | GeneralCategory::TitlecaseLetter
-            | GeneralCategory::ModifierLetter
-            | GeneralCategory::OtherLetter
-    )
+    is_letter(c) || is_mark(c) || is_number(c)
 }
 
 fn refusal_phrase(lowered: &str) -> Option<(&'static str, &'static str)> {

@@ -21,10 +21,10 @@
 //! responses only. [`language_error_with_gold`] implements that product; restricting to the
 //! incorrect responses is the aggregating caller's job.
 
+use super::chars::is_letter;
 use crate::data::Lang;
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 use std::sync::OnceLock;
-use unicode_general_category::{get_general_category, GeneralCategory};
 
 /// The Lingua language for each of the 12, in [`Lang::ALL`] order.
 const LINGUA_LANGUAGES: [Language; 12] = [
@@ -56,16 +56,7 @@ fn lang_of(language: Language) -> Option<Lang> {
 }
 
 fn has_letter(text: &str) -> bool {
-    text.chars().any(|c| {
-        matches!(
-            get_general_category(c),
-            GeneralCategory::UppercaseLetter
-                | GeneralCategory::LowercaseLetter
-                | GeneralCategory::TitlecaseLetter
-                | GeneralCategory::ModifierLetter
-                | GeneralCategory::OtherLetter
-        )
-    })
+    text.chars().any(is_letter)
 }
 
 /// The most likely of the 12 languages; `None` for text without letters or when Lingua cannot

@@ -1,5 +1,6 @@
 //! Scoring: answer extraction, F1/EM under two normalisers, language id, generation errors.
 
+mod chars;
 pub mod extract;
 pub mod gen_error;
 pub mod jsonl;

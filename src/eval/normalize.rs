@@ -16,11 +16,11 @@
 //! regex crate's `\w`); `str.lower()` is full Unicode lower-casing with the final-sigma rule,
 //! which Rust's `str::to_lowercase` implements the same way.
 
+use super::chars::{is_category_punctuation, is_letter, is_number, is_python_whitespace};
 use crate::data::Lang;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
-use unicode_general_category::{get_general_category, GeneralCategory};
 
 /// Which evaluation script's normalisation a score follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -180,23 +180,7 @@ fn is_ascii_punctuation(c: char) -> bool {
 /// MLQA's `PUNCT`: every category-P code point plus `string.punctuation` (which adds the
 /// ASCII symbols `$+<=>^`|~`).
 fn is_unicode_punctuation(c: char) -> bool {
-    c.is_ascii_punctuation()
-        || matches!(
-            get_general_category(c),
-            GeneralCategory::ConnectorPunctuation
-                | GeneralCategory::DashPunctuation
-                | GeneralCategory::OpenPunctuation
-                | GeneralCategory::ClosePunctuation
-                | GeneralCategory::InitialPunctuation
-                | GeneralCategory::FinalPunctuation
-                | GeneralCategory::OtherPunctuation
-        )
-}
-
-/// Python's `str.isspace()`: Unicode White_Space plus the four information separators
-/// U+001C..U+001F, which Python treats as line breaks.
-pub(crate) fn is_python_whitespace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+    c.is_ascii_punctuation() || is_category_punctuation(c)
 }
 
 /// Python's `str.split()` with no argument: split on whitespace runs, drop empty pieces.
@@ -211,18 +195,7 @@ fn python_split(text: &str) -> Vec<String> {
 /// exactly the Unicode categories L* and N* (checked against Python 3.11 for every code point).
 /// Combining marks are not word characters.
 fn is_python_word_char(c: char) -> bool {
-    c == '_'
-        || matches!(
-            get_general_category(c),
-            GeneralCategory::UppercaseLetter
-                | GeneralCategory::LowercaseLetter
-                | GeneralCategory::TitlecaseLetter
-                | GeneralCategory::ModifierLetter
-                | GeneralCategory::OtherLetter
-                | GeneralCategory::DecimalNumber
-                | GeneralCategory::LetterNumber
-                | GeneralCategory::OtherNumber
-        )
+    c == '_' || is_letter(c) || is_number(c)
 }
 
 /// `re.sub(r"\b(w1|w2|...)\b", " ", text)` for words made only of word characters.
