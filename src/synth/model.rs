@@ -38,6 +38,8 @@ const CHUNK: usize = 1 << 20;
 
 /// Standard deviation of transformers' `initializer_range` for these families.
 const INIT_STD: f32 = 0.02;
+/// The same, as config.json prints it.
+const INITIALIZER_RANGE: f64 = 0.02;
 
 /// The architectures a synthetic model can take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,7 +205,7 @@ impl SynthArch {
         );
         c.insert("hidden_act".into(), json!("silu"));
         c.insert("hidden_size".into(), json!(self.hidden_size));
-        c.insert("initializer_range".into(), json!(INIT_STD));
+        c.insert("initializer_range".into(), json!(INITIALIZER_RANGE));
         c.insert("intermediate_size".into(), json!(self.intermediate_size));
         c.insert(
             "max_position_embeddings".into(),
@@ -660,71 +662,75 @@ fn write_safetensors(
     out.write_all(&(header.len() as u64).to_le_bytes())
         .with_context(write_err)?;
     out.write_all(&header).with_context(write_err)?;
-    let mut buffer = Vec::with_capacity(CHUNK * opts.dtype.size());
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let mut buffers: Vec<Vec<u8>> = (0..workers)
+        .map(|_| Vec::with_capacity(CHUNK * opts.dtype.size()))
+        .collect();
     for (index, t) in sorted {
-        let mut values = TensorValues::new(t, opts.seed, index as u64);
-        while values.next_chunk(opts.dtype, &mut buffer) {
-            out.write_all(&buffer).with_context(write_err)?;
-            on_bytes(buffer.len() as u64);
+        let chunks = t.elements().div_ceil(CHUNK);
+        for first in (0..chunks).step_by(workers) {
+            let batch = (chunks - first).min(workers);
+            // Chunks are independent (each starts at its own place in the stream), so a
+            // batch is generated in parallel and written in order.
+            std::thread::scope(|scope| {
+                for (k, buffer) in buffers.iter_mut().take(batch).enumerate() {
+                    scope.spawn(move || {
+                        chunk_bytes(t, opts.seed, index as u64, first + k, opts.dtype, buffer)
+                    });
+                }
+            });
+            for buffer in buffers.iter().take(batch) {
+                out.write_all(buffer).with_context(write_err)?;
+                on_bytes(buffer.len() as u64);
+            }
         }
     }
     out.flush().with_context(write_err)?;
     Ok(())
 }
 
-/// The values of one tensor, produced in chunks from its own ChaCha8 stream.
-pub struct TensorValues {
-    init: Init,
-    left: usize,
-    rng: ChaCha8Rng,
-    /// The second value of the last Box–Muller pair, not yet used.
-    spare: Option<f32>,
+/// Fills `out` with the bytes (in `dtype`) of chunk `chunk` (elements `chunk * CHUNK ..`) of
+/// tensor `spec`. Tensor values come from the ChaCha8 stream `stream` of `seed`, one 32-bit
+/// word per value, so a chunk starts at word `chunk * CHUNK` and every chunk can be made on
+/// its own: the bytes depend only on seed, stream and position.
+pub fn chunk_bytes(
+    spec: &TensorSpec,
+    seed: u64,
+    stream: u64,
+    chunk: usize,
+    dtype: WeightDtype,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    let start = chunk * CHUNK;
+    let n = spec.elements().saturating_sub(start).min(CHUNK);
+    match spec.init {
+        Init::Ones => (0..n).for_each(|_| dtype.push_bytes(1.0, out)),
+        Init::Normal(std) => {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(stream);
+            rng.set_word_pos(start as u128);
+            let mut left = n;
+            while left > 0 {
+                let (a, b) = standard_normal_pair(&mut rng);
+                dtype.push_bytes(std * a, out);
+                if left > 1 {
+                    dtype.push_bytes(std * b, out);
+                }
+                left = left.saturating_sub(2);
+            }
+        }
+    }
 }
 
-impl TensorValues {
-    /// `stream` separates tensors: the values of a tensor depend only on seed and stream.
-    pub fn new(spec: &TensorSpec, seed: u64, stream: u64) -> TensorValues {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(stream);
-        TensorValues {
-            init: spec.init,
-            left: spec.elements(),
-            rng,
-            spare: None,
-        }
-    }
-
-    /// Fills `out` with the next chunk's bytes in `dtype`; false when the tensor is done.
-    pub fn next_chunk(&mut self, dtype: WeightDtype, out: &mut Vec<u8>) -> bool {
-        out.clear();
-        let n = self.left.min(CHUNK);
-        if n == 0 {
-            return false;
-        }
-        self.left -= n;
-        for _ in 0..n {
-            let v = match self.init {
-                Init::Ones => 1.0,
-                Init::Normal(std) => std * self.standard_normal(),
-            };
-            dtype.push_bytes(v, out);
-        }
-        true
-    }
-
-    /// Box–Muller: two normals from two uniforms.
-    fn standard_normal(&mut self) -> f32 {
-        if let Some(z) = self.spare.take() {
-            return z;
-        }
-        // u1 in (0, 1] so the logarithm is finite.
-        let u1 = 1.0 - self.rng.random::<f32>();
-        let u2 = self.rng.random::<f32>();
-        let r = (-2.0 * u1.ln()).sqrt();
-        let (s, c) = (std::f32::consts::TAU * u2).sin_cos();
-        self.spare = Some(r * s);
-        r * c
-    }
+/// Box–Muller: two standard normals from two uniform words.
+fn standard_normal_pair(rng: &mut ChaCha8Rng) -> (f32, f32) {
+    // u1 in (0, 1] so the logarithm is finite.
+    let u1 = 1.0 - rng.random::<f32>();
+    let u2 = rng.random::<f32>();
+    let r = (-2.0 * u1.ln()).sqrt();
+    let (s, c) = (std::f32::consts::TAU * u2).sin_cos();
+    (r * c, r * s)
 }
 
 fn write_json(path: &Path, value: &Value) -> Result<()> {
@@ -898,9 +904,9 @@ mod tests {
             assert_eq!(view.shape(), spec.shape.as_slice(), "{}", spec.name);
             assert_eq!(view.dtype(), safetensors::Dtype::F32);
             let mut expected = Vec::new();
-            let mut values = TensorValues::new(spec, 7, index as u64);
             let mut chunk = Vec::new();
-            while values.next_chunk(WeightDtype::F32, &mut chunk) {
+            for k in 0..spec.elements().div_ceil(CHUNK) {
+                chunk_bytes(spec, 7, index as u64, k, WeightDtype::F32, &mut chunk);
                 expected.extend_from_slice(&chunk);
             }
             assert_eq!(view.data(), expected.as_slice(), "{}", spec.name);
@@ -934,6 +940,29 @@ mod tests {
             Preset::Tiny,
             &WriteOptions::new(WeightDtype::Bf16, 7)
         ));
+    }
+
+    #[test]
+    fn chunks_continue_one_stream() {
+        // Chunks made separately equal one pass over the stream: chunk k starts at word k*CHUNK.
+        let spec = TensorSpec::normal("w", &[5, CHUNK / 2 + 1]);
+        let mut separate = Vec::new();
+        let mut chunk = Vec::new();
+        for k in 0..spec.elements().div_ceil(CHUNK) {
+            chunk_bytes(&spec, 11, 3, k, WeightDtype::F32, &mut chunk);
+            separate.extend_from_slice(&chunk);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        rng.set_stream(3);
+        let mut one_pass = Vec::new();
+        while one_pass.len() < spec.elements() * 4 {
+            let (a, b) = standard_normal_pair(&mut rng);
+            WeightDtype::F32.push_bytes(INIT_STD * a, &mut one_pass);
+            WeightDtype::F32.push_bytes(INIT_STD * b, &mut one_pass);
+        }
+        one_pass.truncate(spec.elements() * 4);
+        assert_eq!(separate.len(), one_pass.len());
+        assert!(separate == one_pass);
     }
 
     #[test]
