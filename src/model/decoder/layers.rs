@@ -6,6 +6,16 @@ use super::rope::RopeTables;
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
+/// The dtype sensitive sums run in: f32, or f64 when the whole model runs in f64 (as the
+/// finite-difference tests do).
+pub fn accumulation_dtype(dtype: DType) -> DType {
+    if dtype == DType::F64 {
+        DType::F64
+    } else {
+        DType::F32
+    }
+}
+
 /// Which ops a forward may use: fused kernels (no backward) or primitives only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathKind {
@@ -36,7 +46,8 @@ impl RmsNorm {
     pub fn new(vb: VarBuilder, size: usize, config: &ModelConfig) -> Result<RmsNorm> {
         let weight = vb.get(size, "weight")?;
         let fused_alpha = if config.norm_plus_one {
-            (weight.to_dtype(DType::F32)? + 1.0)?.to_dtype(weight.dtype())?
+            (weight.to_dtype(accumulation_dtype(weight.dtype()))? + 1.0)?
+                .to_dtype(weight.dtype())?
         } else {
             weight.clone()
         };
@@ -61,13 +72,14 @@ impl RmsNorm {
     /// Gemma `(y * (1 + w.float())).to(dtype)`.
     fn forward_primitive(&self, x: &Tensor) -> Result<Tensor> {
         let dtype = x.dtype();
-        let x32 = x.to_dtype(DType::F32)?;
+        let acc = accumulation_dtype(dtype);
+        let x32 = x.to_dtype(acc)?;
         let inv_rms = (x32.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
             .sqrt()?
             .recip()?;
         let normed = x32.broadcast_mul(&inv_rms)?;
         if self.plus_one {
-            let scale = (self.weight.to_dtype(DType::F32)? + 1.0)?;
+            let scale = (self.weight.to_dtype(acc)? + 1.0)?;
             normed.broadcast_mul(&scale)?.to_dtype(dtype)
         } else {
             normed.to_dtype(dtype)?.broadcast_mul(&self.weight)
@@ -196,9 +208,9 @@ impl Attention {
             scores = ((scores / cap)?.tanh()? * cap)?;
         }
         // Softmax in f32 whatever the run dtype, as transformers does.
-        let mut scores = scores.to_dtype(DType::F32)?;
+        let mut scores = scores.to_dtype(accumulation_dtype(x.dtype()))?;
         if let Some(mask) = mask {
-            scores = scores.broadcast_add(mask)?;
+            scores = scores.broadcast_add(&mask.to_dtype(scores.dtype())?)?;
         }
         let probs = match path {
             PathKind::Fast => candle_nn::ops::softmax_last_dim(&scores)?,

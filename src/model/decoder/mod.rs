@@ -129,7 +129,7 @@ impl DiffInput {
 
 /// What the differentiable path returns.
 pub struct DiffOutput {
-    /// `[B, T, vocab]`, f32.
+    /// `[B, T, vocab]`, f32 (f64 for an f64 model).
     pub logits: Tensor,
     /// `num_layers + 1` tensors `[B, T, hidden]` in the run dtype: the (scaled) embeddings,
     /// the outputs of layers 0..L-2, and the final-normed output of the last layer.
@@ -230,14 +230,17 @@ impl Decoder {
         }
     }
 
-    /// Final norm, lm_head and Gemma-2's final soft-cap; logits in f32.
+    /// Final norm, lm_head and Gemma-2's final soft-cap; logits in f32 (f64 for f64 models).
     fn head(&self, h: &Tensor, path: PathKind) -> candle_core::Result<(Tensor, Tensor)> {
         let normed = self.norm.forward(h, path)?;
         let mut logits = self.lm_head.forward(&normed)?;
         if let Some(cap) = self.config.final_logit_softcap {
             logits = ((logits / cap)?.tanh()? * cap)?;
         }
-        Ok((normed, logits.to_dtype(DType::F32)?))
+        Ok((
+            normed,
+            logits.to_dtype(layers::accumulation_dtype(self.dtype))?,
+        ))
     }
 
     fn check_ids(&self, ids: &[u32]) -> anyhow::Result<()> {
@@ -297,7 +300,7 @@ impl Decoder {
         }
         let last = x.narrow(1, t - 1, 1)?;
         let (_, logits) = self.head(&last, PathKind::Fast)?;
-        Ok(logits.flatten_all()?)
+        Ok(logits.flatten_all()?.to_dtype(DType::F32)?)
     }
 
     /// The differentiable forward over a batch of whole prompts.
