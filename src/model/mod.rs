@@ -1,3 +1,7 @@
-//! Model side: for now the tokenizer wrapper (the decoder arrives with the engine issue).
+//! Model side: config, weights, the instrumented decoder, generation and the tokenizer.
 
+pub mod config;
+pub mod decoder;
+pub mod generate;
 pub mod tokenizer;
+pub mod weights;

@@ -1,0 +1,232 @@
+//! Greedy generation on the fast path: stops on an EOS or end-of-turn id, on the first line
+//! break after some answer text, at the token limit, or when cancelled. Reports every step
+//! (id, text, the top-k alternatives) as it goes, so a front end can show the answer live.
+
+use super::decoder::Decoder;
+use super::tokenizer::Tokenizer;
+use anyhow::{bail, Result};
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Default answer budget: XQuAD answers are short spans.
+pub const DEFAULT_MAX_NEW_TOKENS: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub max_new_tokens: usize,
+    /// EOS ids (config and generation config) and end-of-turn ids of the chat template.
+    pub stop_ids: BTreeSet<u32>,
+    /// Stop at the first line break that follows non-blank answer text.
+    pub stop_at_newline: bool,
+    /// Alternatives kept per step for display.
+    pub top_k: usize,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            max_new_tokens: DEFAULT_MAX_NEW_TOKENS,
+            stop_ids: BTreeSet::new(),
+            stop_at_newline: true,
+            top_k: 5,
+        }
+    }
+}
+
+/// One candidate token of a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopToken {
+    pub id: u32,
+    pub piece: String,
+    pub logit: f32,
+    pub prob: f32,
+}
+
+/// One generated token with the alternatives the model weighed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenStep {
+    pub id: u32,
+    pub piece: String,
+    pub top: Vec<TopToken>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum StopReason {
+    /// An EOS or end-of-turn id (not part of the answer).
+    Eos(u32),
+    /// A line break after answer text; the text is cut there.
+    Newline,
+    MaxTokens,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct GenTimings {
+    pub prompt_tokens: usize,
+    pub prefill_ms: f64,
+    pub decode_ms: f64,
+    pub prefill_tokens_per_s: f64,
+    pub decode_tokens_per_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    /// Generated ids, the stopping EOS excluded.
+    pub ids: Vec<u32>,
+    pub steps: Vec<GenStep>,
+    /// The answer text: decoded ids, cut at the stopping line break.
+    pub text: String,
+    pub stop: StopReason,
+    pub timings: GenTimings,
+}
+
+/// Greedy decoding of `prompt_ids` (already holding BOS/chat tokens as needed).
+pub fn generate(
+    decoder: &Decoder,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    options: &GenerateOptions,
+    cancel: Option<&AtomicBool>,
+    on_step: &mut dyn FnMut(&GenStep),
+) -> Result<Generation> {
+    if prompt_ids.is_empty() {
+        bail!("the prompt has no tokens");
+    }
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+    let mut cache = decoder.new_cache();
+    let mut timings = GenTimings {
+        prompt_tokens: prompt_ids.len(),
+        ..GenTimings::default()
+    };
+    let mut ids: Vec<u32> = Vec::new();
+    let mut steps = Vec::new();
+    let mut stop = StopReason::MaxTokens;
+    let mut text = String::new();
+
+    let start = Instant::now();
+    let mut logits = decoder.forward_fast(prompt_ids, &mut cache)?;
+    timings.prefill_ms = start.elapsed().as_secs_f64() * 1e3;
+    let decode_start = Instant::now();
+    let mut decoded_steps = 0usize;
+    for step in 0..options.max_new_tokens {
+        if cancelled() {
+            stop = StopReason::Cancelled;
+            break;
+        }
+        let (top, id) = top_tokens(&logits, options.top_k.max(1), tokenizer)?;
+        if options.stop_ids.contains(&id) {
+            stop = StopReason::Eos(id);
+            break;
+        }
+        ids.push(id);
+        let gen_step = GenStep {
+            id,
+            piece: tokenizer.display_piece(id),
+            top,
+        };
+        on_step(&gen_step);
+        steps.push(gen_step);
+        text = tokenizer.decode(&ids)?;
+        if options.stop_at_newline {
+            if let Some(cut) = line_break_after_text(&text) {
+                text.truncate(cut);
+                stop = StopReason::Newline;
+                break;
+            }
+        }
+        if step + 1 < options.max_new_tokens {
+            logits = decoder.forward_fast(&[id], &mut cache)?;
+            decoded_steps += 1;
+        }
+    }
+    timings.decode_ms = decode_start.elapsed().as_secs_f64() * 1e3;
+    timings.prefill_tokens_per_s = per_second(prompt_ids.len(), timings.prefill_ms);
+    timings.decode_tokens_per_s = per_second(decoded_steps, timings.decode_ms);
+    Ok(Generation {
+        ids,
+        steps,
+        text,
+        stop,
+        timings,
+    })
+}
+
+fn per_second(tokens: usize, ms: f64) -> f64 {
+    if ms > 0.0 {
+        tokens as f64 / (ms / 1e3)
+    } else {
+        0.0
+    }
+}
+
+/// Byte index of the first `\n` that comes after a non-whitespace character.
+pub fn line_break_after_text(text: &str) -> Option<usize> {
+    let first_text = text.find(|c: char| !c.is_whitespace())?;
+    text[first_text..].find('\n').map(|i| first_text + i)
+}
+
+/// The `k` best tokens of a logit vector (softmax probabilities over the whole vocabulary)
+/// and the argmax id (the lowest id among equal maxima, as torch.argmax).
+pub fn top_tokens(
+    logits: &Tensor,
+    k: usize,
+    tokenizer: &Tokenizer,
+) -> Result<(Vec<TopToken>, u32)> {
+    let values: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+    let ranked = rank(&values, k);
+    let best = ranked.first().map(|(id, _)| *id).unwrap_or(0);
+    let max = ranked.first().map_or(0.0, |(_, v)| *v);
+    let norm: f64 = values.iter().map(|v| f64::from(v - max).exp()).sum();
+    let top = ranked
+        .into_iter()
+        .map(|(id, logit)| TopToken {
+            id,
+            piece: tokenizer.display_piece(id),
+            logit,
+            prob: (f64::from(logit - max).exp() / norm) as f32,
+        })
+        .collect();
+    Ok((top, best))
+}
+
+/// Indices of the `k` largest values, best first; ties keep the lower index first.
+pub fn rank(values: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut order: Vec<(u32, f32)> = values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !v.is_nan())
+        .map(|(i, v)| (i as u32, *v))
+        .collect();
+    let k = k.min(order.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    let by_value = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    order.select_nth_unstable_by(k - 1, by_value);
+    order.truncate(k);
+    order.sort_by(by_value);
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_break_only_after_answer_text() {
+        assert_eq!(line_break_after_text("\n\n Paris\nmore"), Some(8));
+        assert_eq!(line_break_after_text("\n  \n"), None);
+        assert_eq!(line_break_after_text("Paris"), None);
+    }
+
+    #[test]
+    fn rank_breaks_ties_by_lower_id_and_skips_nan() {
+        let r = rank(&[1.0, 3.0, f32::NAN, 3.0, 2.0], 3);
+        assert_eq!(r, vec![(1, 3.0), (3, 3.0), (4, 2.0)]);
+        assert!(rank(&[], 3).is_empty());
+    }
+}
