@@ -1,5 +1,6 @@
 //! Command-line front end (clap): one subcommand per module, all over the same engine.
 
+mod bench;
 mod data_args;
 mod prompt;
 mod samples;
@@ -27,6 +28,8 @@ pub enum Command {
     Prompt(prompt::PromptArgs),
     /// Score predictions made elsewhere: JSONL in, JSONL with F1/EM under both normalisers out.
     Score(score::ScoreArgs),
+    /// Speed and memory on a random-weight model of real size (optionally vs transformers).
+    Bench(bench::BenchArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -34,6 +37,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Samples(args) => samples::run(&args),
         Command::Prompt(args) => prompt::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }
 
