@@ -10,14 +10,18 @@ sides run exactly the same prompt tokens. Prints one JSON line on stdout with th
 names as the Rust side:
 
     load_s               from_pretrained (eager attention, requested dtype) + move to device
+    rss_load_mb          resident memory right after loading (VmRSS)
+    peak_rss_load_mb     peak resident memory up to then (VmHWM)
     prefill_fast_*       no_grad forward over the prompt into an empty KV cache, logits of the
                          last position only (what `generate` does: logits_to_keep=1)
     decode_*             greedy steps with that KV cache, a fixed count, no early stop
     prefill_diff_*       forward with autograd over input embeddings that require grad,
                          logits of every position and all hidden states (our differentiable path)
     backward_s           backward from the last position's argmax logit to those embeddings
+                         (weights frozen: no weight gradients)
     diff_fwd_bwd_tok_s   tokens / (prefill_diff_s + backward_s)
     peak_rss_gen_mb      peak resident memory after load + fast prefill + decode (VmHWM)
+    peak_rss_diff_fwd_mb peak resident memory after the differentiable forward (VmHWM)
     peak_rss_mb          peak resident memory at the end (VmHWM), diff path included
     cuda_peak_mb         torch.cuda.max_memory_allocated (null on CPU)
 
@@ -35,15 +39,23 @@ def log(message):
     print(f"[transformers] {message}", file=sys.stderr, flush=True)
 
 
-def peak_rss_mb():
-    """VmHWM of this process in MiB (the same figure the Rust side reads); ru_maxrss elsewhere."""
+def status_mb(field):
+    """A /proc/self/status figure in MiB (VmHWM: peak resident, VmRSS: resident now), or None."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
+    return None
+
+
+def peak_rss_mb():
+    """VmHWM of this process in MiB (the same figure the Rust side reads); ru_maxrss elsewhere."""
+    peak = status_mb("VmHWM")
+    if peak is not None:
+        return peak
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Kilobytes on Linux, bytes on macOS.
     return rss / (1024.0 * 1024.0) if sys.platform == "darwin" else rss / 1024.0
@@ -99,6 +111,8 @@ def main():
     model.eval()
     sync()
     load_s = time.perf_counter() - t0
+    rss_load = status_mb("VmRSS")
+    peak_load = peak_rss_mb()
 
     input_ids = torch.tensor([ids], dtype=torch.long, device=device)
 
@@ -139,6 +153,8 @@ def main():
         "tokens": tokens,
         "new_tokens": args.new_tokens,
         "load_s": load_s,
+        "rss_load_mb": rss_load,
+        "peak_rss_load_mb": peak_load,
         "prefill_fast_s": prefill_fast_s,
         "prefill_fast_tok_s": tokens / prefill_fast_s,
         "decode_s": decode_s,
@@ -148,15 +164,19 @@ def main():
         "backward_s": None,
         "diff_fwd_bwd_tok_s": None,
         "peak_rss_gen_mb": peak_gen,
+        "peak_rss_diff_fwd_mb": None,
     }
 
     if not args.skip_diff:
         log(f"prefill (differentiable path) over {tokens} tokens, then backward")
+        # Gradients w.r.t. the input only, as attribution needs: no weight gradients.
+        model.requires_grad_(False)
         embeddings = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
         t0 = time.perf_counter()
         out = model(inputs_embeds=embeddings, use_cache=False, output_hidden_states=True)
         sync()
         prefill_diff_s = time.perf_counter() - t0
+        peak_diff_fwd = peak_rss_mb()
         last = out.logits[0, -1]
         t0 = time.perf_counter()
         last[last.argmax()].backward()
@@ -170,6 +190,7 @@ def main():
                 "prefill_diff_tok_s": tokens / prefill_diff_s,
                 "backward_s": backward_s,
                 "diff_fwd_bwd_tok_s": tokens / (prefill_diff_s + backward_s),
+                "peak_rss_diff_fwd_mb": peak_diff_fwd,
             }
         )
         del out, last, embeddings

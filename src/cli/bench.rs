@@ -274,12 +274,19 @@ fn fit_to_length(ids: &[u32], len: usize, tokenizer: &Tokenizer) -> Vec<u32> {
         .collect()
 }
 
-/// Peak resident memory of this process in MiB (VmHWM), where /proc tells it.
-fn peak_rss_mb() -> Option<f64> {
+/// A memory figure of this process from /proc/self/status in MiB (`VmHWM`: peak resident,
+/// `VmRSS`: resident now), where /proc tells it.
+fn status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    status_mb("VmHWM")
 }
 
 fn sync(device: &Device) -> Result<()> {
@@ -310,6 +317,8 @@ fn measure(
     let decoder = load_decoder(model_dir, device, dtype)?;
     sync(device)?;
     let load_s = started.elapsed().as_secs_f64();
+    let rss_load = status_mb("VmRSS");
+    let peak_load = peak_rss_mb();
 
     let mut warm = decoder.new_cache();
     decoder.forward_fast(&ids[..WARM_UP_TOKENS], &mut warm)?;
@@ -343,6 +352,8 @@ fn measure(
     report.insert("tokens".into(), json!(tokens));
     report.insert("new_tokens".into(), json!(args.new_tokens));
     report.insert("load_s".into(), json!(load_s));
+    report.insert("rss_load_mb".into(), json!(rss_load));
+    report.insert("peak_rss_load_mb".into(), json!(peak_load));
     report.insert("prefill_fast_s".into(), json!(prefill_fast_s));
     report.insert(
         "prefill_fast_tok_s".into(),
@@ -358,6 +369,7 @@ fn measure(
         "prefill_diff_tok_s",
         "backward_s",
         "diff_fwd_bwd_tok_s",
+        "peak_rss_diff_fwd_mb",
     ] {
         report.insert(key.into(), Value::Null);
     }
@@ -367,7 +379,8 @@ fn measure(
         progress(&format!(
             "prefill (differentiable path) over {tokens} tokens, then backward"
         ));
-        let (forward_s, backward_s) = measure_diff(&decoder, ids)?;
+        let (forward_s, peak_forward, backward_s) = measure_diff(&decoder, ids)?;
+        report.insert("peak_rss_diff_fwd_mb".into(), json!(peak_forward));
         report.insert("prefill_diff_s".into(), json!(forward_s));
         report.insert(
             "prefill_diff_tok_s".into(),
@@ -393,8 +406,9 @@ fn load_decoder(model_dir: &Path, device: &Device, dtype: DType) -> Result<Decod
 }
 
 /// Forward on the differentiable path with zero probes on the residual stream (as attribution
-/// uses it), then backward from the last position's argmax logit. Returns both durations.
-fn measure_diff(decoder: &Decoder, ids: &[u32]) -> Result<(f64, f64)> {
+/// uses it), then backward from the last position's argmax logit. Returns the forward's
+/// duration, the peak memory after it, and the backward's duration.
+fn measure_diff(decoder: &Decoder, ids: &[u32]) -> Result<(f64, Option<f64>, f64)> {
     let config = decoder.config();
     let device = decoder.device();
     let probes = (0..=config.num_layers)
@@ -408,6 +422,7 @@ fn measure_diff(decoder: &Decoder, ids: &[u32]) -> Result<(f64, f64)> {
     let out = decoder.forward_diff(&input)?;
     sync(device)?;
     let forward_s = started.elapsed().as_secs_f64();
+    let peak_forward = peak_rss_mb();
     let started = Instant::now();
     let last = out.logits.get(0)?.get(ids.len() - 1)?;
     let target = last.get(argmax(&last)? as usize)?;
@@ -417,7 +432,7 @@ fn measure_diff(decoder: &Decoder, ids: &[u32]) -> Result<(f64, f64)> {
     if grads.get(probes[0].as_tensor()).is_none() {
         bail!("the backward pass gave no gradient for the embedding probe");
     }
-    Ok((forward_s, backward_s))
+    Ok((forward_s, peak_forward, backward_s))
 }
 
 /// "cpu" or "cuda:N", the form the transformers script takes.
@@ -501,8 +516,10 @@ fn run_script(
 /// The human table: our figures, and transformers' with the ratio when compared.
 fn table(report: &Value) -> String {
     let theirs = report.get("transformers");
-    let rows: [(&str, &str, &str, bool); 8] = [
+    let rows: [(&str, &str, &str, bool); 11] = [
         ("load", "load_s", "s", false),
+        ("resident after load", "rss_load_mb", "MiB", false),
+        ("peak RSS during load", "peak_rss_load_mb", "MiB", false),
         ("prefill, fast path", "prefill_fast_tok_s", "tok/s", true),
         ("decode (greedy, KV cache)", "decode_tok_s", "tok/s", true),
         (
@@ -514,6 +531,12 @@ fn table(report: &Value) -> String {
         ("  forward + backward", "diff_fwd_bwd_tok_s", "tok/s", true),
         ("backward", "backward_s", "s", false),
         ("peak RSS after decode", "peak_rss_gen_mb", "MiB", false),
+        (
+            "peak RSS after diff forward",
+            "peak_rss_diff_fwd_mb",
+            "MiB",
+            false,
+        ),
         ("peak RSS at the end", "peak_rss_mb", "MiB", false),
     ];
     let number = |v: Option<&Value>| v.and_then(Value::as_f64);
