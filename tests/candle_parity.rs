@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Our decoder against candle-transformers' own llama / qwen2 / mistral / gemma2 models on
 //! the same weights (no Python needed): last-position logits of a prompt and of a few
 //! cached decode steps must agree within 1e-4 (f32, CPU).
@@ -9,6 +10,7 @@
 //!   Gemma-2 comparison sets query_pre_attn_scalar = head_dim and no window;
 //! - mistral: candle's window mask keeps W+1 keys (`j + W < i` masked; transformers keeps
 //!   W), so the Mistral comparison runs without a window.
+//!
 //! The windows themselves are checked against transformers in `engine_parity.rs`.
 
 mod common;
@@ -186,8 +188,8 @@ fn compare(family: &str) {
         .unsqueeze(0)
         .unwrap();
     let mut their_logits = theirs.step(&ids, 0);
-    let mut offset = prompt.len();
     for step in 0..=DECODE_STEPS {
+        let offset = prompt.len() + step;
         let diff = max_abs_diff(&our_logits, &their_logits);
         assert!(diff <= 1e-4, "{family} step {step}: max |Δlogit| = {diff}");
         let next = xmrc_lens::model::generate::rank(&our_logits, 1)[0].0;
@@ -201,7 +203,6 @@ fn compare(family: &str) {
             .unsqueeze(0)
             .unwrap();
         their_logits = theirs.step(&ids, offset);
-        offset += 1;
     }
 }
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The differentiable path really is differentiable end to end: gradients read at the
 //! residual-stream probes equal finite differences (f64) for every family, so no branch
 //! (attention, MLP, norms, soft-caps) silently drops its gradient. Also: probes enter the

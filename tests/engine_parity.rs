@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Our decoder against Hugging Face transformers: fixtures computed by
 //! `scripts/make_engine_fixtures.py` (f32, eager attention) on the committed tiny models of
 //! `scripts/make_tiny_models.py`. For every family and both paths: logits within 1e-4,

@@ -1,5 +1,5 @@
 //! Shared helpers of the integration tests: the committed tiny models and fixtures.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use xmrc_lens::model::config::ModelConfig;
