@@ -1,3 +1,5 @@
 //! Model side: for now the tokenizer wrapper (the decoder arrives with the engine issue).
 
+pub mod generation_config;
+pub mod source;
 pub mod tokenizer;
