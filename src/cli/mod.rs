@@ -1,6 +1,7 @@
 //! Command-line front end (clap): one subcommand per module, all over the same engine.
 
 mod data_args;
+mod model_args;
 mod prompt;
 mod samples;
 mod score;
@@ -9,6 +10,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 pub use data_args::DataArgs;
+pub use model_args::ModelArgs;
 
 /// xmrc-lens: how a language model answers a reading-comprehension question asked in one
 /// language about a text in another.
