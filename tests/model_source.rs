@@ -73,6 +73,14 @@ fn tiny_model(sharded: bool) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// The tiny model with PyTorch pickle weights instead of safetensors.
+fn pickle_only_model() -> BTreeMap<String, Vec<u8>> {
+    let mut files = tiny_model(false);
+    files.remove("model.safetensors");
+    files.insert("pytorch_model.bin".to_string(), b"pickle".to_vec());
+    files
+}
+
 fn write_files(dir: &Path, files: &BTreeMap<String, Vec<u8>>) {
     std::fs::create_dir_all(dir).unwrap();
     for (name, bytes) in files {
@@ -111,8 +119,25 @@ fn cache_model(
     snapshot
 }
 
+/// The tiny model cached as `org/tiny`, `main` at [`COMMIT_A`]; its snapshot folder.
+fn cache_tiny(cache: &Path) -> PathBuf {
+    cache_model(
+        cache,
+        "org/tiny",
+        Some("main"),
+        COMMIT_A,
+        &tiny_model(false),
+    )
+}
+
 fn offline(cache: &Path, value: &str) -> Result<ModelFiles, SourceError> {
     resolve(&value.parse().unwrap(), &HubSettings::offline_at(cache))
+}
+
+/// Fails with the whole text when `needle` is not in it.
+fn assert_mentions(text: &str, needle: impl AsRef<str>) {
+    let needle = needle.as_ref();
+    assert!(text.contains(needle), "expected {needle:?} in: {text}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,26 +192,18 @@ fn local_sharded_weights_follow_the_index() {
     let err = ModelFiles::from_dir(dir.path()).unwrap_err();
     assert!(matches!(err, SourceError::MissingShards { .. }), "{err:?}");
     let shown = err.to_string();
-    assert!(
-        shown.contains("model.safetensors.index.json lists 1 shard"),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("model-00002-of-00002.safetensors"),
-        "{shown}"
-    );
+    assert_mentions(&shown, "model.safetensors.index.json lists 1 shard");
+    assert_mentions(&shown, "model-00002-of-00002.safetensors");
 
     std::fs::write(dir.path().join("model.safetensors.index.json"), "{}").unwrap();
     let err = ModelFiles::from_dir(dir.path()).unwrap_err().to_string();
-    assert!(err.contains("not a safetensors index"), "{err}");
+    assert_mentions(&err, "not a safetensors index");
 }
 
 #[test]
 fn pickle_weights_are_refused_with_a_way_out() {
     let dir = tempfile::tempdir().unwrap();
-    let mut files = tiny_model(false);
-    files.remove("model.safetensors");
-    files.insert("pytorch_model.bin".to_string(), b"pickle".to_vec());
+    let mut files = pickle_only_model();
     files.insert("training_args.bin".to_string(), b"pickle".to_vec());
     write_files(dir.path(), &files);
     let err = ModelFiles::from_dir(dir.path()).unwrap_err();
@@ -201,7 +218,7 @@ fn pickle_weights_are_refused_with_a_way_out() {
         "save_pretrained",
         "refs/pr/N",
     ] {
-        assert!(shown.contains(needle), "{needle}: {shown}");
+        assert_mentions(&shown, needle);
     }
     // With safetensors beside them, pickles are simply ignored.
     std::fs::write(
@@ -216,21 +233,18 @@ fn pickle_weights_are_refused_with_a_way_out() {
 fn missing_files_name_folder_and_file() {
     let dir = tempfile::tempdir().unwrap();
     let err = ModelFiles::from_dir(dir.path()).unwrap_err().to_string();
-    assert!(
-        err.contains(&format!(
+    assert_mentions(
+        &err,
+        format!(
             "folder {} has no config.json, tokenizer.json",
             dir.path().display()
-        )),
-        "{err}"
+        ),
     );
     let mut files = tiny_model(false);
     files.remove("model.safetensors");
     write_files(dir.path(), &files);
     let err = ModelFiles::from_dir(dir.path()).unwrap_err().to_string();
-    assert!(
-        err.contains("has no weights: expected model.safetensors"),
-        "{err}"
-    );
+    assert_mentions(&err, "has no weights: expected model.safetensors");
     let err = ModelFiles::from_dir(&dir.path().join("gone"))
         .unwrap_err()
         .to_string();
@@ -248,11 +262,8 @@ fn a_file_is_not_a_model_folder() {
         .parse::<ModelRef>()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("is a file, not a model folder"), "{err}");
-    assert!(
-        err.contains(&format!("perhaps --model {}", dir.path().display())),
-        "{err}"
-    );
+    assert_mentions(&err, "is a file, not a model folder");
+    assert_mentions(&err, format!("perhaps --model {}", dir.path().display()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,13 +272,7 @@ fn a_file_is_not_a_model_folder() {
 #[test]
 fn offline_hub_model_resolves_from_the_cache() {
     let cache = tempfile::tempdir().unwrap();
-    let snapshot = cache_model(
-        cache.path(),
-        "org/tiny",
-        Some("main"),
-        COMMIT_A,
-        &tiny_model(false),
-    );
+    let snapshot = cache_tiny(cache.path());
     let files = offline(cache.path(), "org/tiny").unwrap();
     assert_eq!(files.dir, snapshot);
     assert_eq!(files.commit.as_deref(), Some(COMMIT_A));
@@ -296,13 +301,7 @@ fn offline_revisions_branches_tags_and_commits() {
     let cache = tempfile::tempdir().unwrap();
     let mut old = tiny_model(false);
     old.remove("generation_config.json");
-    cache_model(
-        cache.path(),
-        "org/tiny",
-        Some("main"),
-        COMMIT_A,
-        &tiny_model(false),
-    );
+    cache_tiny(cache.path());
     let b = cache_model(cache.path(), "org/tiny", Some("v1"), COMMIT_B, &old);
     let files = offline(cache.path(), "org/tiny@v1").unwrap();
     assert_eq!(
@@ -321,11 +320,8 @@ fn offline_revisions_branches_tags_and_commits() {
     let err = offline(cache.path(), "org/tiny@v2").unwrap_err();
     let shown = err.to_string();
     assert!(matches!(err, SourceError::NotCached { .. }), "{err:?}");
-    assert!(
-        shown.contains("revision v2 (no models--org--tiny/refs/v2"),
-        "{shown}"
-    );
-    assert!(shown.contains("HF_HUB_OFFLINE"), "{shown}");
+    assert_mentions(&shown, "revision v2 (no models--org--tiny/refs/v2");
+    assert_mentions(&shown, "HF_HUB_OFFLINE");
 }
 
 #[test]
@@ -342,14 +338,11 @@ fn offline_sharded_model_and_missing_pieces() {
     let err = offline(cache.path(), "org/sharded")
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains(&format!(
+    assert_mentions(&err, format!(
             "model-00002-of-00002.safetensors (from the snapshot folder {}) is not in the Hugging Face cache {}",
             snapshot.display(),
             cache.path().display()
-        )),
-        "{err}"
-    );
+        ));
 
     files.remove("tokenizer.json");
     files.remove("config.json");
@@ -357,26 +350,24 @@ fn offline_sharded_model_and_missing_pieces() {
     let err = offline(cache.path(), "org/partial")
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("config.json, tokenizer.json (from the snapshot folder"),
-        "{err}"
+    assert_mentions(
+        &err,
+        "config.json, tokenizer.json (from the snapshot folder",
     );
-    assert!(err.contains("are not in the Hugging Face cache"), "{err}");
+    assert_mentions(&err, "are not in the Hugging Face cache");
 
     let err = offline(cache.path(), "org/absent").unwrap_err().to_string();
-    assert!(
-        err.contains("the repository (folder models--org--absent) is not in"),
-        "{err}"
+    assert_mentions(
+        &err,
+        "the repository (folder models--org--absent) is not in",
     );
-    assert!(err.contains("no local folder named org/absent"), "{err}");
+    assert_mentions(&err, "no local folder named org/absent");
 }
 
 #[test]
 fn offline_pickle_only_snapshot_is_refused_not_reported_missing() {
     let cache = tempfile::tempdir().unwrap();
-    let mut files = tiny_model(false);
-    files.remove("model.safetensors");
-    files.insert("pytorch_model.bin".to_string(), b"pickle".to_vec());
+    let files = pickle_only_model();
     cache_model(cache.path(), "org/pickle", Some("main"), COMMIT_A, &files);
     let err = offline(cache.path(), "org/pickle").unwrap_err();
     assert!(matches!(err, SourceError::PickleOnly { .. }), "{err:?}");
@@ -385,13 +376,7 @@ fn offline_pickle_only_snapshot_is_refused_not_reported_missing() {
 #[test]
 fn unreachable_hub_falls_back_to_the_cache() {
     let cache = tempfile::tempdir().unwrap();
-    cache_model(
-        cache.path(),
-        "org/tiny",
-        Some("main"),
-        COMMIT_A,
-        &tiny_model(false),
-    );
+    cache_tiny(cache.path());
     let settings = HubSettings {
         cache_dir: cache.path().to_path_buf(),
         offline: false,
@@ -403,7 +388,7 @@ fn unreachable_hub_falls_back_to_the_cache() {
     let err = resolve(&"org/other".parse().unwrap(), &settings)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("the hub could not be reached"), "{err}");
+    assert_mentions(&err, "the hub could not be reached");
     assert!(!err.contains("hf_never_shown"), "{err}");
 }
 
@@ -608,35 +593,27 @@ fn download_fetches_what_loading_needs_then_works_offline() {
 #[test]
 fn hub_refusals_are_not_hidden_by_the_cache() {
     let cache = tempfile::tempdir().unwrap();
-    cache_model(
-        cache.path(),
-        "org/tiny",
-        Some("main"),
-        COMMIT_A,
-        &tiny_model(false),
-    );
+    cache_tiny(cache.path());
     let model: ModelRef = "org/tiny".parse().unwrap();
 
     let hub = FakeHub::start("org/tiny", COMMIT_A, BTreeMap::new(), 404);
     let err = resolve(&model, &hub.settings(cache.path()))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("no such model or revision (404)"), "{err}");
-    assert!(err.contains("no local folder named org/tiny"), "{err}");
+    assert_mentions(&err, "no such model or revision (404)");
+    assert_mentions(&err, "no local folder named org/tiny");
 
     let hub = FakeHub::start("org/tiny", COMMIT_A, BTreeMap::new(), 401);
     let err = resolve(&model, &hub.settings(cache.path()))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("gated or private"), "{err}");
+    assert_mentions(&err, "gated or private");
     assert!(!err.contains("hf_secret_token"), "{err}");
 }
 
 #[test]
 fn hub_repositories_without_safetensors_download_nothing() {
-    let mut files = tiny_model(false);
-    files.remove("model.safetensors");
-    files.insert("pytorch_model.bin".to_string(), b"pickle".to_vec());
+    let files = pickle_only_model();
     let hub = FakeHub::start("org/old", COMMIT_A, files, 200);
     let cache = tempfile::tempdir().unwrap();
     let err = resolve(&"org/old".parse().unwrap(), &hub.settings(cache.path())).unwrap_err();
@@ -650,10 +627,7 @@ fn hub_repositories_without_safetensors_download_nothing() {
     let err = resolve(&"org/notok".parse().unwrap(), &hub.settings(cache.path()))
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("hub repository org/notok has no tokenizer.json"),
-        "{err}"
-    );
+    assert_mentions(&err, "hub repository org/notok has no tokenizer.json");
     assert!(hub.downloaded().is_empty());
 }
 
@@ -669,8 +643,8 @@ fn index_naming_a_shard_the_hub_lacks_is_caught_before_shards_download() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("model-00002-of-00002.safetensors"), "{err}");
-    assert!(err.contains("hub repository org/broken@v1"), "{err}");
+    assert_mentions(&err, "model-00002-of-00002.safetensors");
+    assert_mentions(&err, "hub repository org/broken@v1");
     assert!(!hub.downloaded().iter().any(|f| f.ends_with(".safetensors")));
 }
 

@@ -345,15 +345,7 @@ impl ModelFiles {
         }
         let names = list_files(dir)?;
         let place = format!("folder {}", dir.display());
-        let missing: Vec<String> = [CONFIG_FILE, TOKENIZER_FILE]
-            .into_iter()
-            .filter(|name| !names.contains(*name))
-            .map(str::to_string)
-            .collect();
-        if !missing.is_empty() {
-            return Err(SourceError::MissingFiles { place, missing });
-        }
-        let (weights, weights_index) = match choose_weights(&place, &names)? {
+        let (weights, weights_index) = match check_listing(&place, &names)? {
             WeightsLayout::Single => (vec![dir.join(WEIGHTS_FILE)], None),
             WeightsLayout::Sharded => {
                 let index = dir.join(WEIGHTS_INDEX_FILE);
@@ -411,6 +403,24 @@ enum WeightsLayout {
     Single,
     /// `model.safetensors.index.json` and its shards.
     Sharded,
+}
+
+/// Checks that the files `names` of `place` hold a model (config, tokenizer, safetensors
+/// weights) and returns how its weights are stored; the same rules for a folder and for a
+/// hub file list, so the hub is refused before anything is downloaded.
+fn check_listing(place: &str, names: &BTreeSet<String>) -> Result<WeightsLayout, SourceError> {
+    let missing: Vec<String> = [CONFIG_FILE, TOKENIZER_FILE]
+        .into_iter()
+        .filter(|name| !names.contains(*name))
+        .map(str::to_string)
+        .collect();
+    if !missing.is_empty() {
+        return Err(SourceError::MissingFiles {
+            place: place.to_string(),
+            missing,
+        });
+    }
+    choose_weights(place, names)
 }
 
 /// The weights layout among the files `names` of `place`; as transformers, a single file
@@ -616,15 +626,7 @@ fn resolve_online(
     };
     let names: BTreeSet<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
     let place = format!("hub repository {model}");
-    let missing: Vec<String> = [CONFIG_FILE, TOKENIZER_FILE]
-        .into_iter()
-        .filter(|name| !names.contains(*name))
-        .map(str::to_string)
-        .collect();
-    if !missing.is_empty() {
-        return Err(SourceError::MissingFiles { place, missing });
-    }
-    let layout = choose_weights(&place, &names)?;
+    let layout = check_listing(&place, &names)?;
 
     let snapshot = hf_hub::Cache::new(settings.cache_dir.clone())
         .repo(repo.clone())
