@@ -1,8 +1,10 @@
 //! Command-line front end (clap): one subcommand per module, all over the same engine.
 
 mod data_args;
+mod generate;
 mod model_args;
 mod prompt;
+mod sample_args;
 mod samples;
 mod score;
 
@@ -27,6 +29,8 @@ pub enum Command {
     Samples(samples::SamplesArgs),
     /// Build the prompt for one sample and print it with its parts (and tokens).
     Prompt(prompt::PromptArgs),
+    /// Load a model and answer one sample (scored) or a text, greedily, with each step's top tokens.
+    Generate(generate::GenerateArgs),
     /// Score predictions made elsewhere: JSONL in, JSONL with F1/EM under both normalisers out.
     Score(score::ScoreArgs),
 }
@@ -36,6 +40,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Samples(args) => samples::run(&args),
         Command::Prompt(args) => prompt::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Generate(args) => generate::run(&args),
     }
 }
 

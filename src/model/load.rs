@@ -64,8 +64,14 @@ impl LoadedModel {
                     .filter_map(|m| tokenizer.token_to_id(m)),
             );
         }
-        if let Some(bad) = stop_ids.iter().find(|&&id| id as usize >= config.vocab_size) {
-            tracing::warn!("EOS id {bad} is outside the vocabulary ({})", config.vocab_size);
+        if let Some(bad) = stop_ids
+            .iter()
+            .find(|&&id| id as usize >= config.vocab_size)
+        {
+            tracing::warn!(
+                "EOS id {bad} is outside the vocabulary ({})",
+                config.vocab_size
+            );
         }
         Ok(LoadedModel {
             name: display_name(&spec.model),
@@ -105,7 +111,14 @@ impl LoadedModel {
         cancel: Option<&AtomicBool>,
         on_step: &mut dyn FnMut(&GenStep),
     ) -> Result<Generation> {
-        generate(&self.decoder, &self.tokenizer, prompt_ids, options, cancel, on_step)
+        generate(
+            &self.decoder,
+            &self.tokenizer,
+            prompt_ids,
+            options,
+            cancel,
+            on_step,
+        )
     }
 }
 
