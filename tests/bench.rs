@@ -170,12 +170,12 @@ fn unknown_preset_lists_the_presets() {
 }
 
 #[test]
-fn synthetic_folders_load_into_the_decoder_with_their_dimensions() {
-    use candle_core::{DType, Device};
-    use xmrc_lens::model::config::{Family, ModelConfig};
-    use xmrc_lens::model::decoder::Decoder;
-    use xmrc_lens::model::weights::load_var_builder;
-    use xmrc_lens::synth::model::{weight_files, write_model, Preset, WeightDtype, WriteOptions};
+fn synthetic_folders_load_as_models_with_their_dimensions() {
+    use xmrc_lens::model::chat_mode::ChatMode;
+    use xmrc_lens::model::config::Family;
+    use xmrc_lens::model::load::LoadedModel;
+    use xmrc_lens::model::spec::ModelSpec;
+    use xmrc_lens::synth::model::{write_model, Preset, WeightDtype, WriteOptions};
 
     for (preset, family) in [
         (Preset::Tiny, Family::Qwen2),
@@ -183,9 +183,17 @@ fn synthetic_folders_load_into_the_decoder_with_their_dimensions() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let arch = preset.arch();
-        let opts = WriteOptions::new(WeightDtype::F32, 5);
+        // Sharded, to load through an index as well.
+        let opts = WriteOptions {
+            max_shard_bytes: 300_000,
+            ..WriteOptions::new(WeightDtype::F32, 5)
+        };
         write_model(dir.path(), preset.name(), &arch, &opts, &mut |_| {}).unwrap();
-        let config = ModelConfig::from_file(&dir.path().join("config.json")).unwrap();
+        assert!(dir.path().join("model.safetensors.index.json").is_file());
+        let spec =
+            ModelSpec::parse(dir.path().to_str().unwrap(), "cpu", "f32", ChatMode::Auto).unwrap();
+        let model = LoadedModel::load(&spec).unwrap();
+        let config = &model.config;
         assert_eq!(config.family, family);
         assert_eq!(config.num_layers, arch.num_layers);
         assert_eq!(config.hidden_size, arch.hidden_size);
@@ -194,11 +202,16 @@ fn synthetic_folders_load_into_the_decoder_with_their_dimensions() {
         assert_eq!(config.qkv_bias, arch.qkv_bias);
         assert_eq!(config.tie_word_embeddings, arch.tie_word_embeddings);
         assert_eq!(config.rope_scaling.is_some(), arch.rope_scaling.is_some());
-        let vb =
-            load_var_builder(&weight_files(dir.path()).unwrap(), DType::F32, &Device::Cpu).unwrap();
-        let decoder = Decoder::new(&config, vb).unwrap();
-        let mut cache = decoder.new_cache();
-        let logits = decoder.forward_fast(&[5, 6, 7, 8], &mut cache).unwrap();
+        assert!(
+            model.is_chat(),
+            "the synthetic tokenizer ships a chat template"
+        );
+        assert!(!model.stop_ids.is_empty());
+        let mut cache = model.decoder.new_cache();
+        let logits = model
+            .decoder
+            .forward_fast(&[5, 6, 7, 8], &mut cache)
+            .unwrap();
         assert_eq!(logits.dims(), &[arch.vocab_size]);
         let values: Vec<f32> = logits.to_vec1().unwrap();
         assert!(values.iter().all(|v| v.is_finite()));

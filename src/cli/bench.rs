@@ -7,16 +7,18 @@
 //! run the same tokens. Each figure is one timed run after an untimed 8-token warm-up.
 
 use super::write_out;
-use crate::data::chat_template::ChatTemplate;
 use crate::data::loader::{self, align, parse_squad, IdPolicy, LangRecords, LoadOptions};
 use crate::data::prompt::{build_prompt, tokenize_prompt, Format, PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
-use crate::model::config::ModelConfig;
+use crate::model::chat_mode::ChatMode;
 use crate::model::decoder::{Decoder, DiffInput};
+use crate::model::device::{cpu_threads, resolve_device, resolve_dtype, DTypeChoice, DeviceChoice};
+use crate::model::load::LoadedModel;
+use crate::model::source::ModelRef;
+use crate::model::spec::ModelSpec;
 use crate::model::tokenizer::Tokenizer;
-use crate::model::weights::load_var_builder;
 use crate::synth::model::{
-    cached_model, default_cache_dir, weight_files, Preset, Progress, WeightDtype, WriteOptions,
+    cached_model, default_cache_dir, Preset, Progress, WeightDtype, WriteOptions,
 };
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
@@ -49,10 +51,10 @@ pub struct BenchArgs {
     pub new_tokens: usize,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
-    pub device: String,
+    pub device: DeviceChoice,
     /// auto (bf16 on CUDA, f32 on the CPU), f32, bf16 or f16: of the weights file and the run.
     #[arg(long, default_value = "auto")]
-    pub dtype: String,
+    pub dtype: DTypeChoice,
     /// CPU threads (both sides); default: every core.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -92,13 +94,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         // candle's CPU kernels and rayon's pool read this; nothing has started them yet.
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
-    let device = resolve_device(&args.device)?;
-    let weight_dtype = match args.dtype.as_str() {
-        "auto" if device.is_cuda() => WeightDtype::Bf16,
-        "auto" => WeightDtype::F32,
-        other => other.parse()?,
-    };
-    let dtype = candle_dtype(weight_dtype);
+    let device = resolve_device(args.device)?;
+    let dtype = resolve_dtype(args.dtype, &device);
+    let weight_dtype = weight_dtype(dtype)?;
     let cache_dir = match &args.cache_dir {
         Some(dir) => dir.clone(),
         None => default_cache_dir()?,
@@ -109,9 +107,30 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         return write_out(&format!("{}\n", model_dir.display()));
     }
 
-    let tokenizer = Tokenizer::from_file(&model_dir.join("tokenizer.json"))?;
-    let (ids, built_len) = prompt_ids(&model_dir, &tokenizer, args)?;
-    let mut report = measure(&model_dir, &ids, &device, dtype, args)?;
+    progress(&format!(
+        "loading {} ({}, {})",
+        model_dir.display(),
+        dtype.as_str(),
+        device_name(&device)
+    ));
+    let spec = ModelSpec {
+        model: ModelRef::Local(model_dir.clone()),
+        // What was resolved above, so both loads agree.
+        device: device_choice(&device),
+        dtype: dtype_choice(weight_dtype),
+        chat: ChatMode::Auto,
+    };
+    let started = Instant::now();
+    let model = LoadedModel::load(&spec)?;
+    sync(&device)?;
+    let load = LoadFigures {
+        seconds: started.elapsed().as_secs_f64(),
+        rss_mb: status_mb("VmRSS"),
+        peak_mb: peak_rss_mb(),
+    };
+    let (ids, built_len) = prompt_ids(&model, args)?;
+    let mut report = measure(&model.decoder, &ids, &load, args)?;
+    drop(model);
     report.insert("preset".into(), json!(args.preset.name()));
     report.insert("prompt_tokens_built".into(), json!(built_len));
     report.insert("model_dir".into(), json!(model_dir.display().to_string()));
@@ -130,35 +149,27 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     write_out(&out)
 }
 
-fn resolve_device(choice: &str) -> Result<Device> {
-    let cuda = |n: usize| {
-        Device::new_cuda(n).with_context(|| {
-            format!(
-                "cannot open CUDA device {n} (a build with --features cuda and a GPU are needed)"
-            )
-        })
-    };
-    match choice.trim().to_ascii_lowercase().as_str() {
-        "auto" => Ok(Device::cuda_if_available(0).unwrap_or(Device::Cpu)),
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => cuda(0),
-        other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
-            Some(n) => cuda(n),
-            None => bail!("unknown device '{choice}': use auto, cpu, cuda or cuda:N"),
-        },
+/// The device as a choice `LoadedModel` resolves to the same device.
+fn device_choice(device: &Device) -> DeviceChoice {
+    match device.location() {
+        candle_core::DeviceLocation::Cuda { gpu_id } => DeviceChoice::Cuda(gpu_id),
+        _ => DeviceChoice::Cpu,
     }
 }
 
-fn candle_dtype(dtype: WeightDtype) -> DType {
+fn dtype_choice(dtype: WeightDtype) -> DTypeChoice {
     match dtype {
-        WeightDtype::F32 => DType::F32,
-        WeightDtype::Bf16 => DType::BF16,
-        WeightDtype::F16 => DType::F16,
+        WeightDtype::F32 => DTypeChoice::F32,
+        WeightDtype::Bf16 => DTypeChoice::Bf16,
+        WeightDtype::F16 => DTypeChoice::F16,
     }
 }
 
-fn cpu_threads() -> usize {
-    candle_core::utils::get_num_threads()
+/// Time and memory of loading the model.
+struct LoadFigures {
+    seconds: f64,
+    rss_mb: Option<f64>,
+    peak_mb: Option<f64>,
 }
 
 fn weight_dtype(dtype: DType) -> Result<WeightDtype> {
@@ -234,13 +245,8 @@ fn prompt_data(args: &BenchArgs) -> Result<Dataset> {
 /// The prompt ids: the first sample's 2-shot en-x (German question) prompt in the model's chat
 /// template, tokenised, then cut or repeated (its BOS kept once) to exactly `--tokens` ids.
 /// Also returns the built prompt's own length.
-fn prompt_ids(
-    model_dir: &Path,
-    tokenizer: &Tokenizer,
-    args: &BenchArgs,
-) -> Result<(Vec<u32>, usize)> {
+fn prompt_ids(model: &LoadedModel, args: &BenchArgs) -> Result<(Vec<u32>, usize)> {
     let data = prompt_data(args)?;
-    let template = ChatTemplate::from_model_dir(model_dir)?;
     let opts = PromptOptions {
         scenario: Scenario::EnX,
         lang: Lang::De,
@@ -250,13 +256,13 @@ fn prompt_ids(
         answer_cue: None,
         system: None,
     };
-    let prompt = build_prompt(&data, 0, &opts, template.as_ref())?;
-    let ids: Vec<u32> = tokenize_prompt(&prompt, tokenizer)?
+    let prompt = build_prompt(&data, 0, &opts, model.chat_template.as_ref())?;
+    let ids: Vec<u32> = tokenize_prompt(&prompt, &model.tokenizer)?
         .iter()
         .map(|t| t.id)
         .collect();
     let wanted = usize::try_from(args.tokens)?;
-    Ok((fit_to_length(&ids, wanted, tokenizer), ids.len()))
+    Ok((fit_to_length(&ids, wanted, &model.tokenizer), ids.len()))
 }
 
 /// `ids` cut to `len`, or repeated until `len` (a leading special token such as BOS once).
@@ -300,25 +306,13 @@ fn argmax(logits: &Tensor) -> Result<u32> {
 
 /// Runs the measurements on our engine and returns the report fields.
 fn measure(
-    model_dir: &Path,
+    decoder: &Decoder,
     ids: &[u32],
-    device: &Device,
-    dtype: DType,
+    load: &LoadFigures,
     args: &BenchArgs,
 ) -> Result<Map<String, Value>> {
     let tokens = ids.len();
-    progress(&format!(
-        "loading {} ({}, {})",
-        model_dir.display(),
-        dtype.as_str(),
-        device_name(device)
-    ));
-    let started = Instant::now();
-    let decoder = load_decoder(model_dir, device, dtype)?;
-    sync(device)?;
-    let load_s = started.elapsed().as_secs_f64();
-    let rss_load = status_mb("VmRSS");
-    let peak_load = peak_rss_mb();
+    let device = decoder.device();
 
     let mut warm = decoder.new_cache();
     decoder.forward_fast(&ids[..WARM_UP_TOKENS], &mut warm)?;
@@ -347,13 +341,13 @@ fn measure(
     report.insert("impl".into(), json!("xmrc-lens"));
     report.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
     report.insert("device".into(), json!(device_name(device)));
-    report.insert("dtype".into(), json!(dtype.as_str()));
+    report.insert("dtype".into(), json!(decoder.dtype().as_str()));
     report.insert("threads".into(), json!(cpu_threads()));
     report.insert("tokens".into(), json!(tokens));
     report.insert("new_tokens".into(), json!(args.new_tokens));
-    report.insert("load_s".into(), json!(load_s));
-    report.insert("rss_load_mb".into(), json!(rss_load));
-    report.insert("peak_rss_load_mb".into(), json!(peak_load));
+    report.insert("load_s".into(), json!(load.seconds));
+    report.insert("rss_load_mb".into(), json!(load.rss_mb));
+    report.insert("peak_rss_load_mb".into(), json!(load.peak_mb));
     report.insert("prefill_fast_s".into(), json!(prefill_fast_s));
     report.insert(
         "prefill_fast_tok_s".into(),
@@ -379,7 +373,7 @@ fn measure(
         progress(&format!(
             "prefill (differentiable path) over {tokens} tokens, then backward"
         ));
-        let (forward_s, peak_forward, backward_s) = measure_diff(&decoder, ids)?;
+        let (forward_s, peak_forward, backward_s) = measure_diff(decoder, ids)?;
         report.insert("peak_rss_diff_fwd_mb".into(), json!(peak_forward));
         report.insert("prefill_diff_s".into(), json!(forward_s));
         report.insert(
@@ -396,13 +390,6 @@ fn measure(
     // candle does not expose its device allocator's peak; VmHWM is host memory only.
     report.insert("cuda_peak_mb".into(), Value::Null);
     Ok(report)
-}
-
-/// The decoder over the folder's config and weights (memory-mapped, converted to `dtype`).
-fn load_decoder(model_dir: &Path, device: &Device, dtype: DType) -> Result<Decoder> {
-    let config = ModelConfig::from_file(&model_dir.join("config.json"))?;
-    let vb = load_var_builder(&weight_files(model_dir)?, dtype, device)?;
-    Decoder::new(&config, vb)
 }
 
 /// Forward on the differentiable path with zero probes on the residual stream (as attribution

@@ -2,7 +2,10 @@
 
 mod bench;
 mod data_args;
+mod generate;
+mod model_args;
 mod prompt;
+mod sample_args;
 mod samples;
 mod score;
 
@@ -10,6 +13,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 pub use data_args::DataArgs;
+pub use model_args::ModelArgs;
 
 /// xmrc-lens: how a language model answers a reading-comprehension question asked in one
 /// language about a text in another.
@@ -26,6 +30,8 @@ pub enum Command {
     Samples(samples::SamplesArgs),
     /// Build the prompt for one sample and print it with its parts (and tokens).
     Prompt(prompt::PromptArgs),
+    /// Load a model and answer one sample (scored) or a text, greedily, with each step's top tokens.
+    Generate(generate::GenerateArgs),
     /// Score predictions made elsewhere: JSONL in, JSONL with F1/EM under both normalisers out.
     Score(score::ScoreArgs),
     /// Speed and memory on a random-weight model of real size (optionally vs transformers).
@@ -37,6 +43,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Samples(args) => samples::run(&args),
         Command::Prompt(args) => prompt::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Generate(args) => generate::run(&args),
         Command::Bench(args) => bench::run(&args),
     }
 }

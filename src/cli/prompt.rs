@@ -1,12 +1,9 @@
 //! `xmrc-lens prompt`: build one sample's prompt and show its parts (and tokens).
 
-use super::data_args::{find_sample, DataArgs};
+use super::sample_args::{flag, SampleArgs};
 use super::{use_colour, write_out};
 use crate::data::chat_template::ChatTemplate;
-use crate::data::prompt::{
-    build_prompt, tokenize_prompt, Format, Part, Prompt, PromptOptions, Scenario,
-};
-use crate::data::Lang;
+use crate::data::prompt::{build_prompt, tokenize_prompt, Part, Prompt};
 use crate::model::tokenizer::Tokenizer;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -15,25 +12,7 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub struct PromptArgs {
     #[command(flatten)]
-    pub data: DataArgs,
-    /// Sample index (0-based) or question id.
-    #[arg(long, default_value = "0")]
-    pub sample: String,
-    /// en-en, en-x or x-x.
-    #[arg(long, default_value = "en-x")]
-    pub scenario: Scenario,
-    /// The language x (ignored for en-en).
-    #[arg(long, default_value = "de")]
-    pub lang: Lang,
-    /// Number of demonstrations: 0 or 2.
-    #[arg(long, default_value_t = 0)]
-    pub shots: u8,
-    /// Prompt format: v1 (task first) or v2 (task last).
-    #[arg(long, default_value = "v1")]
-    pub format: Format,
-    /// Seed of the demonstration choice.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub which: SampleArgs,
     /// A local model folder: its chat template (tokenizer_config.json / chat_template.jinja)
     /// wraps the prompt, and its tokenizer.json gives the tokens.
     #[arg(long, value_name = "DIR")]
@@ -43,14 +22,6 @@ pub struct PromptArgs {
     pub chat: bool,
     #[arg(long, overrides_with = "chat")]
     pub no_chat: bool,
-    /// A system text (a system message, or the start of the user turn where the template has no system role).
-    #[arg(long)]
-    pub system: Option<String>,
-    /// End the raw prompt with "Answer:" (default: on for raw prompts, off for chat).
-    #[arg(long, overrides_with = "no_answer_cue")]
-    pub answer_cue: bool,
-    #[arg(long, overrides_with = "answer_cue")]
-    pub no_answer_cue: bool,
     /// Also list the tokens with their parts (needs --model or --tokenizer).
     #[arg(long)]
     pub tokens: bool,
@@ -66,18 +37,9 @@ pub struct PromptArgs {
 }
 
 pub fn run(args: &PromptArgs) -> Result<()> {
-    let data = args.data.load()?;
-    let index = find_sample(&data, &args.sample)?;
+    let (data, index) = args.which.load()?;
     let template = load_template(args)?;
-    let opts = PromptOptions {
-        scenario: args.scenario,
-        lang: args.lang,
-        shots: args.shots,
-        format: args.format,
-        seed: args.seed,
-        answer_cue: flag(args.answer_cue, args.no_answer_cue),
-        system: args.system.clone(),
-    };
+    let opts = args.which.options();
     let prompt = build_prompt(&data, index, &opts, template.as_ref())?;
     let tokenizer = load_tokenizer(args)?;
     let tokens = match (&tokenizer, args.tokens || args.json) {
@@ -111,14 +73,6 @@ pub fn run(args: &PromptArgs) -> Result<()> {
         text
     };
     write_out(&out)
-}
-
-fn flag(on: bool, off: bool) -> Option<bool> {
-    match (on, off) {
-        (true, _) => Some(true),
-        (_, true) => Some(false),
-        _ => None,
-    }
 }
 
 fn load_template(args: &PromptArgs) -> Result<Option<ChatTemplate>> {

@@ -8,7 +8,7 @@
 
 use super::loader::{align, validate_records, DataError, IdPolicy, LangRecords, Record};
 use super::{Answer, Dataset, Entry, Lang};
-use hf_hub::api::sync::{ApiBuilder, ApiError};
+use hf_hub::api::sync::{Api, ApiBuilder, ApiError};
 use hf_hub::{Cache, Repo, RepoType};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::{Field, Row};
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 pub const XQUAD_REPO: &str = "google/xquad";
 
 /// Revision used when none is given.
-const DEFAULT_REVISION: &str = "main";
+pub const DEFAULT_REVISION: &str = "main";
 
 /// Path of a language's file inside the hub repository.
 pub fn parquet_file_name(lang: Lang) -> String {
@@ -101,6 +101,45 @@ impl HubSettings {
     }
 }
 
+impl HubSettings {
+    /// The hub client for these settings: downloads land in [`HubSettings::cache_dir`], the
+    /// token (if any) goes only into the request header, `HF_ENDPOINT` replaces the host.
+    /// `progress` draws hf-hub's progress bar on stderr.
+    pub fn api(&self, progress: bool) -> Result<Api, ApiError> {
+        let mut builder =
+            ApiBuilder::from_cache(Cache::new(self.cache_dir.clone())).with_progress(progress);
+        if let Some(token) = &self.token {
+            builder = builder.with_token(Some(token.clone()));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            builder = builder.with_endpoint(endpoint.clone());
+        }
+        builder.build()
+    }
+}
+
+/// The snapshot folder (`<cache>/<kind>--<org>--<name>/snapshots/<commit>`) of a cached
+/// revision, or `None` when that revision is not in the cache. The commit comes from
+/// `refs/<revision>`; unlike hf-hub's own lookup, which reads that file verbatim, a trailing
+/// newline is accepted, and so is a revision that is itself a cached commit hash, as
+/// huggingface_hub does.
+pub fn cached_snapshot(cache_dir: &Path, repo: &Repo) -> Option<PathBuf> {
+    let cache = Cache::new(cache_dir.to_path_buf()).repo(repo.clone());
+    let revision = repo.revision();
+    let ref_file = cache_dir
+        .join(repo.folder_name())
+        .join("refs")
+        .join(revision);
+    let commit = std::fs::read_to_string(ref_file)
+        .map(|c| c.trim().to_string())
+        .unwrap_or_else(|_| revision.to_string());
+    if commit.is_empty() {
+        return None;
+    }
+    let snapshot = cache.pointer_path(&commit);
+    snapshot.is_dir().then_some(snapshot)
+}
+
 /// `1`, `true`, `yes` or `on` in any case, as huggingface_hub reads its boolean variables.
 pub fn is_truthy(value: &str) -> bool {
     matches!(
@@ -175,9 +214,7 @@ pub fn load_hub_with(
     align(files, policy, &place).map(|loaded| loaded.dataset)
 }
 
-/// The cached file of a repository, or `None`. hf-hub's own lookup reads `refs/<revision>`
-/// verbatim; the fallback also accepts a ref file with a trailing newline and a revision
-/// that is itself a commit hash, as huggingface_hub does.
+/// The cached file of a repository, or `None`.
 fn find_cached(
     cache_dir: &Path,
     repo_id: &str,
@@ -186,17 +223,7 @@ fn find_cached(
 ) -> Option<PathBuf> {
     let revision = revision.unwrap_or(DEFAULT_REVISION);
     let repo = Repo::with_revision(repo_id.to_string(), RepoType::Dataset, revision.to_string());
-    if let Some(path) = Cache::new(cache_dir.to_path_buf())
-        .repo(repo.clone())
-        .get(file)
-    {
-        return Some(path);
-    }
-    let repo_dir = cache_dir.join(repo.folder_name());
-    let commit = std::fs::read_to_string(repo_dir.join("refs").join(revision))
-        .map(|c| c.trim().to_string())
-        .unwrap_or_else(|_| revision.to_string());
-    let path = repo_dir.join("snapshots").join(commit).join(file);
+    let path = cached_snapshot(cache_dir, &repo)?.join(file);
     path.is_file().then_some(path)
 }
 
@@ -237,15 +264,7 @@ fn fetch_files(
         file: file.to_string(),
         message: error.to_string(),
     };
-    let mut builder =
-        ApiBuilder::from_cache(Cache::new(settings.cache_dir.clone())).with_progress(false);
-    if let Some(token) = &settings.token {
-        builder = builder.with_token(Some(token.clone()));
-    }
-    if let Some(endpoint) = &settings.endpoint {
-        builder = builder.with_endpoint(endpoint.clone());
-    }
-    let api = builder.build().map_err(|e| hub_error("(none)", e))?;
+    let api = settings.api(false).map_err(|e| hub_error("(none)", e))?;
     let repo = api.repo(Repo::with_revision(
         repo_id.to_string(),
         RepoType::Dataset,

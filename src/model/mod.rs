@@ -1,7 +1,16 @@
-//! Model side: config, weights, the instrumented decoder, generation and the tokenizer.
+//! Model side: where a model comes from (hub or folder), its config and special ids, device
+//! and dtype, memory-mapped weights, the instrumented decoder, generation and the tokenizer.
 
+pub mod chat_mode;
 pub mod config;
 pub mod decoder;
+pub mod device;
 pub mod generate;
+pub mod generation_config;
+pub mod load;
+pub mod source;
+pub mod spec;
 pub mod tokenizer;
 pub mod weights;
+
+pub use load::LoadedModel;

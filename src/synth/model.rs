@@ -816,21 +816,6 @@ pub fn cached_model(
     Ok((final_dir, true))
 }
 
-/// The weight files of a built folder (one file, or the shards in order), from its manifest.
-pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let path = dir.join(MANIFEST);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{}: cannot read (is this a built preset?)", path.display()))?;
-    let manifest: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not valid JSON", path.display()))?;
-    let files = manifest["files"]
-        .as_object()
-        .with_context(|| format!("{}: no `files` object", path.display()))?;
-    let mut names: Vec<&String> = files.keys().collect();
-    names.sort();
-    Ok(names.into_iter().map(|name| dir.join(name)).collect())
-}
-
 /// True when `dir` holds a finished build of `preset` with `opts`.
 pub fn is_complete(dir: &Path, preset: Preset, opts: &WriteOptions) -> bool {
     let Ok(text) = std::fs::read_to_string(dir.join(MANIFEST)) else {
@@ -1042,8 +1027,6 @@ mod tests {
         }
         assert_eq!(index["metadata"]["total_size"], json!(total));
         assert!(is_complete(dir.path(), Preset::TinyLlama, &opts));
-        let listed: Vec<PathBuf> = files.iter().map(|f| dir.path().join(f)).collect();
-        assert_eq!(weight_files(dir.path()).unwrap(), listed);
     }
 
     #[test]

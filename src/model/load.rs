@@ -1,0 +1,127 @@
+//! One model ready to run: resolved files, normalised config, weights on the device, the
+//! tokenizer, the chat template (when prompts go through it) and the ids that end a reply.
+
+use super::chat_mode::chat_template_for;
+use super::config::ModelConfig;
+use super::decoder::Decoder;
+use super::device::{describe_device, resolve_device, resolve_dtype};
+use super::generate::{generate, GenStep, GenerateOptions, Generation};
+use super::generation_config::SpecialIds;
+use super::source::{resolve_from_env, ModelFiles, ModelRef};
+use super::spec::ModelSpec;
+use super::tokenizer::Tokenizer;
+use super::weights::load_var_builder;
+use crate::data::chat_template::ChatTemplate;
+use anyhow::{Context, Result};
+use candle_core::{DType, Device};
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+pub struct LoadedModel {
+    /// What the user named: the hub id (with revision) or the folder.
+    pub name: String,
+    pub files: ModelFiles,
+    pub config: ModelConfig,
+    pub decoder: Decoder,
+    pub tokenizer: Tokenizer,
+    /// `Some` when prompts go through the model's chat template (instruct models).
+    pub chat_template: Option<ChatTemplate>,
+    pub special: SpecialIds,
+    /// EOS ids of both config files and the end-of-turn tokens of the chat template.
+    pub stop_ids: BTreeSet<u32>,
+    pub device: Device,
+    pub dtype: DType,
+    /// Wall time of resolving, mapping and moving the weights.
+    pub load_ms: f64,
+}
+
+impl LoadedModel {
+    /// Resolves (hub or folder, honouring the HF environment) and loads.
+    pub fn load(spec: &ModelSpec) -> Result<LoadedModel> {
+        let start = Instant::now();
+        let files = resolve_from_env(&spec.model)?;
+        Self::load_files(spec, files, start)
+    }
+
+    /// Loads already resolved files; `start` is when loading began (for `load_ms`).
+    pub fn load_files(spec: &ModelSpec, files: ModelFiles, start: Instant) -> Result<LoadedModel> {
+        let config = ModelConfig::from_file(&files.config)?;
+        let device = resolve_device(spec.device)?;
+        let dtype = resolve_dtype(spec.dtype, &device);
+        let vb = load_var_builder(&files.weights, dtype, &device)?;
+        let decoder = Decoder::new(&config, vb)
+            .with_context(|| format!("loading the weights of {}", files.dir.display()))?;
+        let tokenizer = Tokenizer::from_file(&files.tokenizer)?;
+        let chat_template = chat_template_for(&files.dir, spec.chat)?;
+        let special = SpecialIds::from_model_files(&files)?;
+        let mut stop_ids: BTreeSet<u32> = special.eos.iter().copied().collect();
+        if let Some(template) = &chat_template {
+            stop_ids.extend(
+                template
+                    .end_of_turn_markers()
+                    .iter()
+                    .filter_map(|m| tokenizer.token_to_id(m)),
+            );
+        }
+        if let Some(bad) = stop_ids
+            .iter()
+            .find(|&&id| id as usize >= config.vocab_size)
+        {
+            tracing::warn!(
+                "EOS id {bad} is outside the vocabulary ({})",
+                config.vocab_size
+            );
+        }
+        Ok(LoadedModel {
+            name: display_name(&spec.model),
+            files,
+            config,
+            decoder,
+            tokenizer,
+            chat_template,
+            special,
+            stop_ids,
+            device,
+            dtype,
+            load_ms: start.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    pub fn is_chat(&self) -> bool {
+        self.chat_template.is_some()
+    }
+
+    pub fn describe_device(&self) -> String {
+        describe_device(&self.device)
+    }
+
+    /// Generation defaults for this model: its stop ids, the line-break rule, 64 tokens.
+    pub fn generate_options(&self) -> GenerateOptions {
+        GenerateOptions {
+            stop_ids: self.stop_ids.clone(),
+            ..GenerateOptions::default()
+        }
+    }
+
+    pub fn generate(
+        &self,
+        prompt_ids: &[u32],
+        options: &GenerateOptions,
+        cancel: Option<&AtomicBool>,
+        on_step: &mut dyn FnMut(&GenStep),
+    ) -> Result<Generation> {
+        generate(
+            &self.decoder,
+            &self.tokenizer,
+            prompt_ids,
+            options,
+            cancel,
+            on_step,
+        )
+    }
+}
+
+fn display_name(model: &ModelRef) -> String {
+    model.to_string()
+}

@@ -1,0 +1,69 @@
+//! Shared helpers of the integration tests: the committed tiny models and fixtures.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use xmrc_lens::model::config::ModelConfig;
+use xmrc_lens::model::decoder::Decoder;
+use xmrc_lens::model::weights::load_var_builder;
+
+pub const FAMILIES: [&str; 4] = ["llama", "qwen2", "mistral", "gemma2"];
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub fn tiny_model_dir(family: &str) -> PathBuf {
+    repo_path(&format!("tests/fixtures/models/tiny-{family}"))
+}
+
+/// The safetensors files of a model folder: the shards of an index, else model.safetensors.
+pub fn weight_files(dir: &Path) -> Vec<PathBuf> {
+    let index = dir.join("model.safetensors.index.json");
+    if index.is_file() {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(index).unwrap()).unwrap();
+        let mut files: Vec<String> = v["weight_map"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|f| f.as_str().unwrap().to_string())
+            .collect();
+        files.sort();
+        files.dedup();
+        files.into_iter().map(|f| dir.join(f)).collect()
+    } else {
+        vec![dir.join("model.safetensors")]
+    }
+}
+
+/// Loads a tiny model in f32 on the CPU, straight from its folder.
+pub fn load_decoder(dir: &Path) -> (ModelConfig, Decoder) {
+    let config = ModelConfig::from_file(&dir.join("config.json")).unwrap();
+    let vb = load_var_builder(
+        &weight_files(dir),
+        candle_core::DType::F32,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let decoder = Decoder::new(&config, vb).unwrap();
+    (config, decoder)
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb).max(f64::MIN_POSITIVE)
+}
