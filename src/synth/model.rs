@@ -539,7 +539,9 @@ pub fn write_model(
     opts: &WriteOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
-    if arch.hidden_size % arch.num_heads != 0 || arch.num_heads % arch.num_kv_heads != 0 {
+    if !arch.hidden_size.is_multiple_of(arch.num_heads)
+        || !arch.num_heads.is_multiple_of(arch.num_kv_heads)
+    {
         bail!(
             "{name}: hidden size {} must split into {} heads, and heads into {} kv heads",
             arch.hidden_size,
