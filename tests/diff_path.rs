@@ -133,14 +133,8 @@ fn probes_are_added_where_documented() {
     input.probes = Some(probes);
     let probed = decoder.forward_diff(&input).unwrap();
     // Hidden state 0 is the embedding plus probe 0, exactly.
-    let d = ((&probed.hidden_states[0] - &plain.hidden_states[0]).unwrap() - &shift)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let moved_embeddings = (&probed.hidden_states[0] - &plain.hidden_states[0]).unwrap();
+    let d = common::max_abs_tensor_diff(&moved_embeddings, &shift);
     assert!(d < 1e-6, "{d}");
     let moved = (&probed.logits - &plain.logits)
         .unwrap()
