@@ -1,5 +1,6 @@
 //! Command-line front end (clap): one subcommand per module, all over the same engine.
 
+mod bench;
 mod data_args;
 mod generate;
 mod model_args;
@@ -33,6 +34,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Score predictions made elsewhere: JSONL in, JSONL with F1/EM under both normalisers out.
     Score(score::ScoreArgs),
+    /// Speed and memory on a random-weight model of real size (optionally vs transformers).
+    Bench(bench::BenchArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Prompt(args) => prompt::run(&args),
         Command::Score(args) => score::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }
 

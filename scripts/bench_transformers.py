@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Transformers side of `xmrc-lens bench`: the same measurements, same model folder, same ids.
+
+Usage:
+    python scripts/bench_transformers.py --model DIR --ids ids.json \
+        [--threads N] [--dtype f32|bf16|f16] [--device cpu|cuda[:N]] [--new-tokens 32]
+
+`ids.json` is written by `xmrc-lens bench` (`{"ids": [...]}`; a plain list works too), so both
+sides run exactly the same prompt tokens. Prints one JSON line on stdout with the same field
+names as the Rust side:
+
+    load_s               from_pretrained (eager attention, requested dtype) + move to device
+    rss_load_mb          resident memory right after loading (VmRSS)
+    peak_rss_load_mb     peak resident memory up to then (VmHWM)
+    prefill_fast_*       no_grad forward over the prompt into an empty KV cache, logits of the
+                         last position only (what `generate` does: logits_to_keep=1)
+    decode_*             greedy steps with that KV cache, a fixed count, no early stop
+    prefill_diff_*       forward with autograd over input embeddings that require grad,
+                         logits of every position and all hidden states (our differentiable path)
+    backward_s           backward from the last position's argmax logit to those embeddings
+                         (weights frozen: no weight gradients)
+    diff_fwd_bwd_tok_s   tokens / (prefill_diff_s + backward_s)
+    peak_rss_gen_mb      peak resident memory after load + fast prefill + decode (VmHWM)
+    peak_rss_diff_fwd_mb peak resident memory after the differentiable forward (VmHWM)
+    peak_rss_mb          peak resident memory at the end (VmHWM), diff path included
+    cuda_peak_mb         torch.cuda.max_memory_allocated (null on CPU)
+
+Needs `torch` and `transformers` (PyPI). Progress goes to stderr.
+"""
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+
+def log(message):
+    print(f"[transformers] {message}", file=sys.stderr, flush=True)
+
+
+def status_mb(field):
+    """A /proc/self/status figure in MiB (VmHWM: peak resident, VmRSS: resident now), or None."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_mb():
+    """VmHWM of this process in MiB (the same figure the Rust side reads); ru_maxrss elsewhere."""
+    peak = status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Kilobytes on Linux, bytes on macOS.
+    return rss / (1024.0 * 1024.0) if sys.platform == "darwin" else rss / 1024.0
+
+
+def read_ids(path):
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    ids = data["ids"] if isinstance(data, dict) else data
+    if not ids or not all(isinstance(i, int) and i >= 0 for i in ids):
+        raise SystemExit(f"{path}: expected a non-empty list of token ids")
+    return ids
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="model folder (HF layout)")
+    parser.add_argument("--ids", required=True, help="JSON file with the prompt ids")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--skip-diff", action="store_true", help="skip the differentiable path")
+    args = parser.parse_args()
+
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    dtype = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}[args.dtype]
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    ids = read_ids(args.ids)
+    tokens = len(ids)
+
+    # transformers >= 4.56 takes `dtype`; older versions only `torch_dtype`.
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    dtype_kw = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+
+    log(f"loading {args.model} ({args.dtype}, {device}, {torch.get_num_threads()} threads)")
+    t0 = time.perf_counter()
+    model = AutoModelForCausalLM.from_pretrained(
+        args.model, attn_implementation="eager", **{dtype_kw: dtype}
+    )
+    model.to(device)
+    model.eval()
+    sync()
+    load_s = time.perf_counter() - t0
+    rss_load = status_mb("VmRSS")
+    peak_load = peak_rss_mb()
+
+    input_ids = torch.tensor([ids], dtype=torch.long, device=device)
+
+    # Warm-up on a few tokens (first-call allocations and kernel selection), not timed.
+    with torch.no_grad():
+        model(input_ids[:, :8], use_cache=True, logits_to_keep=1)
+    sync()
+
+    log(f"prefill (fast path) over {tokens} tokens")
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        out = model(input_ids, use_cache=True, logits_to_keep=1)
+        sync()
+        prefill_fast_s = time.perf_counter() - t0
+        cache = out.past_key_values
+        next_id = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
+        del out
+
+        log(f"decode {args.new_tokens} tokens")
+        t0 = time.perf_counter()
+        for _ in range(args.new_tokens):
+            out = model(next_id, past_key_values=cache, use_cache=True)
+            cache = out.past_key_values
+            next_id = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
+        sync()
+        decode_s = time.perf_counter() - t0
+        del out, cache
+    peak_gen = peak_rss_mb()
+
+    result = {
+        "impl": "transformers",
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "model_dir": args.model,
+        "device": str(device),
+        "dtype": args.dtype,
+        "threads": torch.get_num_threads(),
+        "tokens": tokens,
+        "new_tokens": args.new_tokens,
+        "load_s": load_s,
+        "rss_load_mb": rss_load,
+        "peak_rss_load_mb": peak_load,
+        "prefill_fast_s": prefill_fast_s,
+        "prefill_fast_tok_s": tokens / prefill_fast_s,
+        "decode_s": decode_s,
+        "decode_tok_s": args.new_tokens / decode_s if decode_s > 0 else None,
+        "prefill_diff_s": None,
+        "prefill_diff_tok_s": None,
+        "backward_s": None,
+        "diff_fwd_bwd_tok_s": None,
+        "peak_rss_gen_mb": peak_gen,
+        "peak_rss_diff_fwd_mb": None,
+    }
+
+    if not args.skip_diff:
+        log(f"prefill (differentiable path) over {tokens} tokens, then backward")
+        # Gradients w.r.t. the input only, as attribution needs: no weight gradients.
+        model.requires_grad_(False)
+        embeddings = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
+        t0 = time.perf_counter()
+        out = model(inputs_embeds=embeddings, use_cache=False, output_hidden_states=True)
+        sync()
+        prefill_diff_s = time.perf_counter() - t0
+        peak_diff_fwd = peak_rss_mb()
+        last = out.logits[0, -1]
+        t0 = time.perf_counter()
+        last[last.argmax()].backward()
+        sync()
+        backward_s = time.perf_counter() - t0
+        if embeddings.grad is None:
+            raise SystemExit("backward produced no gradient for the input embeddings")
+        result.update(
+            {
+                "prefill_diff_s": prefill_diff_s,
+                "prefill_diff_tok_s": tokens / prefill_diff_s,
+                "backward_s": backward_s,
+                "diff_fwd_bwd_tok_s": tokens / (prefill_diff_s + backward_s),
+                "peak_rss_diff_fwd_mb": peak_diff_fwd,
+            }
+        )
+        del out, last, embeddings
+
+    result["peak_rss_mb"] = peak_rss_mb()
+    result["cuda_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

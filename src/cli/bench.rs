@@ -1,0 +1,575 @@
+//! `xmrc-lens bench`: speed and memory of the engine on a random-weight model with real
+//! dimensions, optionally side by side with transformers on the same folder and tokens.
+//!
+//! The model is built once per preset/dtype/seed under a cache folder (see
+//! [`crate::synth::model`]); the prompt is a 2-shot XQuAD prompt made by the project's prompt
+//! builder and tokenizer, cut or repeated to exactly `--tokens` ids, so both implementations
+//! run the same tokens. Each figure is one timed run after an untimed 8-token warm-up.
+
+use super::write_out;
+use crate::data::loader::{self, align, parse_squad, IdPolicy, LangRecords, LoadOptions};
+use crate::data::prompt::{build_prompt, tokenize_prompt, Format, PromptOptions, Scenario};
+use crate::data::{Dataset, Lang};
+use crate::model::chat_mode::ChatMode;
+use crate::model::decoder::{Decoder, DiffInput};
+use crate::model::device::{cpu_threads, resolve_device, resolve_dtype, DTypeChoice, DeviceChoice};
+use crate::model::load::LoadedModel;
+use crate::model::source::ModelRef;
+use crate::model::spec::ModelSpec;
+use crate::model::tokenizer::Tokenizer;
+use crate::synth::model::{
+    cached_model, default_cache_dir, Preset, Progress, WeightDtype, WriteOptions,
+};
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Tensor, Var};
+use clap::Args;
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The transformers side, shipped inside the binary so `--compare-transformers` works from
+/// any folder.
+const TRANSFORMERS_SCRIPT: &str = include_str!("../../scripts/bench_transformers.py");
+
+/// A small parallel sample (English and German) for the prompt when no `--data` is given.
+const SAMPLE_EN: &str = include_str!("../../tests/fixtures/xquad-mini/xquad.en.json");
+const SAMPLE_DE: &str = include_str!("../../tests/fixtures/xquad-mini/xquad.de.json");
+
+/// Tokens of the untimed warm-up run before each measurement.
+const WARM_UP_TOKENS: usize = 8;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Model shape: qwen2.5-0.5b, llama-3.1-8b, or tiny / tiny-llama (2 layers, for tests).
+    #[arg(long, default_value = "qwen2.5-0.5b")]
+    pub preset: Preset,
+    /// Prompt length in tokens.
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(WARM_UP_TOKENS as u64..))]
+    pub tokens: u64,
+    /// Greedy decode steps after the prompt (a fixed count: no stop rule).
+    #[arg(long, default_value_t = 32)]
+    pub new_tokens: usize,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// auto (bf16 on CUDA, f32 on the CPU), f32, bf16 or f16: of the weights file and the run.
+    #[arg(long, default_value = "auto")]
+    pub dtype: DTypeChoice,
+    /// CPU threads (both sides); default: every core.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Where built models are kept. Default: $XDG_CACHE_HOME/xmrc-lens/bench or
+    /// ~/.cache/xmrc-lens/bench.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Seed of the random weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Folder of XQuAD JSON files to build the prompt from (needs en and de); default: a
+    /// small bundled sample.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Skip the differentiable path (forward with probes and backward).
+    #[arg(long)]
+    pub skip_diff: bool,
+    /// Print only the JSON line.
+    #[arg(long)]
+    pub json_only: bool,
+    /// Only build (or find) the model folder and print its path.
+    #[arg(long)]
+    pub build_only: bool,
+    /// Also run scripts/bench_transformers.py on the same folder and ids, and show both.
+    #[arg(long)]
+    pub compare_transformers: bool,
+    /// The Python with torch and transformers for --compare-transformers.
+    #[arg(long, env = "XMRC_LENS_PYTHON", default_value = "python3")]
+    pub python: String,
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        // candle's CPU kernels and rayon's pool read this; nothing has started them yet.
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+    let device = resolve_device(args.device)?;
+    let dtype = resolve_dtype(args.dtype, &device);
+    let weight_dtype = weight_dtype(dtype)?;
+    let cache_dir = match &args.cache_dir {
+        Some(dir) => dir.clone(),
+        None => default_cache_dir()?,
+    };
+    let opts = WriteOptions::new(weight_dtype, args.seed);
+    let model_dir = build_model(&cache_dir, args.preset, &opts)?;
+    if args.build_only {
+        return write_out(&format!("{}\n", model_dir.display()));
+    }
+
+    progress(&format!(
+        "loading {} ({}, {})",
+        model_dir.display(),
+        dtype.as_str(),
+        device_name(&device)
+    ));
+    let spec = ModelSpec {
+        model: ModelRef::Local(model_dir.clone()),
+        // What was resolved above, so both loads agree.
+        device: device_choice(&device),
+        dtype: dtype_choice(weight_dtype),
+        chat: ChatMode::Auto,
+    };
+    let started = Instant::now();
+    let model = LoadedModel::load(&spec)?;
+    sync(&device)?;
+    let load = LoadFigures {
+        seconds: started.elapsed().as_secs_f64(),
+        rss_mb: status_mb("VmRSS"),
+        peak_mb: peak_rss_mb(),
+    };
+    let (ids, built_len) = prompt_ids(&model, args)?;
+    let mut report = measure(&model.decoder, &ids, &load, args)?;
+    drop(model);
+    report.insert("preset".into(), json!(args.preset.name()));
+    report.insert("prompt_tokens_built".into(), json!(built_len));
+    report.insert("model_dir".into(), json!(model_dir.display().to_string()));
+    if args.compare_transformers {
+        let theirs = run_transformers(&model_dir, &ids, &device, dtype, args)?;
+        report.insert("transformers".into(), theirs);
+    }
+    let report = Value::Object(report);
+    let mut out = String::new();
+    if !args.json_only {
+        out.push_str(&table(&report));
+        out.push('\n');
+    }
+    out.push_str(&serde_json::to_string(&report)?);
+    out.push('\n');
+    write_out(&out)
+}
+
+/// The device as a choice `LoadedModel` resolves to the same device.
+fn device_choice(device: &Device) -> DeviceChoice {
+    match device.location() {
+        candle_core::DeviceLocation::Cuda { gpu_id } => DeviceChoice::Cuda(gpu_id),
+        _ => DeviceChoice::Cpu,
+    }
+}
+
+fn dtype_choice(dtype: WeightDtype) -> DTypeChoice {
+    match dtype {
+        WeightDtype::F32 => DTypeChoice::F32,
+        WeightDtype::Bf16 => DTypeChoice::Bf16,
+        WeightDtype::F16 => DTypeChoice::F16,
+    }
+}
+
+/// Time and memory of loading the model.
+struct LoadFigures {
+    seconds: f64,
+    rss_mb: Option<f64>,
+    peak_mb: Option<f64>,
+}
+
+fn weight_dtype(dtype: DType) -> Result<WeightDtype> {
+    Ok(match dtype {
+        DType::F32 => WeightDtype::F32,
+        DType::BF16 => WeightDtype::Bf16,
+        DType::F16 => WeightDtype::F16,
+        other => bail!("benchmark models are written in f32, bf16 or f16, not {other:?}"),
+    })
+}
+
+fn progress(message: &str) {
+    eprintln!("[bench] {message}");
+}
+
+/// The preset's folder under the cache, built now if missing or incomplete.
+fn build_model(cache_dir: &Path, preset: Preset, opts: &WriteOptions) -> Result<PathBuf> {
+    let started = Instant::now();
+    let mut next_tenth = 1u64;
+    let mut report = |p: Progress| {
+        // Small models are written in a blink: report only what takes a while.
+        if p.total >= 100_000_000 && p.written * 10 >= next_tenth * p.total {
+            progress(&format!(
+                "writing {preset} weights: {}% of {:.2} GB",
+                next_tenth * 10,
+                p.total as f64 / 1e9
+            ));
+            next_tenth = p.written * 10 / p.total + 1;
+        }
+    };
+    let (dir, built) = cached_model(cache_dir, preset, opts, &mut report)
+        .with_context(|| format!("building the {preset} model under {}", cache_dir.display()))?;
+    if built {
+        progress(&format!(
+            "built {} in {:.1} s",
+            dir.display(),
+            started.elapsed().as_secs_f64()
+        ));
+    } else {
+        progress(&format!("reusing {}", dir.display()));
+    }
+    Ok(dir)
+}
+
+/// The sample the prompt is built from: `--data` (English and German files) or the bundled
+/// sample.
+fn prompt_data(args: &BenchArgs) -> Result<Dataset> {
+    match &args.data {
+        Some(dir) => loader::load_dir(
+            dir,
+            &LoadOptions {
+                langs: Some(vec![Lang::En, Lang::De]),
+                id_policy: IdPolicy::Identical,
+            },
+        )
+        .with_context(|| format!("loading the prompt data from {}", dir.display())),
+        None => {
+            let file = |lang: Lang, text: &str| -> Result<LangRecords> {
+                let path = PathBuf::from(format!("bundled/xquad.{}.json", lang.code()));
+                let records = parse_squad(text.as_bytes(), &path)?;
+                Ok(LangRecords {
+                    lang,
+                    path,
+                    records,
+                })
+            };
+            let files = vec![file(Lang::En, SAMPLE_EN)?, file(Lang::De, SAMPLE_DE)?];
+            Ok(align(files, IdPolicy::Identical, "the bundled sample")?.dataset)
+        }
+    }
+}
+
+/// The prompt ids: the first sample's 2-shot en-x (German question) prompt in the model's chat
+/// template, tokenised, then cut or repeated (its BOS kept once) to exactly `--tokens` ids.
+/// Also returns the built prompt's own length.
+fn prompt_ids(model: &LoadedModel, args: &BenchArgs) -> Result<(Vec<u32>, usize)> {
+    let data = prompt_data(args)?;
+    let opts = PromptOptions {
+        scenario: Scenario::EnX,
+        lang: Lang::De,
+        shots: 2,
+        format: Format::V1,
+        seed: 0,
+        answer_cue: None,
+        system: None,
+    };
+    let prompt = build_prompt(&data, 0, &opts, model.chat_template.as_ref())?;
+    let ids: Vec<u32> = tokenize_prompt(&prompt, &model.tokenizer)?
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    let wanted = usize::try_from(args.tokens)?;
+    Ok((fit_to_length(&ids, wanted, &model.tokenizer), ids.len()))
+}
+
+/// `ids` cut to `len`, or repeated until `len` (a leading special token such as BOS once).
+fn fit_to_length(ids: &[u32], len: usize, tokenizer: &Tokenizer) -> Vec<u32> {
+    let keep_first = ids.first().is_some_and(|&id| tokenizer.is_special(id)) && ids.len() > 1;
+    let (head, body) = if keep_first {
+        ids.split_at(1)
+    } else {
+        (&ids[..0], ids)
+    };
+    head.iter()
+        .chain(body.iter().cycle())
+        .take(len)
+        .copied()
+        .collect()
+}
+
+/// A memory figure of this process from /proc/self/status in MiB (`VmHWM`: peak resident,
+/// `VmRSS`: resident now), where /proc tells it.
+fn status_mb(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    status_mb("VmHWM")
+}
+
+fn sync(device: &Device) -> Result<()> {
+    device.synchronize().context("waiting for the device")
+}
+
+/// Index of the largest value of an f32 vector tensor.
+fn argmax(logits: &Tensor) -> Result<u32> {
+    Ok(logits.argmax(0)?.to_scalar::<u32>()?)
+}
+
+/// Runs the measurements on our engine and returns the report fields.
+fn measure(
+    decoder: &Decoder,
+    ids: &[u32],
+    load: &LoadFigures,
+    args: &BenchArgs,
+) -> Result<Map<String, Value>> {
+    let tokens = ids.len();
+    let device = decoder.device();
+
+    let mut warm = decoder.new_cache();
+    decoder.forward_fast(&ids[..WARM_UP_TOKENS], &mut warm)?;
+    sync(device)?;
+    drop(warm);
+
+    progress(&format!("prefill (fast path) over {tokens} tokens"));
+    let mut cache = decoder.new_cache();
+    let started = Instant::now();
+    let logits = decoder.forward_fast(ids, &mut cache)?;
+    let mut next = argmax(&logits)?;
+    let prefill_fast_s = started.elapsed().as_secs_f64();
+
+    progress(&format!("decode {} tokens", args.new_tokens));
+    let started = Instant::now();
+    for _ in 0..args.new_tokens {
+        let logits = decoder.forward_fast(&[next], &mut cache)?;
+        next = argmax(&logits)?;
+    }
+    sync(device)?;
+    let decode_s = started.elapsed().as_secs_f64();
+    drop(cache);
+    let peak_gen = peak_rss_mb();
+
+    let mut report = Map::new();
+    report.insert("impl".into(), json!("xmrc-lens"));
+    report.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+    report.insert("device".into(), json!(device_name(device)));
+    report.insert("dtype".into(), json!(decoder.dtype().as_str()));
+    report.insert("threads".into(), json!(cpu_threads()));
+    report.insert("tokens".into(), json!(tokens));
+    report.insert("new_tokens".into(), json!(args.new_tokens));
+    report.insert("load_s".into(), json!(load.seconds));
+    report.insert("rss_load_mb".into(), json!(load.rss_mb));
+    report.insert("peak_rss_load_mb".into(), json!(load.peak_mb));
+    report.insert("prefill_fast_s".into(), json!(prefill_fast_s));
+    report.insert(
+        "prefill_fast_tok_s".into(),
+        json!(tokens as f64 / prefill_fast_s),
+    );
+    report.insert("decode_s".into(), json!(decode_s));
+    report.insert(
+        "decode_tok_s".into(),
+        json!((decode_s > 0.0).then(|| args.new_tokens as f64 / decode_s)),
+    );
+    for key in [
+        "prefill_diff_s",
+        "prefill_diff_tok_s",
+        "backward_s",
+        "diff_fwd_bwd_tok_s",
+        "peak_rss_diff_fwd_mb",
+    ] {
+        report.insert(key.into(), Value::Null);
+    }
+    report.insert("peak_rss_gen_mb".into(), json!(peak_gen));
+
+    if !args.skip_diff {
+        progress(&format!(
+            "prefill (differentiable path) over {tokens} tokens, then backward"
+        ));
+        let (forward_s, peak_forward, backward_s) = measure_diff(decoder, ids)?;
+        report.insert("peak_rss_diff_fwd_mb".into(), json!(peak_forward));
+        report.insert("prefill_diff_s".into(), json!(forward_s));
+        report.insert(
+            "prefill_diff_tok_s".into(),
+            json!(tokens as f64 / forward_s),
+        );
+        report.insert("backward_s".into(), json!(backward_s));
+        report.insert(
+            "diff_fwd_bwd_tok_s".into(),
+            json!(tokens as f64 / (forward_s + backward_s)),
+        );
+    }
+    report.insert("peak_rss_mb".into(), json!(peak_rss_mb()));
+    // candle does not expose its device allocator's peak; VmHWM is host memory only.
+    report.insert("cuda_peak_mb".into(), Value::Null);
+    Ok(report)
+}
+
+/// Forward on the differentiable path with zero probes on the residual stream (as attribution
+/// uses it), then backward from the last position's argmax logit. Returns the forward's
+/// duration, the peak memory after it, and the backward's duration.
+fn measure_diff(decoder: &Decoder, ids: &[u32]) -> Result<(f64, Option<f64>, f64)> {
+    let config = decoder.config();
+    let device = decoder.device();
+    let probes = (0..=config.num_layers)
+        .map(|_| Var::zeros((1, ids.len(), config.hidden_size), decoder.dtype(), device))
+        .collect::<candle_core::Result<Vec<Var>>>()?;
+    let input = DiffInput {
+        probes: Some(probes.iter().map(|p| p.as_tensor().clone()).collect()),
+        ..DiffInput::single(ids)
+    };
+    let started = Instant::now();
+    let out = decoder.forward_diff(&input)?;
+    sync(device)?;
+    let forward_s = started.elapsed().as_secs_f64();
+    let peak_forward = peak_rss_mb();
+    let started = Instant::now();
+    let last = out.logits.get(0)?.get(ids.len() - 1)?;
+    let target = last.get(argmax(&last)? as usize)?;
+    let grads = target.backward()?;
+    sync(device)?;
+    let backward_s = started.elapsed().as_secs_f64();
+    if grads.get(probes[0].as_tensor()).is_none() {
+        bail!("the backward pass gave no gradient for the embedding probe");
+    }
+    Ok((forward_s, peak_forward, backward_s))
+}
+
+/// "cpu" or "cuda:N", the form the transformers script takes.
+fn device_name(device: &Device) -> String {
+    match device.location() {
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+        candle_core::DeviceLocation::Cpu => "cpu".to_string(),
+    }
+}
+
+/// Runs the embedded transformers script on the same folder and ids; its JSON line.
+fn run_transformers(
+    model_dir: &Path,
+    ids: &[u32],
+    device: &Device,
+    dtype: DType,
+    args: &BenchArgs,
+) -> Result<Value> {
+    let scratch = std::env::temp_dir().join(format!("xmrc-lens-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("{}: cannot create", scratch.display()))?;
+    let result = run_script(&scratch, model_dir, ids, device, dtype, args);
+    // Best effort: the scratch files are small and in the temp folder.
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+fn run_script(
+    scratch: &Path,
+    model_dir: &Path,
+    ids: &[u32],
+    device: &Device,
+    dtype: DType,
+    args: &BenchArgs,
+) -> Result<Value> {
+    let script = scratch.join("bench_transformers.py");
+    std::fs::write(&script, TRANSFORMERS_SCRIPT)
+        .with_context(|| format!("{}: cannot write", script.display()))?;
+    let ids_file = scratch.join("ids.json");
+    std::fs::write(&ids_file, serde_json::to_string(&json!({ "ids": ids }))?)
+        .with_context(|| format!("{}: cannot write", ids_file.display()))?;
+    let mut command = std::process::Command::new(&args.python);
+    command
+        .arg(&script)
+        .arg("--model")
+        .arg(model_dir)
+        .arg("--ids")
+        .arg(&ids_file)
+        .args(["--threads", &cpu_threads().to_string()])
+        .args(["--dtype", weight_dtype(dtype)?.name()])
+        .args(["--device", &device_name(device)])
+        .args(["--new-tokens", &args.new_tokens.to_string()])
+        .stderr(std::process::Stdio::inherit());
+    if args.skip_diff {
+        command.arg("--skip-diff");
+    }
+    progress(&format!("running transformers with {}", args.python));
+    let output = command.output().with_context(|| {
+        format!(
+            "cannot run '{}': pass --python (or set XMRC_LENS_PYTHON) to a Python with torch and \
+             transformers installed",
+            args.python
+        )
+    })?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "the transformers benchmark failed ({}); its messages are above",
+            output.status
+        );
+    }
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .with_context(|| format!("the transformers benchmark printed no JSON line: {stdout}"))?;
+    serde_json::from_str(line).context("the transformers benchmark printed malformed JSON")
+}
+
+/// The human table: our figures, and transformers' with the ratio when compared.
+fn table(report: &Value) -> String {
+    let theirs = report.get("transformers");
+    let rows: [(&str, &str, &str, bool); 11] = [
+        ("load", "load_s", "s", false),
+        ("resident after load", "rss_load_mb", "MiB", false),
+        ("peak RSS during load", "peak_rss_load_mb", "MiB", false),
+        ("prefill, fast path", "prefill_fast_tok_s", "tok/s", true),
+        ("decode (greedy, KV cache)", "decode_tok_s", "tok/s", true),
+        (
+            "prefill, differentiable",
+            "prefill_diff_tok_s",
+            "tok/s",
+            true,
+        ),
+        ("  forward + backward", "diff_fwd_bwd_tok_s", "tok/s", true),
+        ("backward", "backward_s", "s", false),
+        ("peak RSS after decode", "peak_rss_gen_mb", "MiB", false),
+        (
+            "peak RSS after diff forward",
+            "peak_rss_diff_fwd_mb",
+            "MiB",
+            false,
+        ),
+        ("peak RSS at the end", "peak_rss_mb", "MiB", false),
+    ];
+    let number = |v: Option<&Value>| v.and_then(Value::as_f64);
+    let show = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"));
+    let mut out = format!(
+        "preset {} · {} tokens · {} new · {} · {} · {} threads\n",
+        report["preset"].as_str().unwrap_or("?"),
+        report["tokens"],
+        report["new_tokens"],
+        report["device"].as_str().unwrap_or("?"),
+        report["dtype"].as_str().unwrap_or("?"),
+        report["threads"]
+    );
+    out.push_str(&format!("{:<36}{:>12}", "", "xmrc-lens"));
+    if theirs.is_some() {
+        out.push_str(&format!("{:>14}{:>10}", "transformers", "ours is"));
+    }
+    out.push('\n');
+    for (label, key, unit, higher_is_better) in rows {
+        let ours = number(report.get(key));
+        out.push_str(&format!(
+            "{:<36}{:>12}",
+            format!("{label} ({unit})"),
+            show(ours)
+        ));
+        if let Some(theirs) = theirs {
+            let other = number(theirs.get(key));
+            let ratio = match (ours, other) {
+                (Some(a), Some(b)) if a > 0.0 && b > 0.0 => {
+                    let r = if higher_is_better { a / b } else { b / a };
+                    format!("{r:.2}x")
+                }
+                _ => "-".to_string(),
+            };
+            out.push_str(&format!("{:>14}{:>10}", show(other), ratio));
+        }
+        out.push('\n');
+    }
+    if theirs.is_some() {
+        out.push_str("(\"ours is\": how many times better ours is: faster, or less time/memory)\n");
+    }
+    if report["device"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("cuda"))
+    {
+        out.push_str("(peak RSS is host memory; GPU memory is not included)\n");
+    }
+    out
+}
