@@ -35,56 +35,21 @@ fn act(c: &ModelConfig) -> &'static str {
 }
 
 /// A candle-transformers model behind one signature: ids after `offset` → last logits.
-trait Reference {
-    fn step(&mut self, ids: &Tensor, offset: usize) -> Vec<f32>;
-}
+type Reference = Box<dyn FnMut(&Tensor, usize) -> candle_core::Result<Tensor>>;
 
-struct CandleLlama(llama::Llama, llama::Cache);
-impl Reference for CandleLlama {
-    fn step(&mut self, ids: &Tensor, offset: usize) -> Vec<f32> {
-        let l = self.0.forward(ids, offset, &mut self.1).unwrap();
-        l.flatten_all().unwrap().to_vec1().unwrap()
-    }
-}
-struct CandleQwen2(qwen2::ModelForCausalLM);
-impl Reference for CandleQwen2 {
-    fn step(&mut self, ids: &Tensor, offset: usize) -> Vec<f32> {
-        let l = self.0.forward(ids, offset).unwrap();
-        l.flatten_all()
-            .unwrap()
-            .to_dtype(DType::F32)
-            .unwrap()
-            .to_vec1()
-            .unwrap()
-    }
-}
-struct CandleMistral(mistral::Model);
-impl Reference for CandleMistral {
-    fn step(&mut self, ids: &Tensor, offset: usize) -> Vec<f32> {
-        let l = self.0.forward(ids, offset).unwrap();
-        l.flatten_all()
-            .unwrap()
-            .to_dtype(DType::F32)
-            .unwrap()
-            .to_vec1()
-            .unwrap()
-    }
-}
-struct CandleGemma2(gemma2::Model);
-impl Reference for CandleGemma2 {
-    fn step(&mut self, ids: &Tensor, offset: usize) -> Vec<f32> {
-        let l = self.0.forward(ids, offset).unwrap();
-        l.flatten_all()
-            .unwrap()
-            .to_dtype(DType::F32)
-            .unwrap()
-            .to_vec1()
-            .unwrap()
-    }
+fn last_logits(reference: &mut Reference, ids: &Tensor, offset: usize) -> Vec<f32> {
+    let logits = reference(ids, offset).unwrap();
+    logits
+        .flatten_all()
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap()
+        .to_vec1()
+        .unwrap()
 }
 
 /// Builds candle-transformers' model for `c` (already adjusted to the shared semantics).
-fn reference(c: &ModelConfig, vb: candle_nn::VarBuilder<'static>) -> Box<dyn Reference> {
+fn reference(c: &ModelConfig, vb: candle_nn::VarBuilder<'static>) -> Reference {
     let common = json!({
         "vocab_size": c.vocab_size, "hidden_size": c.hidden_size,
         "intermediate_size": c.intermediate_size, "num_hidden_layers": c.num_layers,
@@ -124,8 +89,9 @@ fn reference(c: &ModelConfig, vb: candle_nn::VarBuilder<'static>) -> Box<dyn Ref
                 max_position_embeddings: c.max_position_embeddings,
                 tie_word_embeddings: c.tie_word_embeddings,
             };
-            let cache = llama::Cache::new(true, DType::F32, &cfg, &Device::Cpu).unwrap();
-            Box::new(CandleLlama(llama::Llama::load(vb, &cfg).unwrap(), cache))
+            let mut cache = llama::Cache::new(true, DType::F32, &cfg, &Device::Cpu).unwrap();
+            let model = llama::Llama::load(vb, &cfg).unwrap();
+            Box::new(move |ids, offset| model.forward(ids, offset, &mut cache))
         }
         xmrc_lens::model::config::Family::Qwen2 => {
             let cfg: qwen2::Config = serde_json::from_value(with(json!({
@@ -133,14 +99,16 @@ fn reference(c: &ModelConfig, vb: candle_nn::VarBuilder<'static>) -> Box<dyn Ref
                 "use_sliding_window": false, "hidden_act": act(c),
             })))
             .unwrap();
-            Box::new(CandleQwen2(qwen2::ModelForCausalLM::new(&cfg, vb).unwrap()))
+            let mut model = qwen2::ModelForCausalLM::new(&cfg, vb).unwrap();
+            Box::new(move |ids, offset| model.forward(ids, offset))
         }
         xmrc_lens::model::config::Family::Mistral => {
             let cfg: mistral::Config = serde_json::from_value(with(json!({
                 "head_dim": c.head_dim, "hidden_act": act(c), "sliding_window": null,
             })))
             .unwrap();
-            Box::new(CandleMistral(mistral::Model::new(&cfg, vb).unwrap()))
+            let mut model = mistral::Model::new(&cfg, vb).unwrap();
+            Box::new(move |ids, offset| model.forward(ids, offset))
         }
         xmrc_lens::model::config::Family::Gemma2 => {
             let cfg: gemma2::Config = serde_json::from_value(with(json!({
@@ -150,7 +118,8 @@ fn reference(c: &ModelConfig, vb: candle_nn::VarBuilder<'static>) -> Box<dyn Ref
                 "attn_logit_softcapping": c.attn_logit_softcap, "sliding_window": null,
             })))
             .unwrap();
-            Box::new(CandleGemma2(gemma2::Model::new(false, &cfg, vb).unwrap()))
+            let mut model = gemma2::Model::new(false, &cfg, vb).unwrap();
+            Box::new(move |ids, offset| model.forward(ids, offset))
         }
     }
 }
@@ -187,7 +156,7 @@ fn compare(family: &str) {
         .unwrap()
         .unsqueeze(0)
         .unwrap();
-    let mut their_logits = theirs.step(&ids, 0);
+    let mut their_logits = last_logits(&mut theirs, &ids, 0);
     for step in 0..=DECODE_STEPS {
         let offset = prompt.len() + step;
         let diff = max_abs_diff(&our_logits, &their_logits);
@@ -202,7 +171,7 @@ fn compare(family: &str) {
             .unwrap()
             .unsqueeze(0)
             .unwrap();
-        their_logits = theirs.step(&ids, offset);
+        their_logits = last_logits(&mut theirs, &ids, offset);
     }
 }
 

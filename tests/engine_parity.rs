@@ -285,15 +285,7 @@ fn sharded_weights_load_as_the_single_file() {
         .forward_diff(&DiffInput::single(&ids))
         .unwrap()
         .logits;
-    let diff = (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    assert_eq!(diff, 0.0);
+    assert_eq!(common::max_abs_tensor_diff(&a, &b), 0.0);
 }
 
 #[test]
