@@ -451,19 +451,6 @@ impl fmt::Display for WeightDtype {
     }
 }
 
-impl FromStr for WeightDtype {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<WeightDtype> {
-        match s.to_ascii_lowercase().as_str() {
-            "f32" | "float32" => Ok(WeightDtype::F32),
-            "bf16" | "bfloat16" => Ok(WeightDtype::Bf16),
-            "f16" | "float16" => Ok(WeightDtype::F16),
-            _ => bail!("unknown weight dtype '{s}': choose f32, bf16 or f16"),
-        }
-    }
-}
-
 /// How a tensor is initialised.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
