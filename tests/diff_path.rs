@@ -175,6 +175,7 @@ fn padded_batches_equal_their_rows_for_every_family() {
                 attention_mask: Some(vec![vec![1; long.len()], mask.clone()]),
                 position_ids: None,
                 probes: None,
+                rules: xmrc_lens::model::decoder::GradientRules::Gradient,
             };
             let out = decoder.forward_diff(&input).unwrap();
             let last_short = mask.iter().rposition(|&m| m == 1).unwrap();

@@ -202,6 +202,7 @@ fn batches(family: &str, decoder: &Decoder, f: &Fixture) {
                 attention_mask: Some(b.attention_mask.clone()),
                 position_ids: explicit.then(|| b.position_ids.clone()),
                 probes: None,
+                rules: xmrc_lens::model::decoder::GradientRules::Gradient,
             };
             let out = decoder.forward_diff(&input).unwrap();
             let logits: Vec<Vec<Vec<f32>>> = out.logits.to_vec3().unwrap();

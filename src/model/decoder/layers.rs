@@ -3,6 +3,7 @@
 
 use super::super::config::{Activation, ModelConfig};
 use super::rope::RopeTables;
+use super::rules::{GradientRules, IDENTITY_EPSILON};
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
@@ -16,11 +17,36 @@ pub fn accumulation_dtype(dtype: DType) -> DType {
     }
 }
 
-/// Which ops a forward may use: fused kernels (no backward) or primitives only.
+/// Which ops a forward may use: fused kernels (no backward) or primitives only, with the
+/// gradient rules written into the graph as detach algebra (see `rules`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathKind {
     Fast,
-    Differentiable,
+    Differentiable(GradientRules),
+}
+
+impl PathKind {
+    /// The modified-gradient rules in force; None for the plain gradient.
+    fn rules(self) -> Option<GradientRules> {
+        match self {
+            PathKind::Differentiable(r) if r != GradientRules::Gradient => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Forward value `x`, gradient times `factor`: `x·f + (x·(1−f)).detach()` (exact for the
+/// rules' powers of two).
+pub fn scale_gradient(x: &Tensor, factor: f64) -> Result<Tensor> {
+    if factor == 1.0 {
+        return Ok(x.clone());
+    }
+    (x * factor)? + (x * (1.0 - factor))?.detach()
+}
+
+/// Identity rule: forward `f(x)` (to within `x·1e-10/x`), gradient `f(x)/(x + 1e-10)`.
+pub fn identity_rule(x: &Tensor, fx: &Tensor) -> Result<Tensor> {
+    x * (fx / (x + IDENTITY_EPSILON)?)?.detach()
 }
 
 pub fn linear(vb: &VarBuilder, inputs: usize, outputs: usize, bias: bool) -> Result<Linear> {
@@ -35,11 +61,11 @@ pub fn linear(vb: &VarBuilder, inputs: usize, outputs: usize, bias: bool) -> Res
 
 /// RMSNorm normalised in f32; scaled by `w` (Llama, Qwen2, Mistral) or `1 + w` (Gemma).
 pub struct RmsNorm {
-    weight: Tensor,
+    pub(super) weight: Tensor,
     /// `w` or `1 + w` in the run dtype, for the fused kernel.
-    fused_alpha: Tensor,
-    plus_one: bool,
-    eps: f64,
+    pub(super) fused_alpha: Tensor,
+    pub(super) plus_one: bool,
+    pub(super) eps: f64,
 }
 
 impl RmsNorm {
@@ -61,22 +87,29 @@ impl RmsNorm {
 
     pub fn forward(&self, x: &Tensor, path: PathKind) -> Result<Tensor> {
         match path {
+            // The fused kernel has no f64 version (f64 runs are for numeric checks).
+            PathKind::Fast if x.dtype() == DType::F64 => {
+                self.forward_primitive(x, GradientRules::Gradient)
+            }
             PathKind::Fast => {
                 candle_nn::ops::rms_norm(&x.contiguous()?, &self.fused_alpha, self.eps as f32)
             }
-            PathKind::Differentiable => self.forward_primitive(x),
+            PathKind::Differentiable(rules) => self.forward_primitive(x, rules),
         }
     }
 
     /// As transformers: `x * rsqrt(mean(x²) + eps)` in f32, then `w * y.to(dtype)`, or for
     /// Gemma `(y * (1 + w.float())).to(dtype)`.
-    fn forward_primitive(&self, x: &Tensor) -> Result<Tensor> {
+    fn forward_primitive(&self, x: &Tensor, rules: GradientRules) -> Result<Tensor> {
         let dtype = x.dtype();
         let acc = accumulation_dtype(dtype);
         let x32 = x.to_dtype(acc)?;
-        let inv_rms = (x32.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+        let mut inv_rms = (x32.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
             .sqrt()?
             .recip()?;
+        if rules.detach_normaliser() {
+            inv_rms = inv_rms.detach();
+        }
         let normed = x32.broadcast_mul(&inv_rms)?;
         if self.plus_one {
             let scale = (self.weight.to_dtype(acc)? + 1.0)?;
@@ -89,10 +122,10 @@ impl RmsNorm {
 
 /// Gated MLP: `down(act(gate(x)) * up(x))`.
 pub struct Mlp {
-    gate: Linear,
-    up: Linear,
-    down: Linear,
-    activation: Activation,
+    pub(super) gate: Linear,
+    pub(super) up: Linear,
+    pub(super) down: Linear,
+    pub(super) activation: Activation,
 }
 
 impl Mlp {
@@ -110,13 +143,35 @@ impl Mlp {
         })
     }
 
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = self.gate.forward(x)?;
-        let activated = match self.activation {
-            Activation::Silu => gate.silu()?,
-            Activation::GeluTanh => gate.gelu()?,
-        };
-        self.down.forward(&(activated * self.up.forward(x)?)?)
+    pub fn forward(&self, x: &Tensor, path: PathKind) -> Result<Tensor> {
+        let (gate, up) = self.gate_up(x)?;
+        match path.rules() {
+            None => self.finish(&gate, &up),
+            Some(rules) => {
+                let gate = if rules.detach_gate() { gate.detach() } else { gate };
+                let activated = self.activate(&gate)?;
+                let activated = identity_rule(&gate, &activated)?;
+                let product = scale_gradient(&(activated * up)?, rules.gate_up_factor())?;
+                self.down.forward(&product)
+            }
+        }
+    }
+
+    /// The two input projections: `gate(x)` (before the activation) and `up(x)`.
+    pub fn gate_up(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        Ok((self.gate.forward(x)?, self.up.forward(x)?))
+    }
+
+    /// `down(act(gate) * up)`.
+    pub fn finish(&self, gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+        self.down.forward(&(self.activate(gate)? * up)?)
+    }
+
+    pub fn activate(&self, gate: &Tensor) -> Result<Tensor> {
+        match self.activation {
+            Activation::Silu => gate.silu(),
+            Activation::GeluTanh => gate.gelu(),
+        }
     }
 }
 
@@ -137,15 +192,15 @@ impl LayerCache {
 
 /// Grouped-query self-attention with the family's scale, soft-cap and window.
 pub struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    o: Linear,
-    heads: usize,
-    kv_heads: usize,
-    head_dim: usize,
-    scale: f64,
-    softcap: Option<f64>,
+    pub(super) q: Linear,
+    pub(super) k: Linear,
+    pub(super) v: Linear,
+    pub(super) o: Linear,
+    pub(super) heads: usize,
+    pub(super) kv_heads: usize,
+    pub(super) head_dim: usize,
+    pub(super) scale: f64,
+    pub(super) softcap: Option<f64>,
 }
 
 impl Attention {
@@ -174,22 +229,7 @@ impl Attention {
         cache: Option<&mut LayerCache>,
         path: PathKind,
     ) -> Result<Tensor> {
-        let (b, t, _) = x.dims3()?;
-        let split = |y: Tensor, heads: usize| {
-            y.reshape((b, t, heads, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = split(self.q.forward(x)?, self.heads)?;
-        let k = split(self.k.forward(x)?, self.kv_heads)?;
-        let v = split(self.v.forward(x)?, self.kv_heads)?;
-        let (q, k) = match path {
-            PathKind::Fast => (rope.apply_fused(&q)?, rope.apply_fused(&k)?),
-            PathKind::Differentiable => (
-                rope.apply_differentiable(&q)?,
-                rope.apply_differentiable(&k)?,
-            ),
-        };
+        let (q, k, v) = self.qkv(x, rope, path)?;
         let (k, v) = match cache {
             Some(cache) => {
                 let (k, v) = match cache.kv.take() {
@@ -201,32 +241,115 @@ impl Attention {
             }
             None => (k, v),
         };
-        let k = repeat_kv(&k, self.heads / self.kv_heads)?;
-        let v = repeat_kv(&v, self.heads / self.kv_heads)?;
-        let mut scores = (q.matmul(&k.t()?)? * self.scale)?;
-        if let Some(cap) = self.softcap {
-            scores = ((scores / cap)?.tanh()? * cap)?;
+        self.attend(&q, &k, &v, mask, path)
+    }
+
+    /// `o_proj(softmax(q·kᵀ) · v)` from q, k (after RoPE) and v.
+    pub fn attend(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: Option<&Tensor>,
+        path: PathKind,
+    ) -> Result<Tensor> {
+        let probs = self.probabilities(q, k, mask, path)?;
+        let out = probs.matmul(&repeat_kv(v, self.group())?)?;
+        self.o.forward(&merge_heads(&out)?)
+    }
+
+    /// q, k (after RoPE) `[B, heads | kv_heads, T, head_dim]` and v, contiguous.
+    pub fn qkv(
+        &self,
+        x: &Tensor,
+        rope: &RopeTables,
+        path: PathKind,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let (b, t, _) = x.dims3()?;
+        let split = |y: Tensor, heads: usize| {
+            y.reshape((b, t, heads, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = split(self.q.forward(x)?, self.heads)?;
+        let k = split(self.k.forward(x)?, self.kv_heads)?;
+        let v = split(self.v.forward(x)?, self.kv_heads)?;
+        let (q, k) = match path {
+            PathKind::Fast => (rope.apply_fused(&q)?, rope.apply_fused(&k)?),
+            PathKind::Differentiable(_) => (
+                rope.apply_differentiable(&q)?,
+                rope.apply_differentiable(&k)?,
+            ),
+        };
+        // LXT's rules sit at the attention function's inputs, after RoPE.
+        match path.rules() {
+            None => Ok((q, k, v)),
+            Some(rules) => {
+                let (q, k) = match rules.query_key_factor() {
+                    Some(f) => (scale_gradient(&q, f)?, scale_gradient(&k, f)?),
+                    None => (q.detach(), k.detach()),
+                };
+                Ok((q, k, scale_gradient(&v, rules.value_factor())?))
+            }
         }
-        // Softmax in f32 whatever the run dtype, as transformers does.
-        let mut scores = scores.to_dtype(accumulation_dtype(x.dtype()))?;
+    }
+
+    /// Attention probabilities `[B, heads, queries, keys]` in the run dtype; `k` holds
+    /// kv_heads heads.
+    pub fn probabilities(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        mask: Option<&Tensor>,
+        path: PathKind,
+    ) -> Result<Tensor> {
+        let scores = self.scores(q, k, mask, path)?;
+        let probs = match path {
+            PathKind::Fast => candle_nn::ops::softmax_last_dim(&scores)?,
+            PathKind::Differentiable(_) => candle_nn::ops::softmax(&scores, D::Minus1)?,
+        };
+        probs.to_dtype(q.dtype())
+    }
+
+    /// The scaled, soft-capped, masked scores in f32 (f64 for f64 models) that the softmax
+    /// takes, as transformers computes its softmax in f32 whatever the run dtype.
+    fn scores(&self, q: &Tensor, k: &Tensor, mask: Option<&Tensor>, path: PathKind) -> Result<Tensor> {
+        let k = repeat_kv(k, self.group())?;
+        let raw = (q.matmul(&k.t()?)? * self.scale)?;
+        let mut scores = match self.softcap {
+            Some(cap) => softcap(&raw, cap, path)?,
+            None => raw,
+        };
+        scores = scores.to_dtype(accumulation_dtype(q.dtype()))?;
         if let Some(mask) = mask {
             scores = scores.broadcast_add(&mask.to_dtype(scores.dtype())?)?;
         }
-        let probs = match path {
-            PathKind::Fast => candle_nn::ops::softmax_last_dim(&scores)?,
-            PathKind::Differentiable => candle_nn::ops::softmax(&scores, D::Minus1)?,
-        }
-        .to_dtype(x.dtype())?;
-        let out = probs.matmul(&v)?;
-        let out = out
-            .transpose(1, 2)?
-            .reshape((b, t, self.heads * self.head_dim))?;
-        self.o.forward(&out)
+        Ok(scores)
+    }
+
+    /// Query heads served by each kv head.
+    pub fn group(&self) -> usize {
+        self.heads / self.kv_heads
     }
 }
 
+/// Gemma-2's `cap · tanh(x / cap)`, with the identity rule under AttnLRP / CP-LRP.
+pub fn softcap(x: &Tensor, cap: f64, path: PathKind) -> Result<Tensor> {
+    let capped = ((x / cap)?.tanh()? * cap)?;
+    match path.rules() {
+        Some(_) => identity_rule(x, &capped),
+        None => Ok(capped),
+    }
+}
+
+/// `[B, heads, T, D]` → `[B, T, heads * D]`.
+pub fn merge_heads(x: &Tensor) -> Result<Tensor> {
+    let (b, h, t, d) = x.dims4()?;
+    x.transpose(1, 2)?.reshape((b, t, h * d))
+}
+
 /// `[B, kv_heads, S, D]` → `[B, kv_heads * n, S, D]`, each kv head serving n query heads.
-fn repeat_kv(x: &Tensor, n: usize) -> Result<Tensor> {
+pub fn repeat_kv(x: &Tensor, n: usize) -> Result<Tensor> {
     if n == 1 {
         return Ok(x.clone());
     }

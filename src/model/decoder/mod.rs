@@ -7,16 +7,23 @@
 //!   hidden states in transformers' `output_hidden_states` convention, with optional probes
 //!   added to the residual stream for gradient read-out.
 
+mod backward;
 mod layers;
 pub mod mask;
+mod record;
 pub mod rope;
+pub mod rules;
 
 use super::config::ModelConfig;
 use anyhow::{bail, Context};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use layers::{Attention, LayerCache, Mlp, PathKind, RmsNorm};
+pub use backward::{Seed, DEFAULT_QUERY_BLOCK};
+pub use record::Recording;
+use record::LayerRecord;
 use rope::RopeTables;
+pub use rules::GradientRules;
 
 struct Block {
     input_norm: RmsNorm,
@@ -67,7 +74,7 @@ impl Block {
             // Gemma-2: norm(attn) + x, then norm(mlp(norm(h))) + h.
             Some((pre_ff, post_ff)) => {
                 let h = (x + self.post_attention_norm.forward(&attn_out, path)?)?;
-                let mlp_out = self.mlp.forward(&pre_ff.forward(&h, path)?)?;
+                let mlp_out = self.mlp.forward(&pre_ff.forward(&h, path)?, path)?;
                 h + post_ff.forward(&mlp_out, path)?
             }
             // Llama/Qwen2/Mistral: post_attention_layernorm is the MLP's input norm.
@@ -75,10 +82,52 @@ impl Block {
                 let h = (x + attn_out)?;
                 let mlp_out = self
                     .mlp
-                    .forward(&self.post_attention_norm.forward(&h, path)?)?;
+                    .forward(&self.post_attention_norm.forward(&h, path)?, path)?;
                 h + mlp_out
             }
         }
+    }
+}
+
+impl Block {
+    /// The fast forward of one prompt (`x` `[1, T, hidden]`), keeping what the backward
+    /// pass needs; `rope` holds the fused kernel's `[T, D/2]` tables.
+    fn forward_recorded(
+        &self,
+        x: &Tensor,
+        rope: &RopeTables,
+        mask: &Tensor,
+    ) -> candle_core::Result<(Tensor, LayerRecord)> {
+        let path = PathKind::Fast;
+        let attn_in = self.input_norm.forward(x, path)?;
+        let (q, k, v) = self.attention.qkv(&attn_in, rope, path)?;
+        let attn_out = self.attention.attend(&q, &k, &v, Some(mask), path)?;
+        let sandwich = self.sandwich.is_some();
+        let mid = match &self.sandwich {
+            Some(_) => (x + self.post_attention_norm.forward(&attn_out, path)?)?,
+            None => (x + &attn_out)?,
+        };
+        let mlp_in = match &self.sandwich {
+            Some((pre_ff, _)) => pre_ff.forward(&mid, path)?,
+            None => self.post_attention_norm.forward(&mid, path)?,
+        };
+        let (gate, up) = self.mlp.gate_up(&mlp_in)?;
+        let mlp_out = self.mlp.finish(&gate, &up)?;
+        let y = match &self.sandwich {
+            Some((_, post_ff)) => (&mid + post_ff.forward(&mlp_out, path)?)?,
+            None => (&mid + &mlp_out)?,
+        };
+        let record = LayerRecord {
+            q,
+            k,
+            v,
+            mid,
+            gate,
+            up,
+            attn_out: sandwich.then_some(attn_out),
+            mlp_out: sandwich.then_some(mlp_out),
+        };
+        Ok((y, record))
     }
 }
 
@@ -113,6 +162,9 @@ pub struct DiffInput {
     /// probe 0 is added to the input embeddings, probe `l + 1` to the output of layer `l`.
     /// Make them zero `Var`s and read their gradients to get d(target)/d(residual stream).
     pub probes: Option<Vec<Tensor>>,
+    /// Gradient rules written into the graph (detach algebra), for autograd attribution;
+    /// the forward values do not change. `Gradient`: the plain gradient.
+    pub rules: GradientRules,
 }
 
 impl DiffInput {
@@ -123,6 +175,7 @@ impl DiffInput {
             attention_mask: None,
             position_ids: None,
             probes: None,
+            rules: GradientRules::Gradient,
         }
     }
 }
@@ -235,7 +288,7 @@ impl Decoder {
         let normed = self.norm.forward(h, path)?;
         let mut logits = self.lm_head.forward(&normed)?;
         if let Some(cap) = self.config.final_logit_softcap {
-            logits = ((logits / cap)?.tanh()? * cap)?;
+            logits = layers::softcap(&logits, cap, path)?;
         }
         Ok((
             normed,
@@ -338,6 +391,7 @@ impl Decoder {
                 None => Ok(x),
             }
         };
+        let path = PathKind::Differentiable(input.rules);
         let mut x = probe(0, self.embed(&ids)?)?;
         let mut hidden_states = Vec::with_capacity(self.blocks.len() + 1);
         for (i, block) in self.blocks.iter().enumerate() {
@@ -348,10 +402,10 @@ impl Decoder {
                 .map(|(_, m)| m);
             x = probe(
                 i + 1,
-                block.forward(&x, &rope, mask, None, PathKind::Differentiable)?,
+                block.forward(&x, &rope, mask, None, path)?,
             )?;
         }
-        let (normed, logits) = self.head(&x, PathKind::Differentiable)?;
+        let (normed, logits) = self.head(&x, path)?;
         hidden_states.push(normed);
         Ok(DiffOutput {
             logits,

@@ -1,0 +1,4 @@
+//! The paper's instruments over the engine: AttnLRP relevance per layer, Major Relevance
+//! Depth, and the sentence-ablation oracle.
+
+pub mod relevance;
