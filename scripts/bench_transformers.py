@@ -15,17 +15,17 @@ names as the Rust side:
     prefill_fast_*       no_grad forward over the prompt into an empty KV cache, logits of the
                          last position only (what `generate` does: logits_to_keep=1)
     decode_*             greedy steps with that KV cache, a fixed count, no early stop
-    prefill_diff_*       forward with autograd over input embeddings that require grad,
-                         logits of every position and all hidden states (our differentiable path)
-    backward_s           backward from the last position's argmax logit to those embeddings
-                         (weights frozen: no weight gradients)
-    diff_fwd_bwd_tok_s   tokens / (prefill_diff_s + backward_s)
+    trace_s              AttnLRP latent relevance trace with LXT (efficient rules): forward
+                         over input embeddings that require grad with every decoder layer's
+                         output gradient kept, backward from the last position's argmax
+                         logit, (h * grad).sum(-1) per layer (weights frozen)
+    trace_tok_s          tokens / trace_s
+    trace_over_prefill   trace_s / prefill_fast_s
     peak_rss_gen_mb      peak resident memory after load + fast prefill + decode (VmHWM)
-    peak_rss_diff_fwd_mb peak resident memory after the differentiable forward (VmHWM)
-    peak_rss_mb          peak resident memory at the end (VmHWM), diff path included
+    peak_rss_mb          peak resident memory at the end (VmHWM), the trace included
     cuda_peak_mb         torch.cuda.max_memory_allocated (null on CPU)
 
-Needs `torch` and `transformers` (PyPI). Progress goes to stderr.
+Needs `torch`, `transformers` and, for the trace, `lxt` (PyPI). Progress goes to stderr.
 """
 
 import argparse
@@ -70,6 +70,53 @@ def read_ids(path):
     return ids
 
 
+def patch_with_lxt(model):
+    """LXT 2.1's efficient AttnLRP on the model's module, bridged to transformers 5.x as
+    scripts/make_lxt_fixtures.py explains (a stand-in for a removed BERT helper; the
+    attention registry kept, the eager function wrapped). Needs `lxt` (PyPI)."""
+    import importlib
+    import transformers.pytorch_utils as pu
+
+    if not hasattr(pu, "find_pruneable_heads_and_indices"):
+        pu.find_pruneable_heads_and_indices = None
+    from lxt.efficient import monkey_patch
+
+    module = importlib.import_module(type(model).__module__)
+    registry = module.ALL_ATTENTION_FUNCTIONS
+    monkey_patch(module)
+    module.ALL_ATTENTION_FUNCTIONS = registry
+
+
+def lxt_trace(model, input_ids, sync):
+    """LXT's latent relevance trace (its tutorial's recipe): hooks keep every decoder
+    layer's output gradient, one backward from the last position's argmax logit, relevance
+    (h * grad).sum(-1) in f32 per layer. Returns the seconds from forward to relevance."""
+    import torch
+
+    patch_with_lxt(model)
+    model.requires_grad_(False)
+    outputs = []
+
+    def keep(_module, _inputs, output):
+        out = output[0] if isinstance(output, tuple) else output
+        out.retain_grad()
+        outputs.append(out)
+
+    handles = [layer.register_forward_hook(keep) for layer in model.model.layers]
+    t0 = time.perf_counter()
+    embeds = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
+    logits = model(inputs_embeds=embeds, use_cache=False, logits_to_keep=1).logits[0, -1]
+    logits[logits.argmax()].backward()
+    trace = [(h * h.grad).float().sum(-1) for h in [embeds] + outputs]
+    sync()
+    seconds = time.perf_counter() - t0
+    for h in handles:
+        h.remove()
+    if len(trace) != len(model.model.layers) + 1:
+        raise SystemExit("LXT trace is missing layers")
+    return seconds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="model folder (HF layout)")
@@ -78,7 +125,7 @@ def main():
     parser.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--skip-diff", action="store_true", help="skip the differentiable path")
+    parser.add_argument("--skip-diff", action="store_true", help="skip the AttnLRP trace")
     args = parser.parse_args()
 
     import torch
@@ -159,41 +206,22 @@ def main():
         "prefill_fast_tok_s": tokens / prefill_fast_s,
         "decode_s": decode_s,
         "decode_tok_s": args.new_tokens / decode_s if decode_s > 0 else None,
-        "prefill_diff_s": None,
-        "prefill_diff_tok_s": None,
-        "backward_s": None,
-        "diff_fwd_bwd_tok_s": None,
+        "trace_s": None,
+        "trace_tok_s": None,
+        "trace_over_prefill": None,
         "peak_rss_gen_mb": peak_gen,
-        "peak_rss_diff_fwd_mb": None,
     }
 
     if not args.skip_diff:
-        log(f"prefill (differentiable path) over {tokens} tokens, then backward")
-        # Gradients w.r.t. the input only, as attribution needs: no weight gradients.
-        model.requires_grad_(False)
-        embeddings = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
-        t0 = time.perf_counter()
-        out = model(inputs_embeds=embeddings, use_cache=False, output_hidden_states=True)
-        sync()
-        prefill_diff_s = time.perf_counter() - t0
-        peak_diff_fwd = peak_rss_mb()
-        last = out.logits[0, -1]
-        t0 = time.perf_counter()
-        last[last.argmax()].backward()
-        sync()
-        backward_s = time.perf_counter() - t0
-        if embeddings.grad is None:
-            raise SystemExit("backward produced no gradient for the input embeddings")
+        log(f"AttnLRP trace with LXT over {tokens} tokens (forward + backward)")
+        trace_s = lxt_trace(model, input_ids, sync)
         result.update(
             {
-                "prefill_diff_s": prefill_diff_s,
-                "prefill_diff_tok_s": tokens / prefill_diff_s,
-                "backward_s": backward_s,
-                "diff_fwd_bwd_tok_s": tokens / (prefill_diff_s + backward_s),
-                "peak_rss_diff_fwd_mb": peak_diff_fwd,
+                "trace_s": trace_s,
+                "trace_tok_s": tokens / trace_s,
+                "trace_over_prefill": trace_s / prefill_fast_s,
             }
         )
-        del out, last, embeddings
 
     result["peak_rss_mb"] = peak_rss_mb()
     result["cuda_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None

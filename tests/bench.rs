@@ -64,10 +64,9 @@ fn tiny_bench_prints_every_figure_as_json() {
             "prefill_fast_tok_s",
             "decode_s",
             "decode_tok_s",
-            "prefill_diff_s",
-            "prefill_diff_tok_s",
-            "backward_s",
-            "diff_fwd_bwd_tok_s",
+            "trace_s",
+            "trace_tok_s",
+            "trace_over_prefill",
             "peak_rss_gen_mb",
             "peak_rss_mb",
             "prompt_tokens_built",
@@ -94,7 +93,7 @@ fn human_output_has_the_table_then_the_json_line() {
             "16",
             "--new-tokens",
             "2",
-            "--skip-diff",
+            "--skip-trace",
         ],
     )
     .success();
@@ -104,7 +103,7 @@ fn human_output_has_the_table_then_the_json_line() {
     let last = text.lines().last().unwrap();
     let report: Value = serde_json::from_str(last).unwrap();
     // Skipped: present as null, not invented.
-    assert!(report["prefill_diff_tok_s"].is_null());
+    assert!(report["trace_s"].is_null());
     positive(&report, "decode_tok_s");
 }
 
@@ -146,7 +145,7 @@ fn a_missing_python_is_an_error_that_names_the_fix() {
             "16",
             "--new-tokens",
             "1",
-            "--skip-diff",
+            "--skip-trace",
             "--compare-transformers",
             "--python",
             "/nonexistent/python3",

@@ -11,7 +11,8 @@ use crate::data::loader::{self, align, parse_squad, IdPolicy, LangRecords, LoadO
 use crate::data::prompt::{build_prompt, tokenize_prompt, Format, PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
 use crate::model::chat_mode::ChatMode;
-use crate::model::decoder::{Decoder, DiffInput};
+use crate::attribution::relevance::{attribute, RelevanceOptions};
+use crate::model::decoder::Decoder;
 use crate::model::device::{cpu_threads, resolve_device, resolve_dtype, DTypeChoice, DeviceChoice};
 use crate::model::load::LoadedModel;
 use crate::model::source::ModelRef;
@@ -21,7 +22,7 @@ use crate::synth::model::{
     cached_model, default_cache_dir, Preset, Progress, WeightDtype, WriteOptions,
 };
 use anyhow::{bail, Context, Result};
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor};
 use clap::Args;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -69,9 +70,9 @@ pub struct BenchArgs {
     /// small bundled sample.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Skip the differentiable path (forward with probes and backward).
-    #[arg(long)]
-    pub skip_diff: bool,
+    /// Skip the AttnLRP trace (recorded forward + backward).
+    #[arg(long, alias = "skip-diff")]
+    pub skip_trace: bool,
     /// Print only the JSON line.
     #[arg(long)]
     pub json_only: bool,
@@ -325,6 +326,7 @@ fn measure(
     let logits = decoder.forward_fast(ids, &mut cache)?;
     let mut next = argmax(&logits)?;
     let prefill_fast_s = started.elapsed().as_secs_f64();
+    let first = next;
 
     progress(&format!("decode {} tokens", args.new_tokens));
     let started = Instant::now();
@@ -358,33 +360,19 @@ fn measure(
         "decode_tok_s".into(),
         json!((decode_s > 0.0).then(|| args.new_tokens as f64 / decode_s)),
     );
-    for key in [
-        "prefill_diff_s",
-        "prefill_diff_tok_s",
-        "backward_s",
-        "diff_fwd_bwd_tok_s",
-        "peak_rss_diff_fwd_mb",
-    ] {
+    for key in ["trace_s", "trace_tok_s", "trace_over_prefill"] {
         report.insert(key.into(), Value::Null);
     }
     report.insert("peak_rss_gen_mb".into(), json!(peak_gen));
 
-    if !args.skip_diff {
+    if !args.skip_trace {
         progress(&format!(
-            "prefill (differentiable path) over {tokens} tokens, then backward"
+            "AttnLRP trace over {tokens} tokens (recorded forward + backward)"
         ));
-        let (forward_s, peak_forward, backward_s) = measure_diff(decoder, ids)?;
-        report.insert("peak_rss_diff_fwd_mb".into(), json!(peak_forward));
-        report.insert("prefill_diff_s".into(), json!(forward_s));
-        report.insert(
-            "prefill_diff_tok_s".into(),
-            json!(tokens as f64 / forward_s),
-        );
-        report.insert("backward_s".into(), json!(backward_s));
-        report.insert(
-            "diff_fwd_bwd_tok_s".into(),
-            json!(tokens as f64 / (forward_s + backward_s)),
-        );
+        let trace_s = measure_trace(decoder, ids, first)?;
+        report.insert("trace_s".into(), json!(trace_s));
+        report.insert("trace_tok_s".into(), json!(tokens as f64 / trace_s));
+        report.insert("trace_over_prefill".into(), json!(trace_s / prefill_fast_s));
     }
     report.insert("peak_rss_mb".into(), json!(peak_rss_mb()));
     // candle does not expose its device allocator's peak; VmHWM is host memory only.
@@ -392,34 +380,17 @@ fn measure(
     Ok(report)
 }
 
-/// Forward on the differentiable path with zero probes on the residual stream (as attribution
-/// uses it), then backward from the last position's argmax logit. Returns the forward's
-/// duration, the peak memory after it, and the backward's duration.
-fn measure_diff(decoder: &Decoder, ids: &[u32]) -> Result<(f64, Option<f64>, f64)> {
-    let config = decoder.config();
-    let device = decoder.device();
-    let probes = (0..=config.num_layers)
-        .map(|_| Var::zeros((1, ids.len(), config.hidden_size), decoder.dtype(), device))
-        .collect::<candle_core::Result<Vec<Var>>>()?;
-    let input = DiffInput {
-        probes: Some(probes.iter().map(|p| p.as_tensor().clone()).collect()),
-        ..DiffInput::single(ids)
-    };
+/// The AttnLRP relevance trace as `trace` computes it, explaining `answer` (the argmax at
+/// the last position), every level's relevance read back to the host. Returns its seconds.
+fn measure_trace(decoder: &Decoder, ids: &[u32], answer: u32) -> Result<f64> {
     let started = Instant::now();
-    let out = decoder.forward_diff(&input)?;
-    sync(device)?;
-    let forward_s = started.elapsed().as_secs_f64();
-    let peak_forward = peak_rss_mb();
-    let started = Instant::now();
-    let last = out.logits.get(0)?.get(ids.len() - 1)?;
-    let target = last.get(argmax(&last)? as usize)?;
-    let grads = target.backward()?;
-    sync(device)?;
-    let backward_s = started.elapsed().as_secs_f64();
-    if grads.get(probes[0].as_tensor()).is_none() {
-        bail!("the backward pass gave no gradient for the embedding probe");
+    let trace = attribute(decoder, ids, &[answer], &RelevanceOptions::default(), None)?;
+    sync(decoder.device())?;
+    let seconds = started.elapsed().as_secs_f64();
+    if trace.relevance.raw.len() != decoder.config().num_layers + 1 {
+        bail!("the trace is missing levels");
     }
-    Ok((forward_s, peak_forward, backward_s))
+    Ok(seconds)
 }
 
 /// "cpu" or "cuda:N", the form the transformers script takes.
@@ -474,7 +445,7 @@ fn run_script(
         .args(["--device", &device_name(device)])
         .args(["--new-tokens", &args.new_tokens.to_string()])
         .stderr(std::process::Stdio::inherit());
-    if args.skip_diff {
+    if args.skip_trace {
         command.arg("--skip-diff");
     }
     progress(&format!("running transformers with {}", args.python));
@@ -503,27 +474,16 @@ fn run_script(
 /// The human table: our figures, and transformers' with the ratio when compared.
 fn table(report: &Value) -> String {
     let theirs = report.get("transformers");
-    let rows: [(&str, &str, &str, bool); 11] = [
+    let rows: [(&str, &str, &str, bool); 10] = [
         ("load", "load_s", "s", false),
         ("resident after load", "rss_load_mb", "MiB", false),
         ("peak RSS during load", "peak_rss_load_mb", "MiB", false),
         ("prefill, fast path", "prefill_fast_tok_s", "tok/s", true),
         ("decode (greedy, KV cache)", "decode_tok_s", "tok/s", true),
-        (
-            "prefill, differentiable",
-            "prefill_diff_tok_s",
-            "tok/s",
-            true,
-        ),
-        ("  forward + backward", "diff_fwd_bwd_tok_s", "tok/s", true),
-        ("backward", "backward_s", "s", false),
+        ("AttnLRP trace, forward + backward", "trace_s", "s", false),
+        ("  trace", "trace_tok_s", "tok/s", true),
+        ("  trace / fast prefill", "trace_over_prefill", "x", false),
         ("peak RSS after decode", "peak_rss_gen_mb", "MiB", false),
-        (
-            "peak RSS after diff forward",
-            "peak_rss_diff_fwd_mb",
-            "MiB",
-            false,
-        ),
         ("peak RSS at the end", "peak_rss_mb", "MiB", false),
     ];
     let number = |v: Option<&Value>| v.and_then(Value::as_f64);
