@@ -123,3 +123,19 @@ fn recorded_hidden_states_and_logits_match_the_differentiable_path() {
         assert!(d < 1e-6, "{family} logits: {d:e}");
     }
 }
+
+#[test]
+fn logits_of_the_last_positions_only_equal_the_full_ones() {
+    let ids = prompt();
+    let decoder = load("qwen2");
+    let full = decoder.forward_diff(&DiffInput::single(&ids)).unwrap();
+    let mut input = DiffInput::single(&ids);
+    input.logits_last = Some(3);
+    let last = decoder.forward_diff(&input).unwrap();
+    assert_eq!(last.logits.dims(), &[1, 3, decoder.config().vocab_size]);
+    let expected = full.logits.narrow(1, ids.len() - 3, 3).unwrap();
+    assert!(max_rel_diff(&last.logits, &expected) < 1e-12);
+    assert_eq!(last.hidden_states.len(), full.hidden_states.len());
+    let top = last.hidden_states.len() - 1;
+    assert!(max_rel_diff(&last.hidden_states[top], &full.hidden_states[top]) < 1e-12);
+}

@@ -176,6 +176,7 @@ fn padded_batches_equal_their_rows_for_every_family() {
                 position_ids: None,
                 probes: None,
                 rules: xmrc_lens::model::decoder::GradientRules::Gradient,
+                logits_last: None,
             };
             let out = decoder.forward_diff(&input).unwrap();
             let last_short = mask.iter().rposition(|&m| m == 1).unwrap();

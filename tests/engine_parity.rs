@@ -203,6 +203,7 @@ fn batches(family: &str, decoder: &Decoder, f: &Fixture) {
                 position_ids: explicit.then(|| b.position_ids.clone()),
                 probes: None,
                 rules: xmrc_lens::model::decoder::GradientRules::Gradient,
+                logits_last: None,
             };
             let out = decoder.forward_diff(&input).unwrap();
             let logits: Vec<Vec<Vec<f32>>> = out.logits.to_vec3().unwrap();

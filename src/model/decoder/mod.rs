@@ -165,6 +165,9 @@ pub struct DiffInput {
     /// Gradient rules written into the graph (detach algebra), for autograd attribution;
     /// the forward values do not change. `Gradient`: the plain gradient.
     pub rules: GradientRules,
+    /// Compute logits only for the last n positions of every row (None: all). The lm_head
+    /// over a large vocabulary dominates memory for long batches (`B x T x V` floats).
+    pub logits_last: Option<usize>,
 }
 
 impl DiffInput {
@@ -176,13 +179,15 @@ impl DiffInput {
             position_ids: None,
             probes: None,
             rules: GradientRules::Gradient,
+            logits_last: None,
         }
     }
 }
 
 /// What the differentiable path returns.
 pub struct DiffOutput {
-    /// `[B, T, vocab]`, f32 (f64 for an f64 model).
+    /// `[B, T, vocab]` (`[B, n, vocab]` with `logits_last: Some(n)`), f32 (f64 for an f64
+    /// model).
     pub logits: Tensor,
     /// `num_layers + 1` tensors `[B, T, hidden]` in the run dtype: the (scaled) embeddings,
     /// the outputs of layers 0..L-2, and the final-normed output of the last layer.
@@ -405,8 +410,18 @@ impl Decoder {
                 block.forward(&x, &rope, mask, None, path)?,
             )?;
         }
+        let x = match input.logits_last {
+            Some(n) if n < len => {
+                // The last hidden state stays whole; only the head sees fewer positions.
+                hidden_states.push(self.norm.forward(&x, path)?);
+                x.narrow(1, len - n.max(1), n.max(1))?
+            }
+            _ => x,
+        };
         let (normed, logits) = self.head(&x, path)?;
-        hidden_states.push(normed);
+        if hidden_states.len() == self.blocks.len() {
+            hidden_states.push(normed);
+        }
         Ok(DiffOutput {
             logits,
             hidden_states,
