@@ -358,3 +358,96 @@ pub fn repeat_kv(x: &Tensor, n: usize) -> Result<Tensor> {
         .broadcast_as((b, kv, n, s, d))?
         .reshape((b, kv * n, s, d))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each rule alone, on a tiny tensor graph: the gradient autograd gives through the
+    //! detach algebra is the one the rule prescribes, and the forward value is unchanged.
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn input() -> Var {
+        Var::new(&[-2.0f64, -0.5, 0.3, 1.7, 4.0], &Device::Cpu).unwrap()
+    }
+
+    fn values(t: &Tensor) -> Vec<f64> {
+        t.to_vec1().unwrap()
+    }
+
+    #[test]
+    fn scale_gradient_keeps_the_value_and_scales_the_gradient() {
+        let x = input();
+        for factor in [0.25, 0.5, 1.0] {
+            let y = scale_gradient(x.as_tensor(), factor).unwrap();
+            assert_eq!(values(&y), values(x.as_tensor()));
+            let g = (&y * 3.0).unwrap().sum_all().unwrap().backward().unwrap();
+            let g = values(g.get(x.as_tensor()).unwrap());
+            assert!(g.iter().all(|v| (v - 3.0 * factor).abs() < 1e-15), "{factor}: {g:?}");
+        }
+    }
+
+    #[test]
+    fn identity_rule_passes_f_of_x_over_x() {
+        let x = input();
+        let fx = x.as_tensor().silu().unwrap();
+        let y = identity_rule(x.as_tensor(), &fx).unwrap();
+        for (a, b) in values(&y).iter().zip(values(&fx)) {
+            assert!((a - b).abs() < 1e-9, "forward {a} vs {b}");
+        }
+        let g = y.sum_all().unwrap().backward().unwrap();
+        let g = values(g.get(x.as_tensor()).unwrap());
+        for ((gi, xi), fi) in g.iter().zip(values(x.as_tensor())).zip(values(&fx)) {
+            assert!((gi - fi / (xi + IDENTITY_EPSILON)).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn softcap_is_plain_without_rules_and_identity_with_them() {
+        let x = input();
+        let cap = 3.0;
+        let plain = softcap(x.as_tensor(), cap, PathKind::Differentiable(GradientRules::Gradient))
+            .unwrap();
+        let g = plain.sum_all().unwrap().backward().unwrap();
+        for (gi, xi) in values(g.get(x.as_tensor()).unwrap()).iter().zip(values(x.as_tensor())) {
+            let th = (xi / cap).tanh();
+            assert!((gi - (1.0 - th * th)).abs() < 1e-12);
+        }
+        let ruled = softcap(x.as_tensor(), cap, PathKind::Differentiable(GradientRules::AttnLrp))
+            .unwrap();
+        let g = ruled.sum_all().unwrap().backward().unwrap();
+        for (gi, xi) in values(g.get(x.as_tensor()).unwrap()).iter().zip(values(x.as_tensor())) {
+            let capped = cap * (xi / cap).tanh();
+            assert!((gi - capped / (xi + IDENTITY_EPSILON)).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn rms_norm_with_a_detached_normaliser_is_linear() {
+        let config = |plus_one| RmsNorm {
+            weight: Tensor::new(&[0.5f64, -1.0, 2.0], &Device::Cpu).unwrap(),
+            fused_alpha: Tensor::new(&[0.5f64, -1.0, 2.0], &Device::Cpu).unwrap(),
+            plus_one,
+            eps: 1e-6,
+        };
+        let x = Var::new(&[[1.0f64, -2.0, 0.5]], &Device::Cpu).unwrap();
+        for plus_one in [false, true] {
+            let norm = config(plus_one);
+            let y = norm
+                .forward(x.as_tensor(), PathKind::Differentiable(GradientRules::AttnLrp))
+                .unwrap();
+            let g = y.sum_all().unwrap().backward().unwrap();
+            let g: Vec<Vec<f64>> = g.get(x.as_tensor()).unwrap().to_vec2().unwrap();
+            let xs = [1.0f64, -2.0, 0.5];
+            let r = 1.0 / ((xs.iter().map(|v| v * v).sum::<f64>() / 3.0) + 1e-6).sqrt();
+            for (i, w) in [0.5f64, -1.0, 2.0].iter().enumerate() {
+                let w = if plus_one { 1.0 + w } else { *w };
+                assert!((g[0][i] - w * r).abs() < 1e-12, "{plus_one} {i}");
+            }
+            // x · g equals the output: the norm passes all relevance (identity rule).
+            let out: Vec<Vec<f64>> = y.to_vec2().unwrap();
+            for i in 0..3 {
+                assert!((xs[i] * g[0][i] - out[0][i]).abs() < 1e-12);
+            }
+        }
+    }
+}
