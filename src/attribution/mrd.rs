@@ -1,0 +1,428 @@
+//! Maximum relevance depth (MRD): how deep into the decoder a prompt token keeps mattering.
+//!
+//! Input is a relevance matrix with one row per level 0..=L (row 0: the embeddings; row i: the
+//! residual stream after decoder layer i) and one column per prompt token. With
+//! `r(t,i) = |R_i(t)| / sum_t' |R_i(t')|` (each layer normalised over all prompt tokens), the
+//! MRD of token t is the smallest n in 1..=N with `sum_{i<=n} r(t,i) >= threshold *
+//! sum_{i<=N} r(t,i)`. N defaults to L - 1: the last layer's output is what is explained, and
+//! the embedding row is shown but never counted. A part's MRD is the maximum over its tokens.
+//!
+//! Pure functions over plain numbers; sums in f64 so that the result does not depend on the
+//! order of magnitude of the relevances.
+
+use crate::data::prompt::Part;
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+/// Signed latent relevances, `values[level][token]`, levels 0..=L.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RelevanceMatrix {
+    pub values: Vec<Vec<f32>>,
+}
+
+impl RelevanceMatrix {
+    pub fn new(values: Vec<Vec<f32>>) -> Self {
+        Self { values }
+    }
+
+    /// Number of rows, L + 1.
+    pub fn levels(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Number of decoder layers L (rows minus the embedding row).
+    pub fn decoder_layers(&self) -> usize {
+        self.values.len().saturating_sub(1)
+    }
+
+    /// Number of prompt tokens (columns).
+    pub fn tokens(&self) -> usize {
+        self.values.first().map_or(0, Vec::len)
+    }
+
+    /// Rectangular, finite, with at least the embedding row and one layer.
+    fn check(&self) -> Result<()> {
+        if self.values.len() < 2 {
+            bail!(
+                "a relevance matrix needs the embedding row and at least one layer, got {} rows",
+                self.values.len()
+            );
+        }
+        let tokens = self.tokens();
+        for (level, row) in self.values.iter().enumerate() {
+            if row.len() != tokens {
+                bail!(
+                    "relevance row {level} has {} tokens, row 0 has {tokens}",
+                    row.len()
+                );
+            }
+            if let Some(t) = row.iter().position(|v| !v.is_finite()) {
+                bail!("relevance at level {level}, token {t} is not finite");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How MRD is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MrdOptions {
+    /// Share of a token's total normalised relevance that must be reached, in (0, 1].
+    pub threshold: f32,
+    /// Layers counted (N); `None`: L - 1.
+    pub counted_layers: Option<usize>,
+}
+
+impl Default for MrdOptions {
+    fn default() -> Self {
+        Self {
+            threshold: 0.95,
+            counted_layers: None,
+        }
+    }
+}
+
+impl MrdOptions {
+    /// N for a matrix of `decoder_layers` layers; an error when it is 0 or more than L.
+    pub fn counted_layers_for(&self, decoder_layers: usize) -> Result<usize> {
+        let n = self
+            .counted_layers
+            .unwrap_or(decoder_layers.saturating_sub(1));
+        if n == 0 || n > decoder_layers {
+            bail!("MRD needs 1..={decoder_layers} counted layers, got {n}");
+        }
+        Ok(n)
+    }
+
+    fn check_threshold(&self) -> Result<()> {
+        // NaN fails both comparisons, hence the negated form.
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            bail!("MRD threshold must be in (0, 1], got {}", self.threshold);
+        }
+        Ok(())
+    }
+}
+
+/// Each row divided by its own maximum |R| (range -1..1); an all-zero row stays zero.
+pub fn display_rows(m: &RelevanceMatrix) -> Vec<Vec<f32>> {
+    m.values
+        .iter()
+        .map(|row| {
+            let max = row.iter().fold(0.0f32, |acc, v| acc.max(v.abs()));
+            if max > 0.0 {
+                row.iter().map(|v| v / max).collect()
+            } else {
+                vec![0.0; row.len()]
+            }
+        })
+        .collect()
+}
+
+/// Normalised relevance `r(t,i) = |R_i(t)| / sum_t' |R_i(t')|` for every level (row 0
+/// included); a row without relevance is all zeros.
+pub fn normalized(m: &RelevanceMatrix) -> Vec<Vec<f64>> {
+    m.values.iter().map(|row| normalize_row(row)).collect()
+}
+
+fn normalize_row(row: &[f32]) -> Vec<f64> {
+    let total: f64 = row.iter().map(|v| f64::from(v.abs())).sum();
+    if total > 0.0 {
+        row.iter().map(|v| f64::from(v.abs()) / total).collect()
+    } else {
+        vec![0.0; row.len()]
+    }
+}
+
+/// Token MRDs in 1..=N, one per column. `None` for a token with no relevance in any counted
+/// layer: it has no depth to measure.
+pub fn token_mrd(m: &RelevanceMatrix, options: &MrdOptions) -> Result<Vec<Option<usize>>> {
+    m.check()?;
+    options.check_threshold()?;
+    let n = options.counted_layers_for(m.decoder_layers())?;
+    let rows: Vec<Vec<f64>> = m.values[1..=n].iter().map(|r| normalize_row(r)).collect();
+    let threshold = f64::from(options.threshold);
+    Ok((0..m.tokens())
+        .map(|t| {
+            let cumulative: Vec<f64> = rows
+                .iter()
+                .scan(0.0, |sum, row| {
+                    *sum += row[t];
+                    Some(*sum)
+                })
+                .collect();
+            let total = cumulative.last().copied().unwrap_or(0.0);
+            if total <= 0.0 {
+                return None;
+            }
+            // The last prefix *is* the total and threshold <= 1, so a layer is always found.
+            cumulative
+                .iter()
+                .position(|&c| c >= threshold * total)
+                .map(|i| i + 1)
+        })
+        .collect())
+}
+
+/// MRD of one part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartDepth {
+    pub part: Part,
+    /// Number of prompt tokens labelled with the part.
+    pub tokens: usize,
+    /// Maximum token MRD over the part; `None` when the part has no token with relevance.
+    pub mrd: Option<usize>,
+}
+
+/// MRD of every part, in prompt order, and the N they were counted over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartMrd {
+    pub parts: Vec<PartDepth>,
+    pub counted_layers: usize,
+}
+
+impl PartMrd {
+    /// The MRD of `part` (`None` when absent or without relevance).
+    pub fn get(&self, part: Part) -> Option<usize> {
+        self.parts
+            .iter()
+            .find(|p| p.part == part)
+            .and_then(|p| p.mrd)
+    }
+}
+
+/// Part MRDs from the relevance matrix and one part label per token (column).
+pub fn part_mrd(m: &RelevanceMatrix, labels: &[Part], options: &MrdOptions) -> Result<PartMrd> {
+    let tokens = token_mrd(m, options)?;
+    if labels.len() != tokens.len() {
+        bail!(
+            "{} part labels for a relevance matrix of {} tokens",
+            labels.len(),
+            tokens.len()
+        );
+    }
+    let parts = Part::ALL
+        .iter()
+        .map(|&part| {
+            let of_part = labels.iter().zip(&tokens).filter(|(l, _)| **l == part);
+            PartDepth {
+                part,
+                tokens: of_part.clone().count(),
+                mrd: of_part.filter_map(|(_, mrd)| *mrd).max(),
+            }
+        })
+        .collect();
+    Ok(PartMrd {
+        parts,
+        counted_layers: options.counted_layers_for(m.decoder_layers())?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// 3 tokens, 3 decoder layers (4 rows), so N = 2: rows 1 and 2 are counted.
+    ///
+    /// row 1 = [1, 1, 2]:  sum 4, r = [0.25, 0.25, 0.5]
+    /// row 2 = [-3, 1, 0]: sum 4, r = [0.75, 0.25, 0.0]
+    /// cumulative r per token: t0 [0.25, 1.0], t1 [0.25, 0.5], t2 [0.5, 0.5]
+    /// threshold 0.95: t0 needs 0.95 -> layer 2; t1 needs 0.475 -> 2; t2 needs 0.475 -> 1.
+    /// threshold 0.5:  t0 needs 0.5 -> 2; t1 needs 0.25 -> 1; t2 needs 0.25 -> 1.
+    /// N = 3 (row 3 = [100, 0, 0], r = [1, 0, 0]): t0 [0.25, 1, 2] needs 1.9 -> 3;
+    /// t1 [0.25, 0.5, 0.5] -> 2; t2 [0.5, 0.5, 0.5] -> 1.
+    fn hand_matrix() -> RelevanceMatrix {
+        RelevanceMatrix::new(vec![
+            vec![5.0, -5.0, 0.0],
+            vec![1.0, 1.0, 2.0],
+            vec![-3.0, 1.0, 0.0],
+            vec![100.0, 0.0, 0.0],
+        ])
+    }
+
+    #[test]
+    fn hand_computed_token_and_part_mrd() {
+        let m = hand_matrix();
+        let default = MrdOptions::default();
+        assert_eq!(
+            token_mrd(&m, &default).unwrap(),
+            vec![Some(2), Some(2), Some(1)]
+        );
+        let half = MrdOptions {
+            threshold: 0.5,
+            ..default
+        };
+        assert_eq!(
+            token_mrd(&m, &half).unwrap(),
+            vec![Some(2), Some(1), Some(1)]
+        );
+        let all = MrdOptions {
+            counted_layers: Some(3),
+            ..default
+        };
+        assert_eq!(
+            token_mrd(&m, &all).unwrap(),
+            vec![Some(3), Some(2), Some(1)]
+        );
+
+        let labels = [Part::Task, Part::Context, Part::Context];
+        let parts = part_mrd(&m, &labels, &half).unwrap();
+        assert_eq!(parts.counted_layers, 2);
+        assert_eq!(parts.get(Part::Task), Some(2));
+        assert_eq!(parts.get(Part::Context), Some(1));
+        assert_eq!(parts.get(Part::Question), None);
+        let context = parts.parts.iter().find(|p| p.part == Part::Context);
+        assert_eq!(context.map(|p| p.tokens), Some(2));
+        assert_eq!(
+            parts.parts.iter().map(|p| p.part).collect::<Vec<_>>(),
+            Part::ALL
+        );
+    }
+
+    #[test]
+    fn display_and_normalised_rows() {
+        let m = hand_matrix();
+        let shown = display_rows(&m);
+        assert_eq!(shown[0], vec![1.0, -1.0, 0.0]);
+        assert_eq!(shown[1], vec![0.5, 0.5, 1.0]);
+        assert_eq!(shown[2], vec![-1.0, 1.0 / 3.0, 0.0]);
+        let zero = RelevanceMatrix::new(vec![vec![0.0, 0.0], vec![0.0, 0.0]]);
+        assert_eq!(display_rows(&zero), vec![vec![0.0, 0.0]; 2]);
+        let r = normalized(&m);
+        assert_eq!(r[1], vec![0.25, 0.25, 0.5]);
+        assert_eq!(r[2], vec![0.75, 0.25, 0.0]);
+        assert_eq!(normalized(&zero)[0], vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn tokens_without_relevance_have_no_depth() {
+        // Token 1 is relevant only in the embedding row and the uncounted last layer.
+        let m = RelevanceMatrix::new(vec![
+            vec![1.0, 7.0],
+            vec![2.0, 0.0],
+            vec![1.0, 0.0],
+            vec![1.0, 9.0],
+        ]);
+        let depths = token_mrd(&m, &MrdOptions::default()).unwrap();
+        assert_eq!(depths, vec![Some(2), None]);
+        let parts = part_mrd(&m, &[Part::Context, Part::Question], &Default::default()).unwrap();
+        assert_eq!(parts.get(Part::Question), None);
+        assert_eq!(parts.parts[5].tokens, 1);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let m = hand_matrix();
+        let opts = |threshold, counted_layers| MrdOptions {
+            threshold,
+            counted_layers,
+        };
+        for bad in [
+            opts(0.0, None),
+            opts(1.5, None),
+            opts(f32::NAN, None),
+            opts(0.9, Some(0)),
+            opts(0.9, Some(4)),
+        ] {
+            assert!(token_mrd(&m, &bad).is_err(), "{bad:?}");
+        }
+        // One decoder layer: N = L - 1 = 0 counted layers.
+        let one = RelevanceMatrix::new(vec![vec![1.0], vec![1.0]]);
+        let err = token_mrd(&one, &MrdOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("counted layers"), "{err}");
+        let ragged = RelevanceMatrix::new(vec![vec![1.0], vec![1.0, 2.0], vec![0.0]]);
+        assert!(token_mrd(&ragged, &MrdOptions::default()).is_err());
+        let nan = RelevanceMatrix::new(
+            vec![vec![1.0]; 2]
+                .into_iter()
+                .chain([vec![f32::NAN]])
+                .collect(),
+        );
+        assert!(token_mrd(&nan, &MrdOptions::default()).is_err());
+        assert!(part_mrd(&m, &[Part::Task], &MrdOptions::default()).is_err());
+    }
+
+    #[test]
+    fn options_serialise_with_defaults() {
+        let o: MrdOptions = serde_json::from_str("{}").unwrap();
+        assert_eq!(o, MrdOptions::default());
+        let o: MrdOptions = serde_json::from_str(r#"{"counted_layers": 3}"#).unwrap();
+        assert_eq!(o.counted_layers, Some(3));
+        assert_eq!(o.threshold, 0.95);
+        let m = hand_matrix();
+        let back: RelevanceMatrix =
+            serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+    }
+
+    /// A matrix of 3..8 levels and 1..6 tokens, some entries exactly zero.
+    fn matrix() -> impl Strategy<Value = RelevanceMatrix> {
+        (3usize..8, 1usize..6).prop_flat_map(|(levels, tokens)| {
+            let entry = prop_oneof![1 => Just(0.0f32), 4 => -1000.0f32..1000.0];
+            prop::collection::vec(prop::collection::vec(entry, tokens), levels)
+                .prop_map(RelevanceMatrix::new)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn mrd_lies_in_1_to_n(m in matrix(), threshold in 0.01f32..=1.0) {
+            let opts = MrdOptions { threshold, counted_layers: None };
+            let n = m.decoder_layers() - 1;
+            for depth in token_mrd(&m, &opts).unwrap().into_iter().flatten() {
+                prop_assert!((1..=n).contains(&depth));
+            }
+        }
+
+        #[test]
+        fn mrd_grows_with_the_threshold(m in matrix(), a in 0.01f32..=1.0, b in 0.01f32..=1.0) {
+            let (low, high) = if a <= b { (a, b) } else { (b, a) };
+            let at = |threshold| token_mrd(&m, &MrdOptions { threshold, counted_layers: None });
+            for (l, h) in at(low).unwrap().iter().zip(at(high).unwrap()) {
+                prop_assert!(l.is_some() == h.is_some());
+                prop_assert!(*l <= h);
+            }
+        }
+
+        /// Powers of two keep the arithmetic exact, so the depths must not move at all.
+        #[test]
+        fn row_scaling_and_signs_do_not_matter(
+            m in matrix(),
+            exponents in prop::collection::vec(-8i32..8, 8),
+            flips in prop::collection::vec(any::<bool>(), 64),
+        ) {
+            let opts = MrdOptions::default();
+            let before = token_mrd(&m, &opts).unwrap();
+            let mut changed = m.clone();
+            for (i, row) in changed.values.iter_mut().enumerate() {
+                let factor = 2f32.powi(exponents[i]);
+                for (t, v) in row.iter_mut().enumerate() {
+                    let sign = if flips[(i * 8 + t) % 64] { -1.0 } else { 1.0 };
+                    *v *= factor * sign;
+                }
+            }
+            prop_assert_eq!(before, token_mrd(&changed, &opts).unwrap());
+        }
+
+        #[test]
+        fn part_mrd_bounds_its_tokens(
+            m in matrix(),
+            picks in prop::collection::vec(0usize..7, 6),
+        ) {
+            let labels: Vec<Part> = (0..m.tokens()).map(|t| Part::ALL[picks[t]]).collect();
+            let opts = MrdOptions::default();
+            let tokens = token_mrd(&m, &opts).unwrap();
+            let parts = part_mrd(&m, &labels, &opts).unwrap();
+            for (label, depth) in labels.iter().zip(&tokens) {
+                let part = parts.get(*label);
+                prop_assert!(part.is_some() || depth.is_none());
+                if let Some(depth) = depth {
+                    prop_assert!(part >= Some(*depth));
+                }
+            }
+            let total: usize = parts.parts.iter().map(|p| p.tokens).sum();
+            prop_assert_eq!(total, m.tokens());
+        }
+    }
+}
