@@ -4,6 +4,7 @@ mod chars;
 pub mod extract;
 pub mod gen_error;
 pub mod jsonl;
+pub mod judge;
 pub mod langid;
 pub mod normalize;
 pub mod score;
