@@ -10,4 +10,5 @@ pub mod cli;
 pub mod data;
 pub mod eval;
 pub mod model;
+pub mod similarity;
 pub mod synth;
