@@ -14,54 +14,36 @@ use crate::data::prompt::Part;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-/// Signed latent relevances, `values[level][token]`, levels 0..=L.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RelevanceMatrix {
-    pub values: Vec<Vec<f32>>,
+/// Rows 0..=L of signed latent relevances, `rows[level][token]` (as
+/// [`Relevance::raw`](super::relevance::Relevance) holds them).
+pub type Rows = [Vec<f32>];
+
+/// Number of decoder layers L of a relevance matrix (rows minus the embedding row).
+pub fn decoder_layers(rows: &Rows) -> usize {
+    rows.len().saturating_sub(1)
 }
 
-impl RelevanceMatrix {
-    pub fn new(values: Vec<Vec<f32>>) -> Self {
-        Self { values }
+/// Rectangular, finite, with the embedding row and at least one layer; returns the token count.
+fn check(rows: &Rows) -> Result<usize> {
+    if rows.len() < 2 {
+        bail!(
+            "a relevance matrix needs the embedding row and at least one layer, got {} rows",
+            rows.len()
+        );
     }
-
-    /// Number of rows, L + 1.
-    pub fn levels(&self) -> usize {
-        self.values.len()
-    }
-
-    /// Number of decoder layers L (rows minus the embedding row).
-    pub fn decoder_layers(&self) -> usize {
-        self.values.len().saturating_sub(1)
-    }
-
-    /// Number of prompt tokens (columns).
-    pub fn tokens(&self) -> usize {
-        self.values.first().map_or(0, Vec::len)
-    }
-
-    /// Rectangular, finite, with at least the embedding row and one layer.
-    fn check(&self) -> Result<()> {
-        if self.values.len() < 2 {
+    let tokens = rows[0].len();
+    for (level, row) in rows.iter().enumerate() {
+        if row.len() != tokens {
             bail!(
-                "a relevance matrix needs the embedding row and at least one layer, got {} rows",
-                self.values.len()
+                "relevance row {level} has {} tokens, row 0 has {tokens}",
+                row.len()
             );
         }
-        let tokens = self.tokens();
-        for (level, row) in self.values.iter().enumerate() {
-            if row.len() != tokens {
-                bail!(
-                    "relevance row {level} has {} tokens, row 0 has {tokens}",
-                    row.len()
-                );
-            }
-            if let Some(t) = row.iter().position(|v| !v.is_finite()) {
-                bail!("relevance at level {level}, token {t} is not finite");
-            }
+        if let Some(t) = row.iter().position(|v| !v.is_finite()) {
+            bail!("relevance at level {level}, token {t} is not finite");
         }
-        Ok(())
     }
+    Ok(tokens)
 }
 
 /// How MRD is counted.
@@ -105,9 +87,8 @@ impl MrdOptions {
 }
 
 /// Each row divided by its own maximum |R| (range -1..1); an all-zero row stays zero.
-pub fn display_rows(m: &RelevanceMatrix) -> Vec<Vec<f32>> {
-    m.values
-        .iter()
+pub fn display_rows(rows: &Rows) -> Vec<Vec<f32>> {
+    rows.iter()
         .map(|row| {
             let max = row.iter().fold(0.0f32, |acc, v| acc.max(v.abs()));
             if max > 0.0 {
@@ -121,8 +102,8 @@ pub fn display_rows(m: &RelevanceMatrix) -> Vec<Vec<f32>> {
 
 /// Normalised relevance `r(t,i) = |R_i(t)| / sum_t' |R_i(t')|` for every level (row 0
 /// included); a row without relevance is all zeros.
-pub fn normalized(m: &RelevanceMatrix) -> Vec<Vec<f64>> {
-    m.values.iter().map(|row| normalize_row(row)).collect()
+pub fn normalized(rows: &Rows) -> Vec<Vec<f64>> {
+    rows.iter().map(|row| normalize_row(row)).collect()
 }
 
 fn normalize_row(row: &[f32]) -> Vec<f64> {
@@ -136,15 +117,15 @@ fn normalize_row(row: &[f32]) -> Vec<f64> {
 
 /// Token MRDs in 1..=N, one per column. `None` for a token with no relevance in any counted
 /// layer: it has no depth to measure.
-pub fn token_mrd(m: &RelevanceMatrix, options: &MrdOptions) -> Result<Vec<Option<usize>>> {
-    m.check()?;
+pub fn token_mrd(rows: &Rows, options: &MrdOptions) -> Result<Vec<Option<usize>>> {
+    let tokens = check(rows)?;
     options.check_threshold()?;
-    let n = options.counted_layers_for(m.decoder_layers())?;
-    let rows: Vec<Vec<f64>> = m.values[1..=n].iter().map(|r| normalize_row(r)).collect();
+    let n = options.counted_layers_for(decoder_layers(rows))?;
+    let counted: Vec<Vec<f64>> = rows[1..=n].iter().map(|r| normalize_row(r)).collect();
     let threshold = f64::from(options.threshold);
-    Ok((0..m.tokens())
+    Ok((0..tokens)
         .map(|t| {
-            let cumulative: Vec<f64> = rows
+            let cumulative: Vec<f64> = counted
                 .iter()
                 .scan(0.0, |sum, row| {
                     *sum += row[t];
@@ -192,8 +173,8 @@ impl PartMrd {
 }
 
 /// Part MRDs from the relevance matrix and one part label per token (column).
-pub fn part_mrd(m: &RelevanceMatrix, labels: &[Part], options: &MrdOptions) -> Result<PartMrd> {
-    let tokens = token_mrd(m, options)?;
+pub fn part_mrd(rows: &Rows, labels: &[Part], options: &MrdOptions) -> Result<PartMrd> {
+    let tokens = token_mrd(rows, options)?;
     if labels.len() != tokens.len() {
         bail!(
             "{} part labels for a relevance matrix of {} tokens",
@@ -214,7 +195,7 @@ pub fn part_mrd(m: &RelevanceMatrix, labels: &[Part], options: &MrdOptions) -> R
         .collect();
     Ok(PartMrd {
         parts,
-        counted_layers: options.counted_layers_for(m.decoder_layers())?,
+        counted_layers: options.counted_layers_for(decoder_layers(rows))?,
     })
 }
 
@@ -232,13 +213,13 @@ mod tests {
     /// threshold 0.5:  t0 needs 0.5 -> 2; t1 needs 0.25 -> 1; t2 needs 0.25 -> 1.
     /// N = 3 (row 3 = [100, 0, 0], r = [1, 0, 0]): t0 [0.25, 1, 2] needs 1.9 -> 3;
     /// t1 [0.25, 0.5, 0.5] -> 2; t2 [0.5, 0.5, 0.5] -> 1.
-    fn hand_matrix() -> RelevanceMatrix {
-        RelevanceMatrix::new(vec![
+    fn hand_matrix() -> Vec<Vec<f32>> {
+        vec![
             vec![5.0, -5.0, 0.0],
             vec![1.0, 1.0, 2.0],
             vec![-3.0, 1.0, 0.0],
             vec![100.0, 0.0, 0.0],
-        ])
+        ]
     }
 
     #[test]
@@ -287,7 +268,7 @@ mod tests {
         assert_eq!(shown[0], vec![1.0, -1.0, 0.0]);
         assert_eq!(shown[1], vec![0.5, 0.5, 1.0]);
         assert_eq!(shown[2], vec![-1.0, 1.0 / 3.0, 0.0]);
-        let zero = RelevanceMatrix::new(vec![vec![0.0, 0.0], vec![0.0, 0.0]]);
+        let zero = vec![vec![0.0, 0.0], vec![0.0, 0.0]];
         assert_eq!(display_rows(&zero), vec![vec![0.0, 0.0]; 2]);
         let r = normalized(&m);
         assert_eq!(r[1], vec![0.25, 0.25, 0.5]);
@@ -298,12 +279,12 @@ mod tests {
     #[test]
     fn tokens_without_relevance_have_no_depth() {
         // Token 1 is relevant only in the embedding row and the uncounted last layer.
-        let m = RelevanceMatrix::new(vec![
+        let m = vec![
             vec![1.0, 7.0],
             vec![2.0, 0.0],
             vec![1.0, 0.0],
             vec![1.0, 9.0],
-        ]);
+        ];
         let depths = token_mrd(&m, &MrdOptions::default()).unwrap();
         assert_eq!(depths, vec![Some(2), None]);
         let parts = part_mrd(&m, &[Part::Context, Part::Question], &Default::default()).unwrap();
@@ -328,17 +309,12 @@ mod tests {
             assert!(token_mrd(&m, &bad).is_err(), "{bad:?}");
         }
         // One decoder layer: N = L - 1 = 0 counted layers.
-        let one = RelevanceMatrix::new(vec![vec![1.0], vec![1.0]]);
+        let one = vec![vec![1.0], vec![1.0]];
         let err = token_mrd(&one, &MrdOptions::default()).unwrap_err();
         assert!(err.to_string().contains("counted layers"), "{err}");
-        let ragged = RelevanceMatrix::new(vec![vec![1.0], vec![1.0, 2.0], vec![0.0]]);
+        let ragged = vec![vec![1.0], vec![1.0, 2.0], vec![0.0]];
         assert!(token_mrd(&ragged, &MrdOptions::default()).is_err());
-        let nan = RelevanceMatrix::new(
-            vec![vec![1.0]; 2]
-                .into_iter()
-                .chain([vec![f32::NAN]])
-                .collect(),
-        );
+        let nan = vec![vec![1.0], vec![1.0], vec![f32::NAN]];
         assert!(token_mrd(&nan, &MrdOptions::default()).is_err());
         assert!(part_mrd(&m, &[Part::Task], &MrdOptions::default()).is_err());
     }
@@ -350,18 +326,13 @@ mod tests {
         let o: MrdOptions = serde_json::from_str(r#"{"counted_layers": 3}"#).unwrap();
         assert_eq!(o.counted_layers, Some(3));
         assert_eq!(o.threshold, 0.95);
-        let m = hand_matrix();
-        let back: RelevanceMatrix =
-            serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
-        assert_eq!(back, m);
     }
 
     /// A matrix of 3..8 levels and 1..6 tokens, some entries exactly zero.
-    fn matrix() -> impl Strategy<Value = RelevanceMatrix> {
+    fn matrix() -> impl Strategy<Value = Vec<Vec<f32>>> {
         (3usize..8, 1usize..6).prop_flat_map(|(levels, tokens)| {
             let entry = prop_oneof![1 => Just(0.0f32), 4 => -1000.0f32..1000.0];
             prop::collection::vec(prop::collection::vec(entry, tokens), levels)
-                .prop_map(RelevanceMatrix::new)
         })
     }
 
@@ -369,7 +340,7 @@ mod tests {
         #[test]
         fn mrd_lies_in_1_to_n(m in matrix(), threshold in 0.01f32..=1.0) {
             let opts = MrdOptions { threshold, counted_layers: None };
-            let n = m.decoder_layers() - 1;
+            let n = decoder_layers(&m) - 1;
             for depth in token_mrd(&m, &opts).unwrap().into_iter().flatten() {
                 prop_assert!((1..=n).contains(&depth));
             }
@@ -395,7 +366,7 @@ mod tests {
             let opts = MrdOptions::default();
             let before = token_mrd(&m, &opts).unwrap();
             let mut changed = m.clone();
-            for (i, row) in changed.values.iter_mut().enumerate() {
+            for (i, row) in changed.iter_mut().enumerate() {
                 let factor = 2f32.powi(exponents[i]);
                 for (t, v) in row.iter_mut().enumerate() {
                     let sign = if flips[(i * 8 + t) % 64] { -1.0 } else { 1.0 };
@@ -410,7 +381,7 @@ mod tests {
             m in matrix(),
             picks in prop::collection::vec(0usize..7, 6),
         ) {
-            let labels: Vec<Part> = (0..m.tokens()).map(|t| Part::ALL[picks[t]]).collect();
+            let labels: Vec<Part> = (0..m[0].len()).map(|t| Part::ALL[picks[t]]).collect();
             let opts = MrdOptions::default();
             let tokens = token_mrd(&m, &opts).unwrap();
             let parts = part_mrd(&m, &labels, &opts).unwrap();
@@ -422,7 +393,7 @@ mod tests {
                 }
             }
             let total: usize = parts.parts.iter().map(|p| p.tokens).sum();
-            prop_assert_eq!(total, m.tokens());
+            prop_assert_eq!(total, m[0].len());
         }
     }
 }
