@@ -3,3 +3,4 @@
 
 pub mod mrd;
 pub mod relevance;
+pub mod sentences;
