@@ -2,5 +2,6 @@
 //! Depth, and the sentence-ablation oracle.
 
 pub mod mrd;
+pub mod oracle;
 pub mod relevance;
 pub mod sentences;
