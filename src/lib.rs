@@ -10,5 +10,6 @@ pub mod cli;
 pub mod data;
 pub mod eval;
 pub mod model;
+pub mod pipeline;
 pub mod similarity;
 pub mod synth;

@@ -45,8 +45,22 @@ fn autograd(decoder: &Decoder, ids: &[u32], seeds: &[Seed], rules: GradientRules
 }
 
 fn max_rel_diff(a: &Tensor, b: &Tensor) -> f64 {
-    let scale = b.abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap().max(1e-12);
-    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+    let scale = b
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap()
+        .max(1e-12);
+    let diff = (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap();
     diff / scale
 }
 
@@ -57,10 +71,18 @@ fn hand_written_backward_equals_autograd_for_every_family_and_rule_set() {
     for family in FAMILIES {
         let decoder = load(family);
         let rec = decoder.record(&ids).unwrap();
-        let step = vec![Seed { position: t - 1, token: 77, weight: 1.0 }];
+        let step = vec![Seed {
+            position: t - 1,
+            token: 77,
+            weight: 1.0,
+        }];
         let sequence: Vec<Seed> = [(t - 3, 5u32, 1.0), (t - 2, 901, 1.0), (t - 1, 33, 0.5)]
             .iter()
-            .map(|&(position, token, weight)| Seed { position, token, weight })
+            .map(|&(position, token, weight)| Seed {
+                position,
+                token,
+                weight,
+            })
             .collect();
         for rules in GradientRules::ALL {
             for seeds in [&step, &sequence] {
@@ -94,7 +116,11 @@ fn the_rules_change_the_gradient() {
     // Guards the test above against rules that silently do nothing on either side.
     let ids = prompt();
     let decoder = load("gemma2");
-    let seeds = [Seed { position: ids.len() - 1, token: 77, weight: 1.0 }];
+    let seeds = [Seed {
+        position: ids.len() - 1,
+        token: 77,
+        weight: 1.0,
+    }];
     let plain = autograd(&decoder, &ids, &seeds, GradientRules::Gradient);
     let lrp = autograd(&decoder, &ids, &seeds, GradientRules::AttnLrp);
     let cp = autograd(&decoder, &ids, &seeds, GradientRules::CpLrp);
@@ -109,7 +135,12 @@ fn recorded_hidden_states_and_logits_match_the_differentiable_path() {
         let decoder = load(family);
         let rec = decoder.record(&ids).unwrap();
         let out = decoder.forward_diff(&DiffInput::single(&ids)).unwrap();
-        for (i, (a, b)) in rec.hidden_states().iter().zip(&out.hidden_states).enumerate() {
+        for (i, (a, b)) in rec
+            .hidden_states()
+            .iter()
+            .zip(&out.hidden_states)
+            .enumerate()
+        {
             let d = max_rel_diff(a, &b.squeeze(0).unwrap());
             assert!(d < 1e-9, "{family} hidden state {i}: {d:e}");
         }

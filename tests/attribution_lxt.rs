@@ -21,7 +21,11 @@ fn fixture(family: &str) -> Value {
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn pearson(a: &[f64], b: &[f64]) -> f64 {
@@ -47,7 +51,11 @@ fn zero_bias_decoder(family: &str) -> Decoder {
     let mut tensors = HashMap::new();
     for file in weight_files(&dir) {
         for (name, t) in candle_core::safetensors::load(&file, &Device::Cpu).unwrap() {
-            let t = if name.ends_with(".bias") { t.zeros_like().unwrap() } else { t };
+            let t = if name.ends_with(".bias") {
+                t.zeros_like().unwrap()
+            } else {
+                t
+            };
             tensors.insert(name, t);
         }
     }
@@ -65,17 +73,33 @@ fn check_family(family: &str) -> usize {
     for run in fx["runs"].as_array().unwrap() {
         let rules: GradientRules = run["rules"].as_str().unwrap().parse().unwrap();
         let zero_bias = run["zero_bias"].as_bool().unwrap();
-        let model = if zero_bias { zeroed.as_ref().unwrap() } else { &decoder };
+        let model = if zero_bias {
+            zeroed.as_ref().unwrap()
+        } else {
+            &decoder
+        };
         for case in run["cases"].as_array().unwrap() {
-            let ids: Vec<u32> = floats(&case["input_ids"]).iter().map(|&x| x as u32).collect();
-            let answer: Vec<u32> = floats(&case["answer_ids"]).iter().map(|&x| x as u32).collect();
+            let ids: Vec<u32> = floats(&case["input_ids"])
+                .iter()
+                .map(|&x| x as u32)
+                .collect();
+            let answer: Vec<u32> = floats(&case["answer_ids"])
+                .iter()
+                .map(|&x| x as u32)
+                .collect();
             let target: TargetMode = case["target"].as_str().unwrap().parse().unwrap();
             let name = format!(
                 "{family} {rules} zero_bias={zero_bias} {} {target}",
                 case["prompt"].as_str().unwrap()
             );
-            let options = RelevanceOptions { rules, target, ..RelevanceOptions::default() };
-            let ours = attribute(model, &ids, &answer, &options, None).unwrap().relevance;
+            let options = RelevanceOptions {
+                rules,
+                target,
+                ..RelevanceOptions::default()
+            };
+            let ours = attribute(model, &ids, &answer, &options, None)
+                .unwrap()
+                .relevance;
             let theirs_logit = case["target_logit"].as_f64().unwrap();
             assert!(
                 (ours.target_logit - theirs_logit).abs() < 1e-4 * theirs_logit.abs().max(1.0),
@@ -93,13 +117,20 @@ fn check_family(family: &str) -> usize {
                 let b = &floats(theirs)[..t - 1];
                 if b.iter().all(|&x| x == 0.0) {
                     // The top level: only the explained positions reach the target.
-                    assert!(a.iter().all(|&x| x.abs() < 1e-6), "{name} level {level}: {a:?}");
+                    assert!(
+                        a.iter().all(|&x| x.abs() < 1e-6),
+                        "{name} level {level}: {a:?}"
+                    );
                     continue;
                 }
                 let r = pearson(&a, b);
                 worst_r = worst_r.min(r);
                 assert!(r >= 0.999, "{name} level {level}: Pearson {r}");
-                assert_eq!(top5(&a), top5(b), "{name} level {level}: top-5 tokens differ");
+                assert_eq!(
+                    top5(&a),
+                    top5(b),
+                    "{name} level {level}: top-5 tokens differ"
+                );
             }
             for (level, (ours_c, theirs_c)) in ours
                 .conservation
@@ -137,11 +168,22 @@ fn mistral_matches_lxt_llama_patches() {
 
 /// Spread of the conservation ratios around 1 over the levels below the top.
 fn deviation(decoder: &Decoder, rules: GradientRules, ids: &[u32], answer: u32) -> f64 {
-    let options = RelevanceOptions { rules, ..RelevanceOptions::default() };
-    let rel = attribute(decoder, ids, &[answer], &options, None).unwrap().relevance;
+    let options = RelevanceOptions {
+        rules,
+        ..RelevanceOptions::default()
+    };
+    let rel = attribute(decoder, ids, &[answer], &options, None)
+        .unwrap()
+        .relevance;
     let last = rel.conservation.len() - 1;
-    assert!((rel.conservation[last] - 1.0).abs() < 1e-4, "top level must conserve exactly");
-    rel.conservation[..last].iter().map(|c| (c - 1.0).abs()).fold(0.0, f64::max)
+    assert!(
+        (rel.conservation[last] - 1.0).abs() < 1e-4,
+        "top level must conserve exactly"
+    );
+    rel.conservation[..last]
+        .iter()
+        .map(|c| (c - 1.0).abs())
+        .fold(0.0, f64::max)
 }
 
 #[test]
@@ -150,12 +192,18 @@ fn zeroed_biases_bring_conservation_closer_to_one() {
     let (_, biased) = load_decoder(&tiny_model_dir("qwen2"));
     let zeroed = zero_bias_decoder("qwen2");
     let case = &fx["runs"][0]["cases"][0];
-    let ids: Vec<u32> = floats(&case["input_ids"]).iter().map(|&x| x as u32).collect();
+    let ids: Vec<u32> = floats(&case["input_ids"])
+        .iter()
+        .map(|&x| x as u32)
+        .collect();
     let answer = case["answer_ids"][0].as_u64().unwrap() as u32;
     // CP-LRP: every op left in the relevance path is linear once biases are gone.
     let with = deviation(&biased, GradientRules::CpLrp, &ids, answer);
     let without = deviation(&zeroed, GradientRules::CpLrp, &ids, answer);
-    assert!(with > 0.02 && without < 1e-4, "CP-LRP: {with} with biases, {without} without");
+    assert!(
+        with > 0.02 && without < 1e-4,
+        "CP-LRP: {with} with biases, {without} without"
+    );
 }
 
 #[test]

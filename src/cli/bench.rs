@@ -7,11 +7,11 @@
 //! run the same tokens. Each figure is one timed run after an untimed 8-token warm-up.
 
 use super::write_out;
+use crate::attribution::relevance::{attribute, RelevanceOptions};
 use crate::data::loader::{self, align, parse_squad, IdPolicy, LangRecords, LoadOptions};
 use crate::data::prompt::{build_prompt, tokenize_prompt, Format, PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
 use crate::model::chat_mode::ChatMode;
-use crate::attribution::relevance::{attribute, RelevanceOptions};
 use crate::model::decoder::Decoder;
 use crate::model::device::{cpu_threads, resolve_device, resolve_dtype, DTypeChoice, DeviceChoice};
 use crate::model::load::LoadedModel;

@@ -8,6 +8,7 @@ mod prompt;
 mod sample_args;
 mod samples;
 mod score;
+mod trace;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -34,6 +35,9 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Score predictions made elsewhere: JSONL in, JSONL with F1/EM under both normalisers out.
     Score(score::ScoreArgs),
+    /// Trace one sample (or a text): answer, scores, labels, AttnLRP relevance, MRD,
+    /// similarity and sentence oracle, as one JSON document.
+    Trace(trace::TraceArgs),
     /// Speed and memory on a random-weight model of real size (optionally vs transformers).
     Bench(bench::BenchArgs),
 }
@@ -45,6 +49,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Score(args) => score::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Trace(args) => trace::run(&args),
     }
 }
 

@@ -115,7 +115,10 @@ impl Decoder {
             }
             let w = lm.get(seed.token as usize)?.to_dtype(acc)?;
             let h = rec.normed.get(seed.position)?.to_dtype(acc)?;
-            let z = (&h * &w)?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            let z = (&h * &w)?
+                .sum_all()?
+                .to_dtype(DType::F64)?
+                .to_scalar::<f64>()?;
             let (logit, local) = match self.config.final_logit_softcap {
                 None => (z, 1.0),
                 Some(cap) => {
@@ -157,7 +160,9 @@ impl BlockStep<'_> {
         let mid = layer.mid.squeeze(0)?;
         // y = mid + mlp branch; mid = x + attention branch.
         let g_mlp_out = match (&block.sandwich, &layer.mlp_out) {
-            (Some((_, post_ff)), Some(out)) => norm_backward(post_ff, &out.squeeze(0)?, g_out, rules)?,
+            (Some((_, post_ff)), Some(out)) => {
+                norm_backward(post_ff, &out.squeeze(0)?, g_out, rules)?
+            }
             _ => g_out.clone(),
         };
         let g_mlp_in = mlp_backward(&block.mlp, layer, &g_mlp_out, rules)?;
@@ -167,7 +172,9 @@ impl BlockStep<'_> {
         };
         let g_mid = (g_out + norm_backward(mlp_norm, &mid, &g_mlp_in, rules)?)?;
         let g_attn_out = match &layer.attn_out {
-            Some(out) => norm_backward(&block.post_attention_norm, &out.squeeze(0)?, &g_mid, rules)?,
+            Some(out) => {
+                norm_backward(&block.post_attention_norm, &out.squeeze(0)?, &g_mid, rules)?
+            }
             None => g_mid.clone(),
         };
         let g_attn_in = self.attention_backward(&block.attention, &g_attn_out)?;
@@ -241,14 +248,20 @@ impl BlockStep<'_> {
             let g_k = (sum_groups(&g_k, group)? * factor)?;
             let g_q = rope_backward(&g_q, self.rec)?;
             let g_k = rope_backward(&g_k, self.rec)?;
-            g_in = ((g_in + input_grad(&att.q, &merge(&g_q)?)?)? + input_grad(&att.k, &merge(&g_k)?)?)?;
+            g_in = ((g_in + input_grad(&att.q, &merge(&g_q)?)?)?
+                + input_grad(&att.k, &merge(&g_k)?)?)?;
         }
         Ok(g_in)
     }
 }
 
 /// Through `down(act(gate(x)) * up(x))` to x.
-fn mlp_backward(mlp: &Mlp, layer: &LayerRecord, g: &Tensor, rules: GradientRules) -> Result<Tensor> {
+fn mlp_backward(
+    mlp: &Mlp,
+    layer: &LayerRecord,
+    g: &Tensor,
+    rules: GradientRules,
+) -> Result<Tensor> {
     let acc = g.dtype();
     let g_product = (input_grad(&mlp.down, g)? * rules.gate_up_factor())?;
     let gate = layer.gate.squeeze(0)?.to_dtype(acc)?;
@@ -294,7 +307,9 @@ fn activation_derivative(activation: Activation, x: &Tensor) -> Result<Tensor> {
 fn norm_backward(norm: &RmsNorm, x: &Tensor, g: &Tensor, rules: GradientRules) -> Result<Tensor> {
     let acc = g.dtype();
     let x = x.to_dtype(acc)?;
-    let inv_rms = (x.sqr()?.mean_keepdim(D::Minus1)? + norm.eps)?.sqrt()?.recip()?;
+    let inv_rms = (x.sqr()?.mean_keepdim(D::Minus1)? + norm.eps)?
+        .sqrt()?
+        .recip()?;
     let mut w = norm.weight.to_dtype(acc)?;
     if norm.plus_one {
         w = (w + 1.0)?;
@@ -321,7 +336,10 @@ fn rope_backward(g: &Tensor, rec: &Recording) -> Result<Tensor> {
     let gs = g.broadcast_mul(&sin)?;
     let half = g.dim(D::Minus1)? / 2;
     let transposed = Tensor::cat(
-        &[&gs.narrow(D::Minus1, half, half)?, &gs.narrow(D::Minus1, 0, half)?.neg()?],
+        &[
+            &gs.narrow(D::Minus1, half, half)?,
+            &gs.narrow(D::Minus1, 0, half)?.neg()?,
+        ],
         D::Minus1,
     )?;
     Ok((g.broadcast_mul(&cos)? + transposed)?)

@@ -148,7 +148,11 @@ impl Mlp {
         match path.rules() {
             None => self.finish(&gate, &up),
             Some(rules) => {
-                let gate = if rules.detach_gate() { gate.detach() } else { gate };
+                let gate = if rules.detach_gate() {
+                    gate.detach()
+                } else {
+                    gate
+                };
                 let activated = self.activate(&gate)?;
                 let activated = identity_rule(&gate, &activated)?;
                 let product = scale_gradient(&(activated * up)?, rules.gate_up_factor())?;
@@ -313,7 +317,13 @@ impl Attention {
 
     /// The scaled, soft-capped, masked scores in f32 (f64 for f64 models) that the softmax
     /// takes, as transformers computes its softmax in f32 whatever the run dtype.
-    fn scores(&self, q: &Tensor, k: &Tensor, mask: Option<&Tensor>, path: PathKind) -> Result<Tensor> {
+    fn scores(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        mask: Option<&Tensor>,
+        path: PathKind,
+    ) -> Result<Tensor> {
         let k = repeat_kv(k, self.group())?;
         let raw = (q.matmul(&k.t()?)? * self.scale)?;
         let mut scores = match self.softcap {
@@ -382,7 +392,10 @@ mod tests {
             assert_eq!(values(&y), values(x.as_tensor()));
             let g = (&y * 3.0).unwrap().sum_all().unwrap().backward().unwrap();
             let g = values(g.get(x.as_tensor()).unwrap());
-            assert!(g.iter().all(|v| (v - 3.0 * factor).abs() < 1e-15), "{factor}: {g:?}");
+            assert!(
+                g.iter().all(|v| (v - 3.0 * factor).abs() < 1e-15),
+                "{factor}: {g:?}"
+            );
         }
     }
 
@@ -405,17 +418,31 @@ mod tests {
     fn softcap_is_plain_without_rules_and_identity_with_them() {
         let x = input();
         let cap = 3.0;
-        let plain = softcap(x.as_tensor(), cap, PathKind::Differentiable(GradientRules::Gradient))
-            .unwrap();
+        let plain = softcap(
+            x.as_tensor(),
+            cap,
+            PathKind::Differentiable(GradientRules::Gradient),
+        )
+        .unwrap();
         let g = plain.sum_all().unwrap().backward().unwrap();
-        for (gi, xi) in values(g.get(x.as_tensor()).unwrap()).iter().zip(values(x.as_tensor())) {
+        for (gi, xi) in values(g.get(x.as_tensor()).unwrap())
+            .iter()
+            .zip(values(x.as_tensor()))
+        {
             let th = (xi / cap).tanh();
             assert!((gi - (1.0 - th * th)).abs() < 1e-12);
         }
-        let ruled = softcap(x.as_tensor(), cap, PathKind::Differentiable(GradientRules::AttnLrp))
-            .unwrap();
+        let ruled = softcap(
+            x.as_tensor(),
+            cap,
+            PathKind::Differentiable(GradientRules::AttnLrp),
+        )
+        .unwrap();
         let g = ruled.sum_all().unwrap().backward().unwrap();
-        for (gi, xi) in values(g.get(x.as_tensor()).unwrap()).iter().zip(values(x.as_tensor())) {
+        for (gi, xi) in values(g.get(x.as_tensor()).unwrap())
+            .iter()
+            .zip(values(x.as_tensor()))
+        {
             let capped = cap * (xi / cap).tanh();
             assert!((gi - capped / (xi + IDENTITY_EPSILON)).abs() < 1e-12);
         }
@@ -433,7 +460,10 @@ mod tests {
         for plus_one in [false, true] {
             let norm = config(plus_one);
             let y = norm
-                .forward(x.as_tensor(), PathKind::Differentiable(GradientRules::AttnLrp))
+                .forward(
+                    x.as_tensor(),
+                    PathKind::Differentiable(GradientRules::AttnLrp),
+                )
                 .unwrap();
             let g = y.sum_all().unwrap().backward().unwrap();
             let g: Vec<Vec<f64>> = g.get(x.as_tensor()).unwrap().to_vec2().unwrap();

@@ -16,12 +16,12 @@ pub mod rules;
 
 use super::config::ModelConfig;
 use anyhow::{bail, Context};
+pub use backward::{Seed, DEFAULT_QUERY_BLOCK};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use layers::{Attention, LayerCache, Mlp, PathKind, RmsNorm};
-pub use backward::{Seed, DEFAULT_QUERY_BLOCK};
-pub use record::Recording;
 use record::LayerRecord;
+pub use record::Recording;
 use rope::RopeTables;
 pub use rules::GradientRules;
 
@@ -405,10 +405,7 @@ impl Decoder {
                 .iter()
                 .find(|(w, _)| *w == block.window)
                 .map(|(_, m)| m);
-            x = probe(
-                i + 1,
-                block.forward(&x, &rope, mask, None, path)?,
-            )?;
+            x = probe(i + 1, block.forward(&x, &rope, mask, None, path)?)?;
         }
         let x = match input.logits_last {
             Some(n) if n < len => {

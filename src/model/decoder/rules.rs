@@ -121,9 +121,19 @@ mod tests {
     #[test]
     fn factors_follow_lxt() {
         let a = GradientRules::AttnLrp;
-        assert_eq!((a.query_key_factor(), a.value_factor(), a.gate_up_factor()), (Some(0.25), 0.5, 0.5));
+        assert_eq!(
+            (a.query_key_factor(), a.value_factor(), a.gate_up_factor()),
+            (Some(0.25), 0.5, 0.5)
+        );
         let cp = GradientRules::CpLrp;
-        assert_eq!((cp.query_key_factor(), cp.value_factor(), cp.gate_up_factor()), (None, 1.0, 1.0));
+        assert_eq!(
+            (
+                cp.query_key_factor(),
+                cp.value_factor(),
+                cp.gate_up_factor()
+            ),
+            (None, 1.0, 1.0)
+        );
         assert!(cp.detach_gate() && cp.detach_normaliser() && !a.detach_gate());
         let g = GradientRules::Gradient;
         assert!(!g.detach_normaliser() && !g.identity_nonlinearities());

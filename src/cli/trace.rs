@@ -1,0 +1,269 @@
+//! `xmrc-lens trace`: one sample (or any text) through every instrument, printed as one
+//! SampleTrace JSON (see README "Trace JSON"). Progress streams to stderr; Ctrl-C cancels at
+//! the next step and leaves no file behind (`--out` is written to a temporary file and
+//! renamed only when complete).
+
+use super::model_args::ModelArgs;
+use super::sample_args::SampleArgs;
+use super::write_out;
+use crate::attribution::mrd::MrdOptions;
+use crate::attribution::oracle::{Ablation, OracleOptions, DEFAULT_MAX_BATCH_TOKENS};
+use crate::attribution::relevance::{RelevanceOptions, TargetMode};
+use crate::model::chat_mode::ChatMode;
+use crate::model::decoder::{GradientRules, DEFAULT_QUERY_BLOCK};
+use crate::model::generate::DEFAULT_MAX_NEW_TOKENS;
+use crate::model::LoadedModel;
+use crate::pipeline::{
+    prefill_pool, trace_sample, Progress, StopMode, TraceContext, TraceInput, TraceOptions,
+};
+use crate::similarity::reference::ReferencePool;
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Dump {
+    /// Per level: the mean over positions and the last-position hidden vector.
+    Hidden,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub which: SampleArgs,
+    /// Trace this text file instead of a sample: no XQuAD, no template (`--chat` wraps it
+    /// in the model's chat template as one user turn).
+    #[arg(long, value_name = "FILE")]
+    pub text: Option<PathBuf>,
+    /// What relevance explains: the first answer token (step) or all of them (sequence).
+    #[arg(long, default_value = "step")]
+    pub target: TargetMode,
+    /// Propagation rules: attn-lrp (LXT's efficient AttnLRP), cp-lrp, or gradient
+    /// (plain gradient x input).
+    #[arg(long, default_value = "attn-lrp")]
+    pub rules: GradientRules,
+    /// Stop after this many new tokens.
+    #[arg(long, default_value_t = DEFAULT_MAX_NEW_TOKENS)]
+    pub max_new_tokens: usize,
+    /// default: EOS, end of turn or the first line break after answer text; eos: EOS and
+    /// end of turn only; none: only --max-new-tokens.
+    #[arg(long, default_value = "default")]
+    pub stop: StopMode,
+    /// Token MRD threshold: the share of a token's relevance reached by its MRD layer.
+    #[arg(long, default_value_t = 0.95)]
+    pub mrd_threshold: f32,
+    /// Decoder layers counted by MRD (default: all but the last, N = L - 1).
+    #[arg(long)]
+    pub mrd_layers: Option<usize>,
+    /// Skip AttnLRP relevance and MRD.
+    #[arg(long)]
+    pub no_relevance: bool,
+    /// Skip the sentence oracle.
+    #[arg(long)]
+    pub no_oracle: bool,
+    /// Skip the cross-lingual similarity.
+    #[arg(long)]
+    pub no_similarity: bool,
+    /// Oracle ablation: remove the sentence's tokens, or replace each by this token id.
+    #[arg(long, value_name = "ID")]
+    pub baseline_token: Option<u32>,
+    /// Oracle batch budget: rows x padded length per forward.
+    #[arg(long, default_value_t = DEFAULT_MAX_BATCH_TOKENS)]
+    pub oracle_batch_tokens: usize,
+    /// Pre-fill the reference pool of the sample's language with this many other samples
+    /// (same scenario and options) so the trace carries S(en,x).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub reference_pool: usize,
+    /// Queries per block in the attention backward (memory only, same values).
+    #[arg(long, default_value_t = DEFAULT_QUERY_BLOCK)]
+    pub query_block: usize,
+    /// Ask this instruct model (hub id or folder) for generation-error labels, with the
+    /// paper's appendix A.2 prompt.
+    #[arg(long, value_name = "ID|DIR")]
+    pub judge: Option<String>,
+    /// Add data: `hidden` adds per-level hidden-state vectors.
+    #[arg(long, value_enum)]
+    pub dump: Vec<Dump>,
+    /// Write the JSON here (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+impl TraceArgs {
+    fn options(&self) -> TraceOptions {
+        TraceOptions {
+            max_new_tokens: self.max_new_tokens,
+            stop: self.stop,
+            top_k: 5,
+            relevance: (!self.no_relevance).then_some(RelevanceOptions {
+                rules: self.rules,
+                target: self.target,
+                query_block: self.query_block,
+            }),
+            mrd: MrdOptions {
+                threshold: self.mrd_threshold,
+                counted_layers: self.mrd_layers,
+            },
+            similarity: !self.no_similarity,
+            oracle: (!self.no_oracle).then_some(OracleOptions {
+                ablation: self
+                    .baseline_token
+                    .map_or(Ablation::Remove, Ablation::Baseline),
+                max_batch_tokens: self.oracle_batch_tokens,
+            }),
+            dump_hidden: self.dump.contains(&Dump::Hidden),
+        }
+    }
+}
+
+/// Sets the flag on Ctrl-C (the second Ctrl-C exits at once).
+fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler_flag = flag.clone();
+    let installed = ctrlc::set_handler(move || {
+        if handler_flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\n[trace] cancelling at the next step (Ctrl-C again to quit now)");
+    });
+    if let Err(e) = installed {
+        tracing::warn!("Ctrl-C cannot cancel the trace: {e}");
+    }
+    flag
+}
+
+fn say(message: &str) {
+    eprintln!("[trace] {message}");
+}
+
+pub fn run(args: &TraceArgs) -> Result<()> {
+    let cancel = cancel_on_ctrl_c();
+    let mut spec = args.model.spec();
+    if args.text.is_some() {
+        // Free text is raw unless --chat asks for the template.
+        spec.chat = if args.model.chat {
+            ChatMode::On
+        } else {
+            ChatMode::Off
+        };
+    }
+    say(&format!("loading {}", spec.model));
+    let model = LoadedModel::load(&spec)?;
+    say(&format!(
+        "{} · {} layers · {} · {:.0} ms",
+        model.name,
+        model.config.num_layers,
+        model.describe_device(),
+        model.load_ms
+    ));
+    let judge = match &args.judge {
+        Some(name) => {
+            say(&format!("loading the judge {name}"));
+            let judge_spec = args.model.spec_for(name.parse()?);
+            Some(LoadedModel::load(&judge_spec).context("loading the judge model")?)
+        }
+        None => None,
+    };
+    let options = args.options();
+    let data;
+    let input = match &args.text {
+        Some(path) => TraceInput::Text {
+            text: std::fs::read_to_string(path)
+                .with_context(|| format!("reading the text to trace from {}", path.display()))?,
+            chat: args.model.chat,
+        },
+        None => {
+            let (loaded, index) = args.which.load()?;
+            data = loaded;
+            TraceInput::Sample {
+                data: &data,
+                index,
+                options: args.which.options(),
+            }
+        }
+    };
+    let mut pool = ReferencePool::new();
+    if let (
+        TraceInput::Sample {
+            data,
+            index,
+            options: prompt_options,
+        },
+        n,
+    ) = (&input, args.reference_pool)
+    {
+        if n > 0 {
+            say(&format!(
+                "reference pool: {n} other samples in {}",
+                prompt_options.lang
+            ));
+            let added = prefill_pool(
+                &model,
+                data,
+                prompt_options,
+                *index,
+                n,
+                &mut pool,
+                Some(&cancel),
+                &mut |k| eprint!("\r[trace] reference pool {k}/{n}"),
+            )?;
+            eprintln!();
+            if added < 2 {
+                say("fewer than 2 reference samples: S(en,x) needs at least 2");
+            }
+        }
+    }
+    let ctx = TraceContext {
+        model: &model,
+        judge: judge.as_ref(),
+        pool: Some(&mut pool),
+        cancel: Some(&cancel),
+    };
+    let mut answer_open = false;
+    let trace = trace_sample(ctx, &input, &options, &mut |p| match p {
+        Progress::Stage(stage) => {
+            if answer_open {
+                eprintln!();
+                answer_open = false;
+            }
+            say(&stage.to_string());
+        }
+        Progress::Token(step) => {
+            if !answer_open {
+                eprint!("[trace] answer: ");
+                answer_open = true;
+            }
+            eprint!("{}", step.piece);
+            let _ = std::io::stderr().flush();
+        }
+    });
+    if cancel.load(Ordering::SeqCst) {
+        bail!("cancelled: nothing was written");
+    }
+    let trace = trace?;
+    say(&format!("done in {:.0} ms", trace.timings.total_ms));
+    let json = serde_json::to_string_pretty(&trace)? + "\n";
+    match &args.out {
+        Some(path) => write_atomically(path, &json),
+        None => write_out(&json),
+    }
+}
+
+/// Writes to a temporary file beside `path`, then renames it over `path`.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,607 @@
+//! `trace_sample`: one sample (or any text) through every instrument — prompt, greedy
+//! answer and scores, labels, AttnLRP relevance and MRD, hidden-state similarity, sentence
+//! oracle — into one serialisable [`SampleTrace`]. The TUI worker, `xmrc-lens trace` and
+//! `xmrc-lens eval` all call it, so every number a view shows can be reproduced headless.
+
+use crate::attribution::mrd::{display_rows, part_mrd, token_mrd, MrdOptions, PartMrd};
+use crate::attribution::oracle::{run_oracle, OracleOptions, OracleResult};
+use crate::attribution::relevance::{attribute, Relevance, RelevanceOptions};
+use crate::data::prompt::{
+    build_prompt, tokenize_prompt, Part, Prompt, PromptOptions, PromptToken, Scenario,
+};
+use crate::data::{Dataset, Lang};
+use crate::eval::extract::extract_answer;
+use crate::eval::gen_error::{classify_by_rules, GenerationLabel};
+use crate::eval::judge::judge_with_model;
+use crate::eval::langid;
+use crate::eval::score::{score_both, Score};
+use crate::model::decoder::Recording;
+use crate::model::generate::{top_tokens, GenStep, Generation, TopToken, DEFAULT_MAX_NEW_TOKENS};
+use crate::model::LoadedModel;
+use crate::similarity::pool::{pool_hidden_states, HiddenSummary};
+use crate::similarity::reference::{ReferencePool, SampleSimilarity};
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Tensor};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Version of the [`SampleTrace`] JSON layout.
+pub const TRACE_VERSION: u32 = 1;
+
+/// Logits kept at the last prompt position.
+pub const TOP_LOGITS: usize = 20;
+
+/// What is traced.
+pub enum TraceInput<'a> {
+    /// An XQuAD sample built into a prompt (scenario, language, shots, format...).
+    Sample {
+        data: &'a Dataset,
+        index: usize,
+        options: PromptOptions,
+    },
+    /// Any text: raw, or as one user turn of the model's chat template with `chat`.
+    Text { text: String, chat: bool },
+}
+
+/// When generation stops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopMode {
+    /// EOS / end-of-turn tokens, or the first line break after answer text (the paper's).
+    #[default]
+    Default,
+    /// EOS / end-of-turn tokens only.
+    Eos,
+    /// Only the token limit.
+    None,
+}
+
+impl FromStr for StopMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "default" => Ok(StopMode::Default),
+            "eos" => Ok(StopMode::Eos),
+            "none" => Ok(StopMode::None),
+            _ => Err(format!("unknown stop mode '{s}'; use default, eos or none")),
+        }
+    }
+}
+
+/// Which instruments run, and how.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TraceOptions {
+    pub max_new_tokens: usize,
+    pub stop: StopMode,
+    /// Alternatives kept per generated step.
+    pub top_k: usize,
+    /// AttnLRP relevance and MRD.
+    pub relevance: Option<RelevanceOptions>,
+    pub mrd: MrdOptions,
+    /// Cross-lingual similarity (needs a sample in a scenario other than en-en).
+    pub similarity: bool,
+    pub oracle: Option<OracleOptions>,
+    /// Per level, the mean over positions and the last-position hidden vector.
+    pub dump_hidden: bool,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions {
+            max_new_tokens: DEFAULT_MAX_NEW_TOKENS,
+            stop: StopMode::Default,
+            top_k: 5,
+            relevance: Some(RelevanceOptions::default()),
+            mrd: MrdOptions::default(),
+            similarity: true,
+            oracle: Some(OracleOptions::default()),
+            dump_hidden: false,
+        }
+    }
+}
+
+/// Progress of a trace, in the order stages run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    Stage(Stage),
+    /// One generated token.
+    Token(GenStep),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Prompt,
+    Generate,
+    Labels,
+    Relevance,
+    Similarity,
+    Oracle,
+    Judge,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Stage::Prompt => "prompt",
+            Stage::Generate => "generate",
+            Stage::Labels => "labels",
+            Stage::Relevance => "relevance",
+            Stage::Similarity => "similarity",
+            Stage::Oracle => "oracle",
+            Stage::Judge => "judge",
+        };
+        f.write_str(name)
+    }
+}
+
+/// The model that produced a trace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelIdentity {
+    pub name: String,
+    pub family: String,
+    pub architecture: String,
+    pub layers: usize,
+    pub hidden_size: usize,
+    pub vocab_size: usize,
+    pub device: String,
+    pub dtype: String,
+    pub chat: bool,
+}
+
+impl ModelIdentity {
+    pub fn of(model: &LoadedModel) -> ModelIdentity {
+        let c = &model.config;
+        ModelIdentity {
+            name: model.name.clone(),
+            family: format!("{:?}", c.family).to_lowercase(),
+            architecture: c.architecture.clone(),
+            layers: c.num_layers,
+            hidden_size: c.hidden_size,
+            vocab_size: c.vocab_size,
+            device: model.describe_device(),
+            dtype: format!("{:?}", model.dtype).to_lowercase(),
+            chat: model.is_chat(),
+        }
+    }
+}
+
+/// Labels of the answer: language error (en-x) and generation errors by each judge.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Labels {
+    /// Language Lingua detects in the extracted answer (None: no letters or undecided).
+    pub detected_lang: Option<Lang>,
+    /// Gold in the answer language, prediction in the question language; None where the
+    /// two languages are the same (no such error exists) or for free text.
+    pub language_error: Option<bool>,
+    /// The rule-based classifier's label; always present.
+    pub generation: GenerationLabel,
+    /// The LLM judge's label, when one was asked.
+    pub judge: Option<GenerationLabel>,
+}
+
+/// Relevance with its display form and MRDs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RelevanceTrace {
+    #[serde(flatten)]
+    pub relevance: Relevance,
+    /// Each level's row divided by its own max |R| (-1..1).
+    pub display: Vec<Vec<f32>>,
+    /// Token MRD (None: no relevance on any counted layer) over layers 1..N.
+    pub token_mrd: Vec<Option<usize>>,
+    pub part_mrd: PartMrd,
+}
+
+/// Per level, hidden-state vectors of the traced prompt (`--dump hidden`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HiddenDump {
+    /// Mean over all prompt positions.
+    pub mean: Vec<f32>,
+    /// The last prompt position.
+    pub last: Vec<f32>,
+}
+
+/// Wall time per stage, in milliseconds (absent: the stage did not run).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageTimings {
+    pub prompt_ms: f64,
+    pub generate_ms: f64,
+    pub labels_ms: f64,
+    pub relevance_ms: Option<f64>,
+    pub similarity_ms: Option<f64>,
+    pub oracle_ms: Option<f64>,
+    pub judge_ms: Option<f64>,
+    pub total_ms: f64,
+}
+
+/// Everything known about one traced sample.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleTrace {
+    pub version: u32,
+    pub model: ModelIdentity,
+    /// The prompt with its part spans, gold answers and options; None for free text.
+    pub prompt: Option<Prompt>,
+    /// The prompt text traced (also for free text).
+    pub text: String,
+    pub tokens: Vec<PromptToken>,
+    /// Top-20 (id, piece, logit, prob) at the last prompt position.
+    pub top_logits: Vec<TopToken>,
+    pub generation: Generation,
+    /// Greedy ids (= `generation.ids`, repeated for scripts that want them at the top).
+    pub greedy_ids: Vec<u32>,
+    /// The answer as scored: the text after `Answer:`, first line, trimmed.
+    pub answer: String,
+    pub gold: Vec<String>,
+    /// F1/EM under both normalisers (squad, then mlqa), for samples.
+    pub scores: Option<Vec<Score>>,
+    pub labels: Labels,
+    pub relevance: Option<RelevanceTrace>,
+    /// Pooled question/context/last-token vectors per level (input of the similarity).
+    pub hidden: Option<HiddenSummary>,
+    pub hidden_dump: Option<Vec<HiddenDump>>,
+    /// Cosine to the en-en run of the same sample per level, and S(en,x) against the pool.
+    pub similarity: Option<SampleSimilarity>,
+    pub oracle: Option<OracleResult>,
+    pub timings: StageTimings,
+}
+
+/// Everything `trace_sample` needs besides the input.
+pub struct TraceContext<'a> {
+    pub model: &'a LoadedModel,
+    /// An instruct model asked for generation-error labels (appendix A.2 prompt).
+    pub judge: Option<&'a LoadedModel>,
+    /// Reference pool for S(en,x); the traced sample's summary is added to it.
+    pub pool: Option<&'a mut ReferencePool>,
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+fn check_cancel(cancel: Option<&AtomicBool>) -> Result<()> {
+    if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        bail!("cancelled");
+    }
+    Ok(())
+}
+
+fn elapsed_ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// The prompt, its tokens and their ids for a trace input.
+struct Built {
+    prompt: Option<Prompt>,
+    text: String,
+    tokens: Vec<PromptToken>,
+}
+
+fn build(model: &LoadedModel, input: &TraceInput) -> Result<Built> {
+    match input {
+        TraceInput::Sample {
+            data,
+            index,
+            options,
+        } => {
+            let prompt = build_prompt(data, *index, options, model.chat_template.as_ref())?;
+            let tokens = tokenize_prompt(&prompt, &model.tokenizer)?;
+            Ok(Built {
+                text: prompt.text.clone(),
+                prompt: Some(prompt),
+                tokens,
+            })
+        }
+        TraceInput::Text { text, chat } => {
+            let (text, raw) = match (chat, &model.chat_template) {
+                (true, Some(template)) => (template.render_user_turn(text, None)?.text, false),
+                (true, None) => bail!(
+                    "--chat: the model {} has no chat template to wrap the text in",
+                    model.name
+                ),
+                (false, _) => (text.clone(), true),
+            };
+            let encoded = model.tokenizer.encode(&text, raw)?;
+            let tokens = encoded
+                .ids
+                .iter()
+                .zip(&encoded.offsets)
+                .map(|(&id, &(start, end))| PromptToken {
+                    id,
+                    piece: model.tokenizer.display_piece(id),
+                    start,
+                    end,
+                    part: Part::Task,
+                })
+                .collect();
+            Ok(Built {
+                prompt: None,
+                text,
+                tokens,
+            })
+        }
+    }
+}
+
+/// Traces one input through every instrument `options` asks for. `progress` hears each
+/// stage as it starts and each generated token.
+pub fn trace_sample(
+    ctx: TraceContext,
+    input: &TraceInput,
+    options: &TraceOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<SampleTrace> {
+    let total = Instant::now();
+    let model = ctx.model;
+    let cancel = ctx.cancel;
+    let mut timings = StageTimings::default();
+
+    progress(Progress::Stage(Stage::Prompt));
+    let t = Instant::now();
+    let built = build(model, input)?;
+    let ids: Vec<u32> = built.tokens.iter().map(|t| t.id).collect();
+    if ids.is_empty() {
+        bail!("the prompt has no tokens");
+    }
+    timings.prompt_ms = elapsed_ms(t);
+
+    check_cancel(cancel)?;
+    progress(Progress::Stage(Stage::Generate));
+    let t = Instant::now();
+    let mut gen_options = model.generate_options();
+    gen_options.max_new_tokens = options.max_new_tokens;
+    gen_options.top_k = options.top_k.max(1);
+    gen_options.stop_at_newline = options.stop == StopMode::Default;
+    if options.stop == StopMode::None {
+        gen_options.stop_ids.clear();
+    }
+    let generation = model.generate(&ids, &gen_options, cancel, &mut |step| {
+        progress(Progress::Token(step.clone()));
+    })?;
+    check_cancel(cancel)?;
+    timings.generate_ms = elapsed_ms(t);
+    let answer = extract_answer(&generation.text);
+
+    progress(Progress::Stage(Stage::Labels));
+    let t = Instant::now();
+    let gold: Vec<String> = built
+        .prompt
+        .as_ref()
+        .map(|p| p.gold.iter().map(|a| a.text.clone()).collect())
+        .unwrap_or_default();
+    let scores = built
+        .prompt
+        .as_ref()
+        .map(|p| score_both(&answer, &gold, p.answer_lang).to_vec());
+    let language_error = built.prompt.as_ref().and_then(|p| {
+        langid::language_error_with_gold(
+            &answer,
+            gold.first().map_or("", String::as_str),
+            p.answer_lang,
+            p.question_lang,
+        )
+    });
+    let mut labels = Labels {
+        detected_lang: langid::detect(&answer),
+        language_error,
+        generation: classify_by_rules(&generation.text, &answer),
+        judge: None,
+    };
+    timings.labels_ms = elapsed_ms(t);
+
+    // What relevance and the oracle explain: the generated tokens, or, when the model
+    // stopped at once, the token it stopped with (the top-1 at the last prompt position).
+    let mut recording: Option<Recording> = None;
+    let mut relevance = None;
+    if let Some(rel_options) = &options.relevance {
+        check_cancel(cancel)?;
+        progress(Progress::Stage(Stage::Relevance));
+        let t = Instant::now();
+        let explained = explained_tokens(model, &ids, &generation)?;
+        let attribution = attribute(&model.decoder, &ids, &explained, rel_options, cancel)?;
+        let matrix = &attribution.relevance.raw;
+        let labels_per_token: Vec<Part> = built.tokens.iter().map(|t| t.part).collect();
+        relevance = Some(RelevanceTrace {
+            display: display_rows(matrix),
+            token_mrd: token_mrd(matrix, &options.mrd)?,
+            part_mrd: part_mrd(matrix, &labels_per_token, &options.mrd)?,
+            relevance: attribution.relevance,
+        });
+        recording = Some(attribution.recording);
+        timings.relevance_ms = Some(elapsed_ms(t));
+    }
+    let recording = match recording {
+        Some(r) => r,
+        None => model.decoder.record(&ids)?,
+    };
+    let prompt_len = ids.len();
+    let logits = model.decoder.logits_at(&recording, &[prompt_len - 1])?;
+    let top_logits = top_tokens(&logits, TOP_LOGITS, &model.tokenizer)?.0;
+    let states = prompt_hidden_states(&recording, prompt_len)?;
+    drop(recording);
+    let hidden_dump = if options.dump_hidden {
+        Some(dump_hidden(&states)?)
+    } else {
+        None
+    };
+
+    let mut hidden = None;
+    let mut similarity = None;
+    if let TraceInput::Sample {
+        data,
+        index,
+        options: prompt_options,
+    } = input
+    {
+        if options.similarity {
+            check_cancel(cancel)?;
+            let t = Instant::now();
+            progress(Progress::Stage(Stage::Similarity));
+            let summary = pool_hidden_states(&states, &built.tokens)?;
+            if prompt_options.scenario != Scenario::EnEn {
+                let en = en_en_summary(model, data, *index, prompt_options)?;
+                let id = data
+                    .get(*index)
+                    .map(|s| s.id.clone())
+                    .context("sample index out of range")?;
+                let id = &id;
+                let lang = prompt_options.lang;
+                let view = match ctx.pool {
+                    Some(pool) => {
+                        pool.add(lang, id, &summary)?;
+                        pool.sample_view(lang, id, &en, &summary)?
+                    }
+                    None => ReferencePool::new().sample_view(lang, id, &en, &summary)?,
+                };
+                similarity = Some(view);
+            }
+            hidden = Some(summary);
+            timings.similarity_ms = Some(elapsed_ms(t));
+        }
+    }
+    drop(states);
+
+    let mut oracle = None;
+    if let (Some(oracle_options), Some(prompt)) = (&options.oracle, &built.prompt) {
+        check_cancel(cancel)?;
+        progress(Progress::Stage(Stage::Oracle));
+        let t = Instant::now();
+        let explained = explained_tokens(model, &ids, &generation)?;
+        oracle = Some(run_oracle(
+            &model.decoder,
+            prompt,
+            &built.tokens,
+            &explained,
+            oracle_options,
+            cancel,
+        )?);
+        timings.oracle_ms = Some(elapsed_ms(t));
+    }
+
+    if let Some(judge) = ctx.judge {
+        check_cancel(cancel)?;
+        progress(Progress::Stage(Stage::Judge));
+        let t = Instant::now();
+        let question = built
+            .prompt
+            .as_ref()
+            .map(|p| {
+                p.text
+                    .chars()
+                    .skip(p.question.start)
+                    .take(p.question.len())
+                    .collect()
+            })
+            .unwrap_or_else(|| built.text.clone());
+        labels.judge = Some(
+            judge_with_model(judge, &question, &generation.text)
+                .with_context(|| format!("asking the judge {}", judge.name))?,
+        );
+        timings.judge_ms = Some(elapsed_ms(t));
+    }
+    timings.total_ms = elapsed_ms(total);
+
+    Ok(SampleTrace {
+        version: TRACE_VERSION,
+        model: ModelIdentity::of(model),
+        prompt: built.prompt,
+        text: built.text,
+        tokens: built.tokens,
+        top_logits,
+        greedy_ids: generation.ids.clone(),
+        generation,
+        answer,
+        gold,
+        scores,
+        labels,
+        relevance,
+        hidden,
+        hidden_dump,
+        similarity,
+        oracle,
+        timings,
+    })
+}
+
+/// The generated ids, or the token the model stopped with when it generated nothing.
+fn explained_tokens(model: &LoadedModel, ids: &[u32], generation: &Generation) -> Result<Vec<u32>> {
+    if !generation.ids.is_empty() {
+        return Ok(generation.ids.clone());
+    }
+    let rec = model.decoder.record(ids)?;
+    let logits = model.decoder.logits_at(&rec, &[ids.len() - 1])?;
+    Ok(vec![logits.flatten_all()?.argmax(0)?.to_scalar::<u32>()?])
+}
+
+/// The prompt's hidden states, transformers' convention, each `[1, prompt_len, hidden]`.
+fn prompt_hidden_states(rec: &Recording, prompt_len: usize) -> Result<Vec<Tensor>> {
+    rec.hidden_states()
+        .iter()
+        .map(|h| Ok(h.narrow(0, 0, prompt_len)?.unsqueeze(0)?))
+        .collect()
+}
+
+fn dump_hidden(states: &[Tensor]) -> Result<Vec<HiddenDump>> {
+    states
+        .iter()
+        .map(|h| {
+            let h = h.squeeze(0)?.to_dtype(DType::F32)?;
+            let t = h.dim(0)?;
+            Ok(HiddenDump {
+                mean: h.mean(0)?.to_vec1()?,
+                last: h.get(t - 1)?.to_vec1()?,
+            })
+        })
+        .collect()
+}
+
+/// Pooled hidden states of the en-en prompt of the same sample, shots and format.
+fn en_en_summary(
+    model: &LoadedModel,
+    data: &Dataset,
+    index: usize,
+    options: &PromptOptions,
+) -> Result<HiddenSummary> {
+    let en_options = PromptOptions {
+        scenario: Scenario::EnEn,
+        ..options.clone()
+    };
+    let prompt = build_prompt(data, index, &en_options, model.chat_template.as_ref())?;
+    let tokens = tokenize_prompt(&prompt, &model.tokenizer)?;
+    let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
+    let rec = model.decoder.record(&ids)?;
+    let states = prompt_hidden_states(&rec, ids.len())?;
+    pool_hidden_states(&states, &tokens)
+}
+
+/// Adds the summaries of up to `count` other samples (the same scenario and options, in
+/// data order after `skip`) to `pool`, for S(en,x). Returns how many were added.
+pub fn prefill_pool(
+    model: &LoadedModel,
+    data: &Dataset,
+    options: &PromptOptions,
+    skip: usize,
+    count: usize,
+    pool: &mut ReferencePool,
+    cancel: Option<&AtomicBool>,
+    progress: &mut dyn FnMut(usize),
+) -> Result<usize> {
+    let mut added = 0;
+    for index in (0..data.len()).filter(|&i| i != skip) {
+        if added == count {
+            break;
+        }
+        check_cancel(cancel)?;
+        let prompt = build_prompt(data, index, options, model.chat_template.as_ref())?;
+        let tokens = tokenize_prompt(&prompt, &model.tokenizer)?;
+        let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
+        let rec = model.decoder.record(&ids)?;
+        let states = prompt_hidden_states(&rec, ids.len())?;
+        let summary = pool_hidden_states(&states, &tokens)?;
+        if pool.add(options.lang, &prompt.sample_id, &summary)? {
+            added += 1;
+            progress(added);
+        }
+    }
+    Ok(added)
+}
