@@ -4,7 +4,7 @@
 //! `xmrc-lens eval` all call it, so every number a view shows can be reproduced headless.
 
 use crate::attribution::mrd::{display_rows, part_mrd, token_mrd, MrdOptions, PartMrd};
-use crate::attribution::oracle::{run_oracle, OracleOptions, OracleResult};
+use crate::attribution::oracle::{run_oracle, OracleOptions, OracleResult, PrefixCachedScorer};
 use crate::attribution::relevance::{attribute, Relevance, RelevanceOptions};
 use crate::data::prompt::{
     build_prompt, tokenize_prompt, Part, Prompt, PromptOptions, PromptToken, Scenario,
@@ -467,14 +467,29 @@ pub fn trace_sample(
         progress(Progress::Stage(Stage::Oracle));
         let t = Instant::now();
         let explained = explained_tokens(model, &ids, &generation)?;
-        oracle = Some(run_oracle(
-            &model.decoder,
-            prompt,
-            &built.tokens,
-            &explained,
-            oracle_options,
-            cancel,
-        )?);
+        let result = if oracle_options.prefix_cache {
+            let scorer = PrefixCachedScorer::new(&model.decoder, &ids)?;
+            let mut result = run_oracle(
+                &scorer,
+                prompt,
+                &built.tokens,
+                &explained,
+                oracle_options,
+                cancel,
+            )?;
+            result.tokens_run = Some(scorer.tokens_computed());
+            result
+        } else {
+            run_oracle(
+                &model.decoder,
+                prompt,
+                &built.tokens,
+                &explained,
+                oracle_options,
+                cancel,
+            )?
+        };
+        oracle = Some(result);
         timings.oracle_ms = Some(elapsed_ms(t));
     }
 
@@ -574,18 +589,29 @@ fn en_en_summary(
     pool_hidden_states(&states, &tokens)
 }
 
-/// Adds the summaries of up to `count` other samples (the same scenario and options, in
-/// data order after `skip`) to `pool`, for S(en,x). Returns how many were added.
+/// Which samples pre-fill a reference pool: up to `count` in data order, `exclude` left out
+/// (the traced sample itself).
+#[derive(Clone, Copy, Debug)]
+pub struct PoolFill {
+    pub exclude: usize,
+    pub count: usize,
+}
+
+/// Adds the summaries of other samples (the same scenario and options) to `pool`, for
+/// S(en,x). Returns how many were added.
 pub fn prefill_pool(
     model: &LoadedModel,
     data: &Dataset,
     options: &PromptOptions,
-    skip: usize,
-    count: usize,
+    fill: PoolFill,
     pool: &mut ReferencePool,
     cancel: Option<&AtomicBool>,
     progress: &mut dyn FnMut(usize),
 ) -> Result<usize> {
+    let PoolFill {
+        exclude: skip,
+        count,
+    } = fill;
     let mut added = 0;
     for index in (0..data.len()).filter(|&i| i != skip) {
         if added == count {

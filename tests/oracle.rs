@@ -13,7 +13,8 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use xmrc_lens::attribution::oracle::{
-    run_oracle, Ablation, AnswerScore, OracleCancelled, OracleOptions, OracleResult, SequenceScorer,
+    run_oracle, Ablation, AnswerScore, OracleCancelled, OracleOptions, OracleResult,
+    PrefixCachedScorer, SequenceScorer,
 };
 use xmrc_lens::attribution::sentences::split_sentences;
 use xmrc_lens::data::loader::{load_dir, LoadOptions, DATA_DIR_ENV};
@@ -345,6 +346,7 @@ fn results_and_options_round_trip_through_json() {
     let options = OracleOptions {
         ablation: Ablation::Baseline(3),
         max_batch_tokens: 99,
+        prefix_cache: false,
     };
     let json = serde_json::to_string(&options).unwrap();
     assert_eq!(json, r#"{"ablation":{"baseline":3},"max_batch_tokens":99}"#);
@@ -452,6 +454,7 @@ fn tiny_llama_batched_oracle_equals_one_forward_per_ablation() {
             let alone = OracleOptions {
                 ablation,
                 max_batch_tokens: 1,
+                ..OracleOptions::default()
             };
             let a = run_oracle(&m.decoder, &prompt, &tokens, &answer, &batched, None).unwrap();
             let b = run_oracle(&m.decoder, &prompt, &tokens, &answer, &alone, None).unwrap();
@@ -461,6 +464,19 @@ fn tiny_llama_batched_oracle_equals_one_forward_per_ablation() {
             assert_close(&a, &b, 1e-4);
             assert_eq!(a.gold_sentence, b.gold_sentence);
             assert!(a.gold_sentence.is_some());
+
+            // Reusing the unperturbed prompt's cache for each unchanged prefix gives the
+            // same drops while running far fewer tokens.
+            let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
+            let cached = PrefixCachedScorer::new(&m.decoder, &ids).unwrap();
+            let c = run_oracle(&cached, &prompt, &tokens, &answer, &batched, None).unwrap();
+            assert_close(&a, &c, 1e-4);
+            let run = cached.tokens_computed();
+            assert!(
+                run * 10 < c.naive_tokens * 7,
+                "{shots}-shot: {run} tokens run of {} for full forwards",
+                c.naive_tokens
+            );
 
             // The scorer reads the right positions: base scores equal a hand computation.
             let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
@@ -578,4 +594,36 @@ fn oracle_cost_on_a_real_context() {
             r.forwards
         );
     }
+    // The default: the unperturbed prompt's KV cache reused for every unchanged prefix.
+    let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
+    let mut fastest = f64::INFINITY;
+    let mut cached_result = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let scorer = PrefixCachedScorer::new(&m.decoder, &ids).unwrap();
+        let r = run_oracle(
+            &scorer,
+            &prompt,
+            &tokens,
+            &answer,
+            &OracleOptions::default(),
+            None,
+        )
+        .unwrap();
+        fastest = fastest.min(t.elapsed().as_secs_f64() * 1e3);
+        cached_result = Some((r, scorer.tokens_computed()));
+    }
+    let (r, run) = cached_result.unwrap();
+    assert_close(&results[0], &r, 1e-4);
+    let single = Instant::now();
+    m.decoder
+        .forward_fast(&ids, &mut m.decoder.new_cache())
+        .unwrap();
+    let single = single.elapsed().as_secs_f64() * 1e3;
+    eprintln!(
+        "  prefix cache: {run} of {} tokens run, {fastest:.1} ms; one fast forward of the prompt          {single:.1} ms (x {} rows = {:.1} ms)",
+        r.naive_tokens,
+        r.rows,
+        single * r.rows as f64
+    );
 }

@@ -14,7 +14,8 @@ use crate::model::decoder::{GradientRules, DEFAULT_QUERY_BLOCK};
 use crate::model::generate::DEFAULT_MAX_NEW_TOKENS;
 use crate::model::LoadedModel;
 use crate::pipeline::{
-    prefill_pool, trace_sample, Progress, StopMode, TraceContext, TraceInput, TraceOptions,
+    prefill_pool, trace_sample, PoolFill, Progress, StopMode, TraceContext, TraceInput,
+    TraceOptions,
 };
 use crate::similarity::reference::ReferencePool;
 use anyhow::{bail, Context, Result};
@@ -72,7 +73,11 @@ pub struct TraceArgs {
     /// Oracle ablation: remove the sentence's tokens, or replace each by this token id.
     #[arg(long, value_name = "ID")]
     pub baseline_token: Option<u32>,
-    /// Oracle batch budget: rows x padded length per forward.
+    /// Oracle: batched full forwards (rows x padded length up to --oracle-batch-tokens)
+    /// instead of reusing the unperturbed prompt's KV cache for each unchanged prefix.
+    #[arg(long)]
+    pub oracle_batched: bool,
+    /// Oracle batch budget with --oracle-batched: rows x padded length per forward.
     #[arg(long, default_value_t = DEFAULT_MAX_BATCH_TOKENS)]
     pub oracle_batch_tokens: usize,
     /// Pre-fill the reference pool of the sample's language with this many other samples
@@ -115,6 +120,7 @@ impl TraceArgs {
                     .baseline_token
                     .map_or(Ablation::Remove, Ablation::Baseline),
                 max_batch_tokens: self.oracle_batch_tokens,
+                prefix_cache: !self.oracle_batched,
             }),
             dump_hidden: self.dump.contains(&Dump::Hidden),
         }
@@ -206,8 +212,10 @@ pub fn run(args: &TraceArgs) -> Result<()> {
                 &model,
                 data,
                 prompt_options,
-                *index,
-                n,
+                PoolFill {
+                    exclude: *index,
+                    count: n,
+                },
                 &mut pool,
                 Some(&cancel),
                 &mut |k| eprint!("\r[trace] reference pool {k}/{n}"),

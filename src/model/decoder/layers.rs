@@ -186,6 +186,15 @@ pub struct LayerCache {
 }
 
 impl LayerCache {
+    /// The first `len` positions (views of the same storage); empty for 0.
+    pub fn truncated(&self, len: usize) -> Result<LayerCache> {
+        let kv = match &self.kv {
+            Some((k, v)) if len > 0 => Some((k.narrow(2, 0, len)?, v.narrow(2, 0, len)?)),
+            _ => None,
+        };
+        Ok(LayerCache { kv })
+    }
+
     pub fn len(&self) -> Result<usize> {
         match &self.kv {
             Some((k, _)) => k.dim(2),

@@ -146,6 +146,20 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The cache of the first `len` tokens only (views, no copy): the state after a shared
+    /// prefix, to continue with a different suffix.
+    pub fn truncated(&self, len: usize) -> anyhow::Result<KvCache> {
+        if len > self.len() {
+            bail!("cannot keep {len} tokens of a cache holding {}", self.len());
+        }
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| l.truncated(len))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(KvCache { layers })
+    }
 }
 
 /// A batch of prompts for the differentiable path. Rows have equal length; padding (left or
@@ -317,8 +331,25 @@ impl Decoder {
     /// Feeds `ids` (one sequence) after what `cache` holds; returns the f32 logits `[vocab]`
     /// of the last new position.
     pub fn forward_fast(&self, ids: &[u32], cache: &mut KvCache) -> anyhow::Result<Tensor> {
+        Ok(self.forward_fast_tail(ids, cache, 1)?.flatten_all()?)
+    }
+
+    /// As [`Decoder::forward_fast`], returning the f32 logits `[k, vocab]` of the last `k`
+    /// new positions (teacher-forced scoring after a cached prefix).
+    pub fn forward_fast_tail(
+        &self,
+        ids: &[u32],
+        cache: &mut KvCache,
+        k: usize,
+    ) -> anyhow::Result<Tensor> {
         if ids.is_empty() {
             bail!("forward_fast needs at least one token");
+        }
+        if k == 0 || k > ids.len() {
+            bail!(
+                "forward_fast_tail: {k} positions asked of {} new tokens",
+                ids.len()
+            );
         }
         self.check_ids(ids)?;
         let offset = cache.len();
@@ -356,9 +387,9 @@ impl Decoder {
             };
             x = block.forward(&x, &rope, mask.as_ref(), Some(layer_cache), PathKind::Fast)?;
         }
-        let last = x.narrow(1, t - 1, 1)?;
+        let last = x.narrow(1, t - k, k)?;
         let (_, logits) = self.head(&last, PathKind::Fast)?;
-        Ok(logits.flatten_all()?.to_dtype(DType::F32)?)
+        Ok(logits.squeeze(0)?.to_dtype(DType::F32)?)
     }
 
     /// The differentiable forward over a batch of whole prompts.
