@@ -349,7 +349,10 @@ fn results_and_options_round_trip_through_json() {
         prefix_cache: false,
     };
     let json = serde_json::to_string(&options).unwrap();
-    assert_eq!(json, r#"{"ablation":{"baseline":3},"max_batch_tokens":99}"#);
+    assert_eq!(
+        json,
+        r#"{"ablation":{"baseline":3},"max_batch_tokens":99,"prefix_cache":false}"#
+    );
     assert_eq!(
         serde_json::from_str::<OracleOptions>(&json).unwrap(),
         options
