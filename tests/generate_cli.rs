@@ -3,19 +3,9 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::{repo_path, tiny_model_dir, FAMILIES};
+use common::{bin, repo_path, tiny_model_dir, FAMILIES};
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("xmrc-lens").unwrap();
-    cmd.env_remove("XMRC_LENS_MODEL")
-        .env_remove("XMRC_LENS_DATA")
-        .env("HF_HUB_OFFLINE", "1")
-        .env("NO_COLOR", "1");
-    cmd
-}
 
 #[test]
 fn generate_answers_a_sample_with_every_family() {

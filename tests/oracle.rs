@@ -149,19 +149,26 @@ fn the_context_has_eight_sentences() {
     assert_eq!(split_sentences(CONTEXT, Lang::En).len(), 8);
 }
 
-#[test]
-fn a_decisive_gold_sentence_ranks_first_and_is_correct() {
-    let (prompt, tokens) = word_prompt(CONTEXT, sentence_char(5));
-    let scorer = KeyScorer::new(key_in_sentence(&prompt, &tokens, 5));
+/// The oracle on the word prompt with the gold answer in sentence `gold` and the scorer's
+/// key token in sentence `key` (the decisive one), answering `answer`.
+fn oracle_with_key(gold: usize, key: usize, answer: &[u32]) -> (Prompt, KeyScorer, OracleResult) {
+    let (prompt, tokens) = word_prompt(CONTEXT, sentence_char(gold));
+    let scorer = KeyScorer::new(key_in_sentence(&prompt, &tokens, key));
     let r = run_oracle(
         &scorer,
         &prompt,
         &tokens,
-        &[7, 8, 9],
+        answer,
         &OracleOptions::default(),
         None,
     )
     .unwrap();
+    (prompt, scorer, r)
+}
+
+#[test]
+fn a_decisive_gold_sentence_ranks_first_and_is_correct() {
+    let (prompt, _, r) = oracle_with_key(5, 5, &[7, 8, 9]);
     assert_eq!(r.sentences.len(), 8);
     assert_eq!(r.gold_sentence, Some(5));
     assert!(r.sentences[5].contains_gold);
@@ -195,17 +202,7 @@ fn a_decisive_gold_sentence_ranks_first_and_is_correct() {
 
 #[test]
 fn a_decisive_sentence_elsewhere_makes_the_sample_incorrect() {
-    let (prompt, tokens) = word_prompt(CONTEXT, sentence_char(5));
-    let scorer = KeyScorer::new(key_in_sentence(&prompt, &tokens, 2));
-    let r = run_oracle(
-        &scorer,
-        &prompt,
-        &tokens,
-        &[7],
-        &OracleOptions::default(),
-        None,
-    )
-    .unwrap();
+    let (_, _, r) = oracle_with_key(5, 2, &[7]);
     assert_eq!(argmax(r.sentences.iter().map(|s| s.step_drop)), 2);
     assert_eq!(argmax(r.sentences.iter().map(|s| s.sequence_drop)), 2);
     assert_eq!(r.gold_sentence, Some(5));
@@ -330,17 +327,7 @@ fn an_empty_answer_and_cancellation_are_errors() {
 
 #[test]
 fn results_and_options_round_trip_through_json() {
-    let (prompt, tokens) = word_prompt(CONTEXT, sentence_char(1));
-    let scorer = KeyScorer::new(key_in_sentence(&prompt, &tokens, 1));
-    let r = run_oracle(
-        &scorer,
-        &prompt,
-        &tokens,
-        &[7],
-        &OracleOptions::default(),
-        None,
-    )
-    .unwrap();
+    let (_, _, r) = oracle_with_key(1, 1, &[7]);
     let json = serde_json::to_string(&r).unwrap();
     assert_eq!(serde_json::from_str::<OracleResult>(&json).unwrap(), r);
     let options = OracleOptions {

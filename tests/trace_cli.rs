@@ -4,20 +4,10 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::{repo_path, tiny_model_dir, FAMILIES};
+use common::{bin, repo_path, tiny_model_dir, FAMILIES};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-
-fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("xmrc-lens").unwrap();
-    cmd.env_remove("XMRC_LENS_MODEL")
-        .env_remove("XMRC_LENS_DATA")
-        .env("HF_HUB_OFFLINE", "1")
-        .env("NO_COLOR", "1");
-    cmd
-}
 
 fn trace(args: &[&str], family: &str, data: &std::path::Path) -> Value {
     let out = bin()

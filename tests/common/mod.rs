@@ -79,3 +79,14 @@ pub fn max_abs_tensor_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> 
         .to_scalar::<f32>()
         .unwrap()
 }
+
+/// The real binary with a clean environment: no model or data folder from the caller, the
+/// hub offline, no colour.
+pub fn bin() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("xmrc-lens").unwrap();
+    cmd.env_remove("XMRC_LENS_MODEL")
+        .env_remove("XMRC_LENS_DATA")
+        .env("HF_HUB_OFFLINE", "1")
+        .env("NO_COLOR", "1");
+    cmd
+}
