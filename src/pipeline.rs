@@ -16,7 +16,9 @@ use crate::eval::judge::judge_with_model;
 use crate::eval::langid;
 use crate::eval::score::{score_both, Score};
 use crate::model::decoder::Recording;
-use crate::model::generate::{top_tokens, GenStep, Generation, TopToken, DEFAULT_MAX_NEW_TOKENS};
+use crate::model::generate::{
+    generate_cached, top_tokens, GenStep, Generation, TopToken, DEFAULT_MAX_NEW_TOKENS,
+};
 use crate::model::LoadedModel;
 use crate::similarity::pool::{pool_hidden_states, HiddenSummary};
 use crate::similarity::reference::{ReferencePool, SampleSimilarity};
@@ -355,9 +357,18 @@ pub fn trace_sample(
     if options.stop == StopMode::None {
         gen_options.stop_ids.clear();
     }
-    let generation = model.generate(&ids, &gen_options, cancel, &mut |step| {
-        progress(Progress::Token(step.clone()));
-    })?;
+    let (generation, gen_cache) = generate_cached(
+        &model.decoder,
+        &model.tokenizer,
+        &ids,
+        &gen_options,
+        cancel,
+        &mut |step| progress(Progress::Token(step.clone())),
+    )?;
+    // The oracle reuses the prompt's keys and values; nothing else needs the cache.
+    let gen_cache = (options.oracle.as_ref().is_some_and(|o| o.prefix_cache)
+        && built.prompt.is_some())
+    .then_some(gen_cache);
     check_cancel(cancel)?;
     timings.generate_ms = elapsed_ms(t);
     let answer = extract_answer(&generation.text);
@@ -467,8 +478,8 @@ pub fn trace_sample(
         progress(Progress::Stage(Stage::Oracle));
         let t = Instant::now();
         let explained = explained_tokens(model, &ids, &generation)?;
-        let result = if oracle_options.prefix_cache {
-            let scorer = PrefixCachedScorer::new(&model.decoder, &ids)?;
+        let result = if let Some(cache) = &gen_cache {
+            let scorer = PrefixCachedScorer::from_cache(&model.decoder, &ids, cache)?;
             let mut result = run_oracle(
                 &scorer,
                 prompt,

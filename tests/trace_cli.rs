@@ -253,3 +253,38 @@ fn ctrl_c_cancels_and_leaves_no_file() {
         "no temporary file left"
     );
 }
+
+#[test]
+fn the_oracle_on_the_generation_cache_equals_batched_full_forwards() {
+    let data = repo_path("tests/fixtures/xquad-mini");
+    let common = [
+        "--lang",
+        "ru",
+        "--shots",
+        "2",
+        "--max-new-tokens",
+        "3",
+        "--stop",
+        "none",
+    ];
+    let cached = trace(&common, "mistral", &data);
+    let mut batched_args = common.to_vec();
+    batched_args.push("--oracle-batched");
+    let batched = trace(&batched_args, "mistral", &data);
+    let (a, b) = (&cached["oracle"], &batched["oracle"]);
+    let tokens_run = a["tokens_run"].as_u64().unwrap();
+    assert!(tokens_run < a["naive_tokens"].as_u64().unwrap() / 2, "{a}");
+    assert!(b["tokens_run"].is_null());
+    let (sa, sb) = (
+        a["sentences"].as_array().unwrap(),
+        b["sentences"].as_array().unwrap(),
+    );
+    assert_eq!(sa.len(), sb.len());
+    for (x, y) in sa.iter().zip(sb) {
+        for key in ["step_drop", "sequence_drop"] {
+            let (x, y) = (x[key].as_f64().unwrap(), y[key].as_f64().unwrap());
+            assert!((x - y).abs() < 1e-3, "{key}: {x} vs {y}");
+        }
+    }
+    assert_eq!(a["gold_sentence"], b["gold_sentence"]);
+}

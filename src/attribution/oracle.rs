@@ -379,7 +379,22 @@ impl<'a> PrefixCachedScorer<'a> {
         })
     }
 
-    /// Tokens run through the model so far, the base prompt included.
+    /// Reuses a cache that already holds `base` (and possibly more, e.g. the generated
+    /// answer: only the first `base.len()` positions are kept).
+    pub fn from_cache(
+        decoder: &'a Decoder,
+        base: &[u32],
+        cache: &KvCache,
+    ) -> Result<PrefixCachedScorer<'a>> {
+        Ok(PrefixCachedScorer {
+            decoder,
+            base: base.to_vec(),
+            cache: cache.truncated(base.len())?,
+            computed: std::cell::Cell::new(0),
+        })
+    }
+
+    /// Tokens run through the model so far, the base prompt included when this scorer ran it.
     pub fn tokens_computed(&self) -> usize {
         self.computed.get()
     }

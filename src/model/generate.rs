@@ -2,7 +2,7 @@
 //! break after some answer text, at the token limit, or when cancelled. Reports every step
 //! (id, text, the top-k alternatives) as it goes, so a front end can show the answer live.
 
-use super::decoder::Decoder;
+use super::decoder::{Decoder, KvCache};
 use super::tokenizer::Tokenizer;
 use anyhow::{bail, Result};
 use candle_core::Tensor;
@@ -93,6 +93,19 @@ pub fn generate(
     cancel: Option<&AtomicBool>,
     on_step: &mut dyn FnMut(&GenStep),
 ) -> Result<Generation> {
+    Ok(generate_cached(decoder, tokenizer, prompt_ids, options, cancel, on_step)?.0)
+}
+
+/// As [`generate`], also returning the KV cache it ended with (the prompt, then the
+/// generated tokens fed back), so later stages can reuse the prompt's keys and values.
+pub fn generate_cached(
+    decoder: &Decoder,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    options: &GenerateOptions,
+    cancel: Option<&AtomicBool>,
+    on_step: &mut dyn FnMut(&GenStep),
+) -> Result<(Generation, KvCache)> {
     if prompt_ids.is_empty() {
         bail!("the prompt has no tokens");
     }
@@ -146,13 +159,16 @@ pub fn generate(
     timings.decode_ms = decode_start.elapsed().as_secs_f64() * 1e3;
     timings.prefill_tokens_per_s = per_second(prompt_ids.len(), timings.prefill_ms);
     timings.decode_tokens_per_s = per_second(decoded_steps, timings.decode_ms);
-    Ok(Generation {
-        ids,
-        steps,
-        text,
-        stop,
-        timings,
-    })
+    Ok((
+        Generation {
+            ids,
+            steps,
+            text,
+            stop,
+            timings,
+        },
+        cache,
+    ))
 }
 
 fn per_second(tokens: usize, ms: f64) -> f64 {
