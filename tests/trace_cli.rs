@@ -288,3 +288,30 @@ fn the_oracle_on_the_generation_cache_equals_batched_full_forwards() {
     }
     assert_eq!(a["gold_sentence"], b["gold_sentence"]);
 }
+
+#[test]
+fn an_llm_judge_labels_the_answer_and_says_who_it_is() {
+    let data = repo_path("tests/fixtures/xquad-mini");
+    let judge = tiny_model_dir("qwen2");
+    let v = trace(
+        &[
+            "--lang",
+            "vi",
+            "--max-new-tokens",
+            "2",
+            "--no-oracle",
+            "--judge",
+            judge.to_str().unwrap(),
+        ],
+        "gemma2",
+        &data,
+    );
+    let label = &v["labels"]["judge"];
+    assert_eq!(label["judge"]["kind"], "llm", "{label}");
+    assert!(label["judge"]["model"]
+        .as_str()
+        .unwrap()
+        .contains("tiny-qwen2"));
+    assert_eq!(v["labels"]["generation"]["judge"]["kind"], "rules");
+    assert!(v["timings"]["judge_ms"].as_f64().unwrap() > 0.0);
+}
