@@ -8,13 +8,17 @@ mod common;
 use candle_core::{DType, Device, IndexOp, Tensor, Var};
 use common::{tiny_model_dir, weight_files, FAMILIES};
 use xmrc_lens::model::config::ModelConfig;
-use xmrc_lens::model::decoder::{Decoder, DiffInput, GradientRules, Seed};
+use xmrc_lens::model::decoder::{Decoder, DiffInput, GradientRules, Kernels, Seed};
 use xmrc_lens::model::weights::load_var_builder;
 
 fn load(family: &str) -> Decoder {
+    load_as(family, DType::F64)
+}
+
+fn load_as(family: &str, dtype: DType) -> Decoder {
     let dir = tiny_model_dir(family);
     let config = ModelConfig::from_file(&dir.join("config.json")).unwrap();
-    let vb = load_var_builder(&weight_files(&dir), DType::F64, &Device::Cpu).unwrap();
+    let vb = load_var_builder(&weight_files(&dir), dtype, &Device::Cpu).unwrap();
     Decoder::new(&config, vb).unwrap()
 }
 
@@ -103,6 +107,51 @@ fn hand_written_backward_equals_autograd_for_every_family_and_rule_set() {
                             d < tolerance,
                             "{family} {rules} level {level} block {block} seeds {}: relative difference {d:e}",
                             seeds.len()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_cpu_kernels_equal_the_tensor_ops() {
+    // The CPU default (fused softmax, softmax backward and MLP gate kernels) against the
+    // tensor-op path other devices run, in f64 and f32, windows and blocks included.
+    let ids = prompt();
+    let t = ids.len();
+    let seeds = [
+        Seed {
+            position: t - 2,
+            token: 901,
+            weight: 1.0,
+        },
+        Seed {
+            position: t - 1,
+            token: 77,
+            weight: 0.5,
+        },
+    ];
+    for (dtype, tolerance) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+        for family in FAMILIES {
+            let decoder = load_as(family, dtype);
+            let rec = decoder.record(&ids).unwrap();
+            for rules in GradientRules::ALL {
+                for block in [256, 5] {
+                    let run = |kernels| {
+                        decoder
+                            .backward_using(&rec, &seeds, rules, block, None, kernels)
+                            .unwrap()
+                    };
+                    let (fused, ops) = (run(Kernels::FusedCpu), run(Kernels::TensorOps));
+                    assert!((fused.target - ops.target).abs() < 1e-9);
+                    for (level, (a, b)) in fused.grads.iter().zip(&ops.grads).enumerate() {
+                        let a = a.to_dtype(DType::F64).unwrap();
+                        let d = max_rel_diff(&a, &b.to_dtype(DType::F64).unwrap());
+                        assert!(
+                            d < tolerance,
+                            "{family} {dtype:?} {rules} block {block} level {level}: {d:e}"
                         );
                     }
                 }

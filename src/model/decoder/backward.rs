@@ -7,7 +7,11 @@
 //! one block of queries at a time over the keys that block can see, and only one layer's
 //! intermediates live at a time: memory stays near the forward's.
 
-use super::layers::{accumulation_dtype, merge_heads, repeat_kv, Attention, Mlp, RmsNorm};
+use super::fused::{
+    BlockGeometry, GateGrad, GateParams, GateUpGrad, Kernels, MaskedSoftmax, ScoreParams,
+    SoftmaxBackward,
+};
+use super::layers::{accumulation_dtype, merge_heads, Attention, Mlp, RmsNorm};
 use super::record::{LayerRecord, Recording};
 use super::rules::{GradientRules, IDENTITY_EPSILON};
 use super::{mask, Block, Decoder};
@@ -49,6 +53,23 @@ impl Decoder {
         query_block: usize,
         cancel: Option<&AtomicBool>,
     ) -> Result<Backward> {
+        let kernels = Kernels::for_device(&self.device, accumulation_dtype(self.dtype));
+        self.backward_using(rec, seeds, rules, query_block, cancel, kernels)
+    }
+
+    /// [`Decoder::backward`] with the elementwise kernels chosen (tests compare them).
+    pub fn backward_using(
+        &self,
+        rec: &Recording,
+        seeds: &[Seed],
+        rules: GradientRules,
+        query_block: usize,
+        cancel: Option<&AtomicBool>,
+        kernels: Kernels,
+    ) -> Result<Backward> {
+        if kernels == Kernels::FusedCpu && !self.device.is_cpu() {
+            bail!("the fused backward kernels run on the CPU only");
+        }
         if seeds.is_empty() {
             bail!("backward needs a target: no logit was seeded");
         }
@@ -64,22 +85,25 @@ impl Decoder {
             if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 bail!("cancelled");
             }
+            // The fused kernels mask by index; the tensor ops add a mask.
             let mask = match masks.iter().find(|(w, _)| *w == block.window) {
-                Some((_, m)) => m.clone(),
+                _ if kernels == Kernels::FusedCpu => None,
+                Some((_, m)) => Some(m.clone()),
                 None => {
                     let m = mask::additive_mask(1, t, t, 0, block.window, None, &self.device)?
                         .to_dtype(acc)?;
                     masks.push((block.window, m.clone()));
-                    m
+                    Some(m)
                 }
             };
             let step = BlockStep {
                 block,
                 layer,
                 rec,
-                mask: &mask,
+                mask: mask.as_ref(),
                 rules,
                 query_block: query_block.max(1),
+                kernels,
             };
             g = step
                 .backward(&levels[i], &g)
@@ -148,9 +172,11 @@ struct BlockStep<'a> {
     block: &'a Block,
     layer: &'a LayerRecord,
     rec: &'a Recording,
-    mask: &'a Tensor,
+    /// The additive mask `[1, 1, T, T]` for the tensor-op kernels; None with fused ones.
+    mask: Option<&'a Tensor>,
     rules: GradientRules,
     query_block: usize,
+    kernels: Kernels,
 }
 
 impl BlockStep<'_> {
@@ -165,7 +191,7 @@ impl BlockStep<'_> {
             }
             _ => g_out.clone(),
         };
-        let g_mlp_in = mlp_backward(&block.mlp, layer, &g_mlp_out, rules)?;
+        let g_mlp_in = mlp_backward(&block.mlp, layer, &g_mlp_out, rules, self.kernels)?;
         let mlp_norm = match &block.sandwich {
             Some((pre_ff, _)) => pre_ff,
             None => &block.post_attention_norm,
@@ -183,69 +209,92 @@ impl BlockStep<'_> {
 
     /// Through `o_proj(softmax(q·kᵀ·scale [soft-capped, masked]) · v)` and the q, k, v
     /// projections (RoPE included) to the attention's input.
+    ///
+    /// Query heads are grouped by the kv head they share (`[kv_heads, group · block, D]`),
+    /// so no key or value is repeated and the group sums of the k and v gradients happen
+    /// inside the matmuls; keys a whole block cannot see (before its first query's window)
+    /// are skipped.
     fn attention_backward(&self, att: &Attention, g: &Tensor) -> Result<Tensor> {
         let rules = self.rules;
         let acc = g.dtype();
         let t = g.dim(0)?;
-        let (heads, d) = (att.heads, att.head_dim);
+        let (heads, kv, d, n) = (att.heads, att.kv_heads, att.head_dim, att.group());
         let g_o = input_grad(&att.o, g)?
             .reshape((1, t, heads, d))?
             .transpose(1, 2)?
             .contiguous()?;
         let q = self.layer.q.to_dtype(acc)?;
-        let k = repeat_kv(&self.layer.k.to_dtype(acc)?, att.group())?.contiguous()?;
-        let v = repeat_kv(&self.layer.v.to_dtype(acc)?, att.group())?.contiguous()?;
+        let k = self.layer.k.to_dtype(acc)?.squeeze(0)?;
+        let v = self.layer.v.to_dtype(acc)?.squeeze(0)?;
         let qk_factor = rules.query_key_factor();
-        let zeros = Tensor::zeros((1, heads, t, d), acc, g.device())?;
+        let params = ScoreParams {
+            scale: att.scale,
+            softcap: att.softcap,
+            identity: rules.identity_nonlinearities(),
+        };
+        let zeros = Tensor::zeros((kv, t, d), acc, g.device())?;
         let (mut g_k, mut g_v) = (zeros.clone(), zeros);
         let mut g_q_blocks = Vec::new();
         for start in (0..t).step_by(self.query_block) {
             let len = self.query_block.min(t - start);
-            // Causal: this block's queries see keys 0..end only.
+            // Causal: this block's queries see keys lo..end only.
             let end = start + len;
-            let q_b = q.narrow(2, start, len)?;
-            let k_b = k.narrow(2, 0, end)?;
-            let v_b = v.narrow(2, 0, end)?;
-            let raw = (q_b.matmul(&k_b.t()?)? * att.scale)?;
-            let capped = match att.softcap {
-                Some(cap) => Some(((&raw / cap)?.tanh()? * cap)?),
+            let lo = self
+                .block
+                .window
+                .map_or(0, |w| (start + 1).saturating_sub(w));
+            let keys = end - lo;
+            let rows = |x: &Tensor| -> Result<Tensor> {
+                Ok(x.narrow(2, start, len)?
+                    .contiguous()?
+                    .reshape((kv, n * len, d))?)
+            };
+            let q_b = rows(&q)?;
+            let go_b = rows(&g_o)?;
+            let k_b = k.narrow(1, lo, keys)?;
+            let v_b = v.narrow(1, lo, keys)?;
+            // Unscaled q·kᵀ `[kv, n · len, keys]`.
+            let raw = q_b.matmul(&k_b.t()?)?;
+            let geometry = BlockGeometry {
+                start,
+                queries: len,
+                key_start: lo,
+                window: self.block.window,
+            };
+            let scores = match self.mask {
+                Some(mask) => Some(TensorScores::new(
+                    &raw,
+                    &params,
+                    &mask.narrow(2, start, len)?.narrow(3, lo, keys)?,
+                    (kv, n, len, keys),
+                )?),
                 None => None,
             };
-            let mask_b = self.mask.narrow(2, start, len)?.narrow(3, 0, end)?;
-            let scores = capped.as_ref().unwrap_or(&raw).broadcast_add(&mask_b)?;
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-            let go_b = g_o.narrow(2, start, len)?;
+            let probs = match &scores {
+                Some(s) => s.probs.clone(),
+                None => raw.apply_op1_no_bwd(&MaskedSoftmax { geometry, params })?,
+            };
             let g_probs = go_b.matmul(&v_b.t()?)?;
             let g_v_b = probs.t()?.matmul(&go_b)?;
-            g_v = (g_v + g_v_b.pad_with_zeros(2, 0, t - end)?)?;
+            g_v = (g_v + g_v_b.pad_with_zeros(1, lo, t - end)?)?;
             if qk_factor.is_none() {
                 continue;
             }
-            // Softmax backward: p ⊙ (g − Σ p g).
-            let dot = (&g_probs * &probs)?.sum_keepdim(D::Minus1)?;
-            let g_scores = (probs * g_probs.broadcast_sub(&dot)?)?;
-            let g_raw = match (&capped, att.softcap) {
-                (Some(capped), Some(cap)) => {
-                    let local = if rules.identity_nonlinearities() {
-                        (capped / (&raw + IDENTITY_EPSILON)?)?
-                    } else {
-                        (1.0 - (capped / cap)?.sqr()?)?
-                    };
-                    (g_scores * local)?
+            let g_raw = match &scores {
+                Some(s) => s.backward(&probs, &g_probs, &params)?,
+                None => {
+                    probs.apply_op3_no_bwd(&g_probs, &raw, &SoftmaxBackward { geometry, params })?
                 }
-                _ => g_scores,
             };
-            let g_raw = (g_raw * att.scale)?;
-            g_q_blocks.push(g_raw.matmul(&k_b)?);
+            g_q_blocks.push(g_raw.matmul(&k_b)?.reshape((1, heads, len, d))?);
             let g_k_b = g_raw.t()?.matmul(&q_b)?;
-            g_k = (g_k + g_k_b.pad_with_zeros(2, 0, t - end)?)?;
+            g_k = (g_k + g_k_b.pad_with_zeros(1, lo, t - end)?)?;
         }
-        let group = att.group();
-        let g_v = (sum_groups(&g_v, group)? * rules.value_factor())?;
+        let g_v = (g_v * rules.value_factor())?.unsqueeze(0)?;
         let mut g_in = input_grad(&att.v, &merge(&g_v)?)?;
         if let Some(factor) = qk_factor {
             let g_q = (Tensor::cat(&g_q_blocks, 2)? * factor)?;
-            let g_k = (sum_groups(&g_k, group)? * factor)?;
+            let g_k = (g_k * factor)?.unsqueeze(0)?;
             let g_q = rope_backward(&g_q, self.rec)?;
             let g_k = rope_backward(&g_k, self.rec)?;
             g_in = ((g_in + input_grad(&att.q, &merge(&g_q)?)?)?
@@ -255,17 +304,91 @@ impl BlockStep<'_> {
     }
 }
 
+/// The tensor-op path's attention scores of one block (any device).
+struct TensorScores {
+    /// `q·kᵀ · scale` and its soft-capped value, when there is a soft-cap.
+    scaled: Tensor,
+    capped: Option<Tensor>,
+    probs: Tensor,
+}
+
+impl TensorScores {
+    /// From raw `q·kᵀ` `[kv, n · len, keys]` and the block's additive mask `[1, 1, len,
+    /// keys]`; `dims` = `(kv, n, len, keys)`.
+    fn new(
+        raw: &Tensor,
+        params: &ScoreParams,
+        mask: &Tensor,
+        dims: (usize, usize, usize, usize),
+    ) -> Result<TensorScores> {
+        let (kv, n, len, keys) = dims;
+        let scaled = (raw * params.scale)?;
+        let capped = match params.softcap {
+            Some(cap) => Some(((&scaled / cap)?.tanh()? * cap)?),
+            None => None,
+        };
+        let scores = capped
+            .as_ref()
+            .unwrap_or(&scaled)
+            .reshape(dims)?
+            .broadcast_add(mask)?
+            .reshape((kv, n * len, keys))?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        Ok(TensorScores {
+            scaled,
+            capped,
+            probs,
+        })
+    }
+
+    /// Softmax backward `p ⊙ (g − Σ p g)`, through the soft-cap, to raw `q·kᵀ`.
+    fn backward(&self, probs: &Tensor, g_probs: &Tensor, params: &ScoreParams) -> Result<Tensor> {
+        let dot = (g_probs * probs)?.sum_keepdim(D::Minus1)?;
+        let g_scores = (probs * g_probs.broadcast_sub(&dot)?)?;
+        let g_scaled = match (&self.capped, params.softcap) {
+            (Some(capped), Some(cap)) => {
+                let local = if params.identity {
+                    (capped / (&self.scaled + IDENTITY_EPSILON)?)?
+                } else {
+                    (1.0 - (capped / cap)?.sqr()?)?
+                };
+                (g_scores * local)?
+            }
+            _ => g_scores,
+        };
+        Ok((g_scaled * params.scale)?)
+    }
+}
+
 /// Through `down(act(gate(x)) * up(x))` to x.
 fn mlp_backward(
     mlp: &Mlp,
     layer: &LayerRecord,
     g: &Tensor,
     rules: GradientRules,
+    kernels: Kernels,
 ) -> Result<Tensor> {
     let acc = g.dtype();
-    let g_product = (input_grad(&mlp.down, g)? * rules.gate_up_factor())?;
+    let g_down = input_grad(&mlp.down, g)?;
     let gate = layer.gate.squeeze(0)?.to_dtype(acc)?;
     let up = layer.up.squeeze(0)?.to_dtype(acc)?;
+    if kernels == Kernels::FusedCpu {
+        let params = GateParams {
+            activation: mlp.activation,
+            identity: rules.identity_nonlinearities(),
+            factor: rules.gate_up_factor(),
+        };
+        let mut g_in = input_grad(
+            &mlp.up,
+            &g_down.apply_op2_no_bwd(&gate, &GateUpGrad(params))?,
+        )?;
+        if !rules.detach_gate() {
+            let g_gate = g_down.apply_op3_no_bwd(&gate, &up, &GateGrad(params))?;
+            g_in = (g_in + input_grad(&mlp.gate, &g_gate)?)?;
+        }
+        return Ok(g_in);
+    }
+    let g_product = (g_down * rules.gate_up_factor())?;
     let activated = mlp.activate(&gate)?;
     let mut g_in = input_grad(&mlp.up, &(&g_product * &activated)?)?;
     if !rules.detach_gate() {
@@ -343,16 +466,6 @@ fn rope_backward(g: &Tensor, rec: &Recording) -> Result<Tensor> {
         D::Minus1,
     )?;
     Ok((g.broadcast_mul(&cos)? + transposed)?)
-}
-
-/// `[1, kv_heads * n, T, D]` → `[1, kv_heads, T, D]`, summing each kv head's n query heads
-/// (the transpose of `repeat_kv`).
-fn sum_groups(g: &Tensor, n: usize) -> Result<Tensor> {
-    if n == 1 {
-        return Ok(g.clone());
-    }
-    let (b, h, t, d) = g.dims4()?;
-    Ok(g.reshape((b, h / n, n, t, d))?.sum(2)?)
 }
 
 /// `[1, heads, T, D]` → `[T, heads * D]`.

@@ -8,6 +8,7 @@
 //!   added to the residual stream for gradient read-out.
 
 mod backward;
+mod fused;
 mod layers;
 pub mod mask;
 mod record;
@@ -19,6 +20,7 @@ use anyhow::{bail, Context};
 pub use backward::{Seed, DEFAULT_QUERY_BLOCK};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
+pub use fused::Kernels;
 use layers::{Attention, LayerCache, Mlp, PathKind, RmsNorm};
 use record::LayerRecord;
 pub use record::Recording;

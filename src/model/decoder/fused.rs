@@ -1,0 +1,478 @@
+//! CPU-only fused kernels for the hand-written backward pass, written over slices in safe
+//! Rust and split over rows with rayon.
+//!
+//! Why: candle's CPU elementwise ops make one pass and one fresh buffer per op; the
+//! attention backward's softmax (forward recomputation and backward) and the MLP's gate
+//! derivative are ten-odd such passes over `[heads, block, keys]` and `[T, intermediate]`
+//! tensors. Each kernel here does the same arithmetic in one pass. Other devices keep the
+//! tensor-op path ([`Kernels::TensorOps`]); tests check both agree.
+
+use crate::model::config::Activation;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Shape};
+use rayon::prelude::*;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// Which implementation the backward pass uses for its elementwise stretches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernels {
+    /// The fused CPU kernels of this module (CPU, f32 or f64 only).
+    FusedCpu,
+    /// Candle tensor ops, on any device.
+    TensorOps,
+}
+
+impl Kernels {
+    /// Fused on the CPU in f32/f64, tensor ops elsewhere.
+    pub fn for_device(device: &Device, dtype: DType) -> Kernels {
+        if device.is_cpu() && matches!(dtype, DType::F32 | DType::F64) {
+            Kernels::FusedCpu
+        } else {
+            Kernels::TensorOps
+        }
+    }
+}
+
+/// The float arithmetic the kernels need, for f32 and f64.
+pub(super) trait Real:
+    Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + candle_core::WithDType
+{
+    const ZERO: Self;
+    const ONE: Self;
+    fn of(v: f64) -> Self;
+    fn exp(self) -> Self;
+    fn tanh(self) -> Self;
+    fn sqrt_two_over_pi() -> Self;
+}
+
+impl Real for f32 {
+    const ZERO: f32 = 0.0;
+    const ONE: f32 = 1.0;
+    fn of(v: f64) -> f32 {
+        v as f32
+    }
+    fn exp(self) -> f32 {
+        f32::exp(self)
+    }
+    fn tanh(self) -> f32 {
+        f32::tanh(self)
+    }
+    fn sqrt_two_over_pi() -> f32 {
+        (2.0f32 / std::f32::consts::PI).sqrt()
+    }
+}
+
+impl Real for f64 {
+    const ZERO: f64 = 0.0;
+    const ONE: f64 = 1.0;
+    fn of(v: f64) -> f64 {
+        v
+    }
+    fn exp(self) -> f64 {
+        f64::exp(self)
+    }
+    fn tanh(self) -> f64 {
+        f64::tanh(self)
+    }
+    fn sqrt_two_over_pi() -> f64 {
+        (2.0 / std::f64::consts::PI).sqrt()
+    }
+}
+
+/// The contiguous slice of a storage, or an error naming the op.
+fn slice<'a, T: Real>(s: &'a CpuStorage, l: &Layout, op: &str) -> candle_core::Result<&'a [T]> {
+    let data = T::cpu_storage_as_slice(s)?;
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("{op}: input must be contiguous"),
+    }
+}
+
+/// Rows of at least this many elements go to rayon one by one; shorter rows in chunks.
+const MIN_PAR_ELEMS: usize = 16 * 1024;
+
+fn rows_per_task(row: usize) -> usize {
+    (MIN_PAR_ELEMS / row.max(1)).max(1)
+}
+
+/// Where the query rows and keys of one attention block sit: the scores tensor is
+/// `[groups, heads_per_group * queries, keys]`, row `r` of a group is query `start + r %
+/// queries`, column `j` key `key_start + j`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BlockGeometry {
+    pub start: usize,
+    pub queries: usize,
+    pub key_start: usize,
+    pub window: Option<usize>,
+}
+
+impl BlockGeometry {
+    /// The visible columns `lo..hi` of row `r` (causal, windowed): always one at least.
+    fn visible(&self, r: usize, keys: usize) -> (usize, usize) {
+        let q = self.start + r % self.queries;
+        let hi = (q + 1).saturating_sub(self.key_start).min(keys);
+        let first = self
+            .window
+            .map_or(0, |w| (q + 1).saturating_sub(w))
+            .saturating_sub(self.key_start);
+        (first.min(hi), hi)
+    }
+}
+
+/// The scalar parts of the attention scores: `softcap(raw · scale)`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ScoreParams {
+    pub scale: f64,
+    pub softcap: Option<f64>,
+    /// AttnLRP / CP-LRP pass the soft-cap's relevance with the identity rule.
+    pub identity: bool,
+}
+
+impl ScoreParams {
+    /// `(scaled raw, score)` of one raw `q·k`, as the tensor path computes them.
+    #[inline(always)]
+    fn score<T: Real>(&self, raw: T) -> (T, T) {
+        let scaled = raw * T::of(self.scale);
+        match self.softcap {
+            Some(cap) => (scaled, (scaled * T::of(1.0 / cap)).tanh() * T::of(cap)),
+            None => (scaled, scaled),
+        }
+    }
+
+    /// d score / d scaled raw under the rules (1 without a soft-cap).
+    #[inline(always)]
+    fn local<T: Real>(&self, scaled: T, capped: T) -> T {
+        match self.softcap {
+            None => T::ONE,
+            Some(_) if self.identity => capped / (scaled + T::of(super::rules::IDENTITY_EPSILON)),
+            Some(cap) => {
+                let c = capped * T::of(1.0 / cap);
+                T::ONE - c * c
+            }
+        }
+    }
+}
+
+/// Masked softmax of the scores of raw `q·kᵀ` (`[groups, rows, keys]`), with the
+/// causal/window mask of [`BlockGeometry`]: masked probabilities are exactly 0.
+pub(super) struct MaskedSoftmax {
+    pub geometry: BlockGeometry,
+    pub params: ScoreParams,
+}
+
+impl MaskedSoftmax {
+    fn run<T: Real>(&self, raw: &[T], shape: &Shape) -> candle_core::Result<CpuStorage> {
+        let keys = shape.dims().last().copied().unwrap_or(1).max(1);
+        let rows_per_group = shape.elem_count() / keys / group_count(shape);
+        let mut out = vec![T::ZERO; raw.len()];
+        let chunk = rows_per_task(keys);
+        out.par_chunks_mut(keys * chunk)
+            .zip(raw.par_chunks(keys * chunk))
+            .enumerate()
+            .for_each(|(c, (out, raw))| {
+                for (i, (o, s)) in out.chunks_mut(keys).zip(raw.chunks(keys)).enumerate() {
+                    let r = (c * chunk + i) % rows_per_group;
+                    let (lo, hi) = self.geometry.visible(r, keys);
+                    softmax_row(&s[lo..hi], &mut o[lo..hi], &self.params);
+                }
+            });
+        Ok(T::to_cpu_storage_owned(out))
+    }
+}
+
+#[inline(always)]
+fn softmax_row<T: Real>(raw: &[T], out: &mut [T], params: &ScoreParams) {
+    let mut max = T::of(f64::NEG_INFINITY);
+    for (o, &r) in out.iter_mut().zip(raw) {
+        let s = params.score(r).1;
+        *o = s;
+        if s > max {
+            max = s;
+        }
+    }
+    let mut sum = T::ZERO;
+    for o in out.iter_mut() {
+        *o = (*o - max).exp();
+        sum = sum + *o;
+    }
+    for o in out.iter_mut() {
+        *o = *o / sum;
+    }
+}
+
+/// Groups (leading dimension) of a rank-3 scores shape; 1 otherwise.
+fn group_count(shape: &Shape) -> usize {
+    match shape.dims() {
+        [g, _, _] => (*g).max(1),
+        _ => 1,
+    }
+}
+
+impl CustomOp1 for MaskedSoftmax {
+    fn name(&self) -> &'static str {
+        "xmrc-masked-softmax"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let shape = l.shape().clone();
+        let out = match s {
+            CpuStorage::F32(_) => self.run(slice::<f32>(s, l, self.name())?, &shape)?,
+            CpuStorage::F64(_) => self.run(slice::<f64>(s, l, self.name())?, &shape)?,
+            _ => candle_core::bail!("{}: f32 or f64 only", self.name()),
+        };
+        Ok((out, shape))
+    }
+}
+
+/// The softmax backward to the raw scores: `g_raw = p (g_p − Σ p g_p) · local · scale`,
+/// inputs `probs`, `g_probs` and raw `q·kᵀ` (read only under a soft-cap), all `[groups,
+/// rows, keys]`.
+pub(super) struct SoftmaxBackward {
+    pub geometry: BlockGeometry,
+    pub params: ScoreParams,
+}
+
+impl SoftmaxBackward {
+    fn run<T: Real>(
+        &self,
+        probs: &[T],
+        g_probs: &[T],
+        raw: &[T],
+        shape: &Shape,
+    ) -> candle_core::Result<CpuStorage> {
+        let keys = shape.dims().last().copied().unwrap_or(1).max(1);
+        let rows_per_group = shape.elem_count() / keys / group_count(shape);
+        let mut out = vec![T::ZERO; probs.len()];
+        let chunk = rows_per_task(keys);
+        let width = keys * chunk;
+        out.par_chunks_mut(width)
+            .zip(probs.par_chunks(width))
+            .zip(g_probs.par_chunks(width))
+            .zip(raw.par_chunks(width))
+            .enumerate()
+            .for_each(|(c, (((out, p), gp), raw))| {
+                let rows = out
+                    .chunks_mut(keys)
+                    .zip(p.chunks(keys))
+                    .zip(gp.chunks(keys))
+                    .zip(raw.chunks(keys));
+                for (i, (((o, p), gp), raw)) in rows.enumerate() {
+                    let r = (c * chunk + i) % rows_per_group;
+                    let (lo, hi) = self.geometry.visible(r, keys);
+                    self.row(&p[lo..hi], &gp[lo..hi], &raw[lo..hi], &mut o[lo..hi]);
+                }
+            });
+        Ok(T::to_cpu_storage_owned(out))
+    }
+
+    #[inline(always)]
+    fn row<T: Real>(&self, p: &[T], gp: &[T], raw: &[T], out: &mut [T]) {
+        let mut dot = T::ZERO;
+        for (&p, &g) in p.iter().zip(gp) {
+            dot = dot + g * p;
+        }
+        let scale = T::of(self.params.scale);
+        if self.params.softcap.is_none() {
+            for ((o, &p), &g) in out.iter_mut().zip(p).zip(gp) {
+                *o = p * (g - dot) * scale;
+            }
+            return;
+        }
+        for (((o, &p), &g), &r) in out.iter_mut().zip(p).zip(gp).zip(raw) {
+            let (scaled, capped) = self.params.score(r);
+            *o = p * (g - dot) * self.params.local(scaled, capped) * scale;
+        }
+    }
+}
+
+impl CustomOp3 for SoftmaxBackward {
+    fn name(&self) -> &'static str {
+        "xmrc-softmax-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let shape = l1.shape().clone();
+        if l2.shape() != &shape || l3.shape() != &shape {
+            candle_core::bail!("{}: shapes differ", self.name());
+        }
+        let n = self.name();
+        let out = match s1 {
+            CpuStorage::F32(_) => self.run(
+                slice::<f32>(s1, l1, n)?,
+                slice::<f32>(s2, l2, n)?,
+                slice::<f32>(s3, l3, n)?,
+                &shape,
+            )?,
+            CpuStorage::F64(_) => self.run(
+                slice::<f64>(s1, l1, n)?,
+                slice::<f64>(s2, l2, n)?,
+                slice::<f64>(s3, l3, n)?,
+                &shape,
+            )?,
+            _ => candle_core::bail!("{n}: f32 or f64 only"),
+        };
+        Ok((out, shape))
+    }
+}
+
+/// The MLP's `act(gate)` and its local derivative under the rules.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct GateParams {
+    pub activation: Activation,
+    /// AttnLRP / CP-LRP: identity rule `act(x) / (x + ε)` instead of `act'(x)`.
+    pub identity: bool,
+    /// The rules' factor on the gate·up product's gradient.
+    pub factor: f64,
+}
+
+impl GateParams {
+    #[inline(always)]
+    fn activate<T: Real>(&self, x: T) -> T {
+        match self.activation {
+            Activation::Silu => x / (T::ONE + (-x).exp()),
+            Activation::GeluTanh => {
+                let c = T::sqrt_two_over_pi();
+                T::of(0.5) * x * (T::ONE + (c * x * (T::ONE + T::of(0.044715) * x * x)).tanh())
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn local<T: Real>(&self, x: T, activated: T) -> T {
+        if self.identity {
+            return activated / (x + T::of(super::rules::IDENTITY_EPSILON));
+        }
+        match self.activation {
+            Activation::Silu => {
+                let s = T::ONE / (T::ONE + (-x).exp());
+                s * (x * (T::ONE - s) + T::ONE)
+            }
+            Activation::GeluTanh => {
+                let c = T::of((2.0 / std::f64::consts::PI).sqrt());
+                let x2 = x * x;
+                let th = (x * (x2 * T::of(0.044715) + T::ONE) * c).tanh();
+                let du = (x2 * T::of(3.0 * 0.044715) + T::ONE) * c;
+                (th + T::ONE) * T::of(0.5) + x * T::of(0.5) * (T::ONE - th * th) * du
+            }
+        }
+    }
+}
+
+/// `g · act(gate)`: the gradient at the up projection's output; inputs `g`, `gate`.
+pub(super) struct GateUpGrad(pub GateParams);
+
+impl CustomOp2 for GateUpGrad {
+    fn name(&self) -> &'static str {
+        "xmrc-mlp-up-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        fn run<T: Real>(p: &GateParams, g: &[T], gate: &[T]) -> CpuStorage {
+            let mut out = vec![T::ZERO; g.len()];
+            out.par_chunks_mut(MIN_PAR_ELEMS)
+                .zip(g.par_chunks(MIN_PAR_ELEMS))
+                .zip(gate.par_chunks(MIN_PAR_ELEMS))
+                .for_each(|((o, g), x)| {
+                    let f = T::of(p.factor);
+                    for ((o, &g), &x) in o.iter_mut().zip(g).zip(x) {
+                        *o = g * f * p.activate(x);
+                    }
+                });
+            T::to_cpu_storage_owned(out)
+        }
+        let shape = l1.shape().clone();
+        if l2.shape() != &shape {
+            candle_core::bail!("{}: shapes differ", self.name());
+        }
+        let n = self.name();
+        let out = match s1 {
+            CpuStorage::F32(_) => run(&self.0, slice::<f32>(s1, l1, n)?, slice(s2, l2, n)?),
+            CpuStorage::F64(_) => run(&self.0, slice::<f64>(s1, l1, n)?, slice(s2, l2, n)?),
+            _ => candle_core::bail!("{n}: f32 or f64 only"),
+        };
+        Ok((out, shape))
+    }
+}
+
+/// `g · up · local(gate)`: the gradient at the gate projection's output; inputs `g`,
+/// `gate`, `up`.
+pub(super) struct GateGrad(pub GateParams);
+
+impl CustomOp3 for GateGrad {
+    fn name(&self) -> &'static str {
+        "xmrc-mlp-gate-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        fn run<T: Real>(p: &GateParams, g: &[T], gate: &[T], up: &[T]) -> CpuStorage {
+            let mut out = vec![T::ZERO; g.len()];
+            out.par_chunks_mut(MIN_PAR_ELEMS)
+                .zip(g.par_chunks(MIN_PAR_ELEMS))
+                .zip(gate.par_chunks(MIN_PAR_ELEMS))
+                .zip(up.par_chunks(MIN_PAR_ELEMS))
+                .for_each(|(((o, g), x), u)| {
+                    let f = T::of(p.factor);
+                    for (((o, &g), &x), &u) in o.iter_mut().zip(g).zip(x).zip(u) {
+                        let local = if p.identity {
+                            p.local(x, p.activate(x))
+                        } else {
+                            p.local(x, T::ZERO)
+                        };
+                        *o = g * f * u * local;
+                    }
+                });
+            T::to_cpu_storage_owned(out)
+        }
+        let shape = l1.shape().clone();
+        if l2.shape() != &shape || l3.shape() != &shape {
+            candle_core::bail!("{}: shapes differ", self.name());
+        }
+        let n = self.name();
+        let out = match s1 {
+            CpuStorage::F32(_) => run(
+                &self.0,
+                slice::<f32>(s1, l1, n)?,
+                slice(s2, l2, n)?,
+                slice(s3, l3, n)?,
+            ),
+            CpuStorage::F64(_) => run(
+                &self.0,
+                slice::<f64>(s1, l1, n)?,
+                slice(s2, l2, n)?,
+                slice(s3, l3, n)?,
+            ),
+            _ => candle_core::bail!("{n}: f32 or f64 only"),
+        };
+        Ok((out, shape))
+    }
+}
