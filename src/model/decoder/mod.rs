@@ -94,16 +94,22 @@ impl Block {
 impl Block {
     /// The fast forward of one prompt (`x` `[1, T, hidden]`), keeping what the backward
     /// pass needs; `rope` holds the fused kernel's `[T, D/2]` tables.
+    /// `mask`: the additive mask, or None for the fused CPU kernels (blocked attention).
     fn forward_recorded(
         &self,
         x: &Tensor,
         rope: &RopeTables,
-        mask: &Tensor,
+        mask: Option<&Tensor>,
     ) -> candle_core::Result<(Tensor, LayerRecord)> {
         let path = PathKind::Fast;
         let attn_in = self.input_norm.forward(x, path)?;
         let (q, k, v) = self.attention.qkv(&attn_in, rope, path)?;
-        let attn_out = self.attention.attend(&q, &k, &v, Some(mask), path)?;
+        let attn_out = match mask {
+            Some(mask) => self.attention.attend(&q, &k, &v, Some(mask), path)?,
+            None => self
+                .attention
+                .attend_blocked(&q, &k, &v, self.window, DEFAULT_QUERY_BLOCK)?,
+        };
         let sandwich = self.sandwich.is_some();
         let mid = match &self.sandwich {
             Some(_) => (x + self.post_attention_norm.forward(&attn_out, path)?)?,

@@ -10,7 +10,7 @@
 use super::layers::PathKind;
 use super::mask;
 use super::rope::RopeTables;
-use super::Decoder;
+use super::{Decoder, Kernels};
 use anyhow::{bail, Result};
 use candle_core::Tensor;
 
@@ -74,10 +74,12 @@ impl Decoder {
         let positions: Vec<u32> = (0..t as u32).collect();
         let tables = RopeTables::new(&self.inv_freq, &[positions], self.dtype, &self.device)?;
         // The fused RoPE kernel takes `[T, D/2]` tables.
-        let fused = RopeTables {
+        let tables_fused = RopeTables {
             cos: tables.cos.squeeze(0)?,
             sin: tables.sin.squeeze(0)?,
         };
+        // Blocked attention with the fused softmax on the CPU; the additive mask elsewhere.
+        let fused = Kernels::for_device(&self.device, self.dtype) == Kernels::FusedCpu;
         let mut masks: Vec<(Option<usize>, Tensor)> = Vec::new();
         let mut x = self.embed(&ids_t)?;
         let mut levels = Vec::with_capacity(self.blocks.len() + 1);
@@ -85,14 +87,15 @@ impl Decoder {
         for block in &self.blocks {
             levels.push(x.squeeze(0)?);
             let mask = match masks.iter().find(|(w, _)| *w == block.window) {
-                Some((_, m)) => m.clone(),
+                _ if fused => None,
+                Some((_, m)) => Some(m.clone()),
                 None => {
                     let m = mask::additive_mask(1, t, t, 0, block.window, None, &self.device)?;
                     masks.push((block.window, m.clone()));
-                    m
+                    Some(m)
                 }
             };
-            let (y, record) = block.forward_recorded(&x, &fused, &mask)?;
+            let (y, record) = block.forward_recorded(&x, &tables_fused, mask.as_ref())?;
             layers.push(record);
             x = y;
         }
