@@ -10,7 +10,7 @@
 use crate::model::config::Activation;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Shape};
 use rayon::prelude::*;
-use std::ops::{Add, Div, Mul, Neg, Sub};
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, Neg, Sub};
 
 /// Which implementation the backward pass uses for its elementwise stretches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub(super) trait Real:
     + Mul<Output = Self>
     + Div<Output = Self>
     + Neg<Output = Self>
+    + AddAssign
+    + DivAssign
     + candle_core::WithDType
 {
     const ZERO: Self;
@@ -201,10 +203,10 @@ fn softmax_row<T: Real>(raw: &[T], out: &mut [T], params: &ScoreParams) {
     let mut sum = T::ZERO;
     for o in out.iter_mut() {
         *o = (*o - max).exp();
-        sum = sum + *o;
+        sum += *o;
     }
     for o in out.iter_mut() {
-        *o = *o / sum;
+        *o /= sum;
     }
 }
 
@@ -277,7 +279,7 @@ impl SoftmaxBackward {
     fn row<T: Real>(&self, p: &[T], gp: &[T], raw: &[T], out: &mut [T]) {
         let mut dot = T::ZERO;
         for (&p, &g) in p.iter().zip(gp) {
-            dot = dot + g * p;
+            dot += g * p;
         }
         let scale = T::of(self.params.scale);
         if self.params.softcap.is_none() {
