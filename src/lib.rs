@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod attribution;
+pub mod batch;
 pub mod cli;
 pub mod data;
 pub mod eval;

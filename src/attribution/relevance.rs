@@ -11,7 +11,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// What is explained.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetMode {
     /// The logit of the first answer token at the last prompt position.

@@ -164,6 +164,57 @@ impl ReferencePool {
         })
     }
 
+    /// Sample ids in `lang`'s pool, in order.
+    pub fn ids(&self, lang: Lang) -> impl Iterator<Item = &str> + '_ {
+        self.langs
+            .get(&lang)
+            .into_iter()
+            .flat_map(|s| s.ids.iter().map(String::as_str))
+    }
+
+    /// Adds another pool of the same model and setting (for example another shard's). The
+    /// sums are additive; a sample in both pools would count twice, so that is an error.
+    pub fn merge(&mut self, other: &ReferencePool) -> Result<()> {
+        if let (Some(a), Some(b)) = (self.shape, other.shape) {
+            if a != b {
+                bail!(
+                    "pools of {} levels x {} and {} levels x {} cannot be merged (another model?)",
+                    a.0,
+                    a.1,
+                    b.0,
+                    b.1
+                );
+            }
+        }
+        for (lang, theirs) in &other.langs {
+            let ours = self.langs.entry(*lang).or_default();
+            if let Some(id) = theirs.ids.intersection(&ours.ids).next() {
+                bail!("sample {id} ({lang}) is in both pools: it would count twice");
+            }
+            if ours.unit_sum.is_empty() {
+                *ours = theirs.clone();
+                continue;
+            }
+            for (mine, add) in ours.unit_sum.iter_mut().zip(&theirs.unit_sum) {
+                for part in SimPart::ALL {
+                    for (m, a) in mine.get_mut(part).iter_mut().zip(add.get(part)) {
+                        *m += a;
+                    }
+                }
+            }
+            for (mine, add) in ours.unit_sq.iter_mut().zip(&theirs.unit_sq) {
+                for part in SimPart::ALL {
+                    *mine.get_mut(part) += add.get(part);
+                }
+            }
+            ours.ids.extend(theirs.ids.iter().cloned());
+        }
+        if self.shape.is_none() {
+            self.shape = other.shape;
+        }
+        Ok(())
+    }
+
     fn check_shape(&self, summary: &HiddenSummary) -> Result<()> {
         summary.check()?;
         let shape = (summary.levels(), summary.hidden_size());
@@ -244,6 +295,36 @@ mod tests {
         HiddenSummary {
             layers: vec![PerPart::from_fn(|_| v.clone())],
         }
+    }
+
+    #[test]
+    fn merged_pools_equal_one_pool_and_refuse_overlaps() {
+        let vs: Vec<Vec<f32>> = vec![
+            vec![1.0, 0.0, 0.5],
+            vec![0.2, 1.0, 0.0],
+            vec![0.0, -0.3, 1.0],
+            vec![0.7, 0.7, 0.1],
+        ];
+        let mut whole = ReferencePool::new();
+        let (mut a, mut b) = (ReferencePool::new(), ReferencePool::new());
+        for (i, v) in vs.iter().enumerate() {
+            let id = format!("s{i}");
+            whole.add(Lang::De, &id, &one_level(v.clone())).unwrap();
+            let half = if i % 2 == 0 { &mut a } else { &mut b };
+            half.add(Lang::De, &id, &one_level(v.clone())).unwrap();
+        }
+        a.merge(&b).unwrap();
+        let (w, m) = (whole.within(Lang::De).unwrap(), a.within(Lang::De).unwrap());
+        assert!((w.question[0] - m.question[0]).abs() < 1e-12);
+        assert_eq!(a.len(Lang::De), 4);
+        assert_eq!(a.ids(Lang::De).count(), 4);
+        let err = a.merge(&b).unwrap_err().to_string();
+        assert!(err.contains("in both pools"), "{err}");
+        let mut other_shape = ReferencePool::new();
+        other_shape
+            .add(Lang::De, "z", &one_level(vec![1.0, 2.0]))
+            .unwrap();
+        assert!(a.merge(&other_shape).is_err());
     }
 
     fn basis(dim: usize, i: usize) -> Vec<f32> {

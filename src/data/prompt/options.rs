@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Which languages the context, the question and the gold answers are in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Scenario {
     /// Everything in English.
     #[serde(rename = "en-en")]
@@ -77,7 +77,9 @@ impl FromStr for Scenario {
 }
 
 /// Where the task description goes: v1 before the demonstrations, v2 after the test question.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     #[default]
