@@ -258,6 +258,9 @@ pub struct TraceContext<'a> {
     pub judge: Option<&'a LoadedModel>,
     /// Reference pool for S(en,x); the traced sample's summary is added to it.
     pub pool: Option<&'a mut ReferencePool>,
+    /// The pooled hidden states of the sample's en-en run with the same shots and format,
+    /// when the caller has them (batch runs trace en-en first); else they are computed.
+    pub en_hidden: Option<&'a HiddenSummary>,
     pub cancel: Option<&'a AtomicBool>,
 }
 
@@ -450,7 +453,18 @@ pub fn trace_sample(
             progress(Progress::Stage(Stage::Similarity));
             let summary = pool_hidden_states(&states, &built.tokens)?;
             if prompt_options.scenario != Scenario::EnEn {
-                let en = en_en_summary(model, data, *index, prompt_options)?;
+                let computed;
+                let en = match ctx.en_hidden {
+                    Some(en) => en,
+                    None => {
+                        let en_options = PromptOptions {
+                            scenario: Scenario::EnEn,
+                            ..prompt_options.clone()
+                        };
+                        computed = prompt_summary(model, data, *index, &en_options)?;
+                        &computed
+                    }
+                };
                 let id = data
                     .get(*index)
                     .map(|s| s.id.clone())
@@ -460,9 +474,9 @@ pub fn trace_sample(
                 let view = match ctx.pool {
                     Some(pool) => {
                         pool.add(lang, id, &summary)?;
-                        pool.sample_view(lang, id, &en, &summary)?
+                        pool.sample_view(lang, id, en, &summary)?
                     }
-                    None => ReferencePool::new().sample_view(lang, id, &en, &summary)?,
+                    None => ReferencePool::new().sample_view(lang, id, en, &summary)?,
                 };
                 similarity = Some(view);
             }
@@ -581,18 +595,14 @@ fn dump_hidden(states: &[Tensor]) -> Result<Vec<HiddenDump>> {
         .collect()
 }
 
-/// Pooled hidden states of the en-en prompt of the same sample, shots and format.
-fn en_en_summary(
+/// Pooled hidden states of one sample's prompt under `options` (one forward, no generation).
+pub fn prompt_summary(
     model: &LoadedModel,
     data: &Dataset,
     index: usize,
     options: &PromptOptions,
 ) -> Result<HiddenSummary> {
-    let en_options = PromptOptions {
-        scenario: Scenario::EnEn,
-        ..options.clone()
-    };
-    let prompt = build_prompt(data, index, &en_options, model.chat_template.as_ref())?;
+    let prompt = build_prompt(data, index, options, model.chat_template.as_ref())?;
     let tokens = tokenize_prompt(&prompt, &model.tokenizer)?;
     let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
     let rec = model.decoder.record(&ids)?;
@@ -629,13 +639,9 @@ pub fn prefill_pool(
             break;
         }
         check_cancel(cancel)?;
-        let prompt = build_prompt(data, index, options, model.chat_template.as_ref())?;
-        let tokens = tokenize_prompt(&prompt, &model.tokenizer)?;
-        let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
-        let rec = model.decoder.record(&ids)?;
-        let states = prompt_hidden_states(&rec, ids.len())?;
-        let summary = pool_hidden_states(&states, &tokens)?;
-        if pool.add(options.lang, &prompt.sample_id, &summary)? {
+        let summary = prompt_summary(model, data, index, options)?;
+        let id = data.get(index).map(|s| s.id.as_str()).unwrap_or_default();
+        if pool.add(options.lang, id, &summary)? {
             added += 1;
             progress(added);
         }

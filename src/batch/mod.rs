@@ -4,6 +4,8 @@
 
 pub mod record;
 pub mod results_file;
+pub mod runner;
+pub mod units;
 
 pub use record::{
     pool_path, Analyses, PoolFile, PoolKey, ResultLine, RunHeader, RunSettings, UnitKey,

@@ -102,9 +102,11 @@ impl std::str::FromStr for Analyses {
                         oracle: true,
                     }
                 }
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "unknown analysis '{other}'; use answer, relevance, similarity, oracle or all"
-                )),
+                ))
+                }
             }
         }
         Ok(analyses)

@@ -229,3 +229,88 @@ impl ResultsWriter {
         &self.path
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::record::{Analyses, RunSettings};
+    use crate::pipeline::StopMode;
+
+    fn header(max_new_tokens: usize) -> RunHeader {
+        RunHeader {
+            version: RESULTS_VERSION,
+            settings: RunSettings {
+                analyses: Analyses::default(),
+                max_new_tokens,
+                stop: StopMode::Default,
+                rules: Default::default(),
+                mrd_threshold: 0.95,
+                mrd_layers: None,
+                ablation: crate::attribution::oracle::Ablation::Remove,
+                seed: 0,
+                answer_cue: None,
+                system: None,
+                judge: None,
+                device: "cpu".into(),
+                dtype: "f32".into(),
+                chat: "auto".into(),
+            },
+            shard: None,
+            tool: "test".into(),
+        }
+    }
+
+    #[test]
+    fn a_new_file_gets_a_header_and_a_torn_tail_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let opened = ResultsWriter::open(&path, &header(64)).unwrap();
+        assert!(opened.existing.header.is_none());
+        drop(opened);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(r#"{"kind":"run","version":1"#), "{text}");
+        // A crash mid-line leaves bytes without a newline.
+        std::fs::write(&path, format!("{text}{{\"kind\":\"unit\",\"key\":{{")).unwrap();
+        let read = read_results(&path).unwrap();
+        assert_eq!(read.torn, Some(TornLine { line: 2, bytes: 22 }));
+        assert_eq!(read.complete_len as usize, text.len());
+        let opened = ResultsWriter::open(&path, &header(64)).unwrap();
+        assert!(opened.existing.torn.is_some());
+        drop(opened);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
+
+    #[test]
+    fn damage_before_the_last_line_is_an_error_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        drop(ResultsWriter::open(&path, &header(64)).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}garbage\n{text}")).unwrap();
+        let err = format!("{:#}", read_results(&path).unwrap_err());
+        assert!(err.contains("r.jsonl:2: not a results line"), "{err}");
+    }
+
+    #[test]
+    fn other_settings_or_a_second_writer_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let first = ResultsWriter::open(&path, &header(64)).unwrap();
+        let err = ResultsWriter::open(&path, &header(64)).err().unwrap();
+        assert!(err.to_string().contains("lock is held"), "{err}");
+        drop(first);
+        let err = ResultsWriter::open(&path, &header(8)).err().unwrap();
+        assert!(err.to_string().contains("max_new_tokens: 64 vs 8"), "{err}");
+        let mut sharded = header(64);
+        sharded.shard = Some("1/4".into());
+        let err = ResultsWriter::open(&path, &sharded).err().unwrap();
+        assert!(
+            err.to_string().contains("give each shard its own --out"),
+            "{err}"
+        );
+        assert!(read_results(&dir.path().join("missing.jsonl"))
+            .unwrap()
+            .units
+            .is_empty());
+    }
+}

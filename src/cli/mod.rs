@@ -1,7 +1,9 @@
 //! Command-line front end (clap): one subcommand per module, all over the same engine.
 
+mod analysis_args;
 mod bench;
 mod data_args;
+mod eval;
 mod generate;
 mod model_args;
 mod prompt;
@@ -38,6 +40,9 @@ pub enum Command {
     /// Trace one sample (or a text): answer, scores, labels, AttnLRP relevance, MRD,
     /// similarity and sentence oracle, as one JSON document.
     Trace(trace::TraceArgs),
+    /// Evaluate many samples x languages x scenarios (x shots, formats, models) into a
+    /// resumable, shardable JSON Lines results file.
+    Eval(eval::EvalArgs),
     /// Speed and memory on a random-weight model of real size (optionally vs transformers).
     Bench(bench::BenchArgs),
 }
@@ -50,6 +55,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Trace(args) => trace::run(&args),
+        Command::Eval(args) => eval::run(&args),
     }
 }
 

@@ -13,6 +13,13 @@ pub struct ModelArgs {
     /// tokenizer.json and safetensors weights.
     #[arg(long, env = "XMRC_LENS_MODEL", value_name = "ID[@REV]|DIR")]
     pub model: ModelRef,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// How any model is run: device, dtype and prompting (shared by commands with several models).
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
     /// auto (CUDA when built with --features cuda and a GPU is present, else CPU), cpu,
     /// cuda or cuda:N.
     #[arg(long, default_value = "auto", value_name = "DEVICE")]
@@ -29,10 +36,27 @@ pub struct ModelArgs {
     pub no_chat: bool,
 }
 
-impl ModelArgs {
+impl RunArgs {
     /// `--chat`, `--no-chat` or neither.
     pub fn chat_mode(&self) -> ChatMode {
         ChatMode::from_flags(self.chat, self.no_chat)
+    }
+
+    /// `model` with these options.
+    pub fn spec_for(&self, model: ModelRef) -> ModelSpec {
+        ModelSpec {
+            model,
+            device: self.device,
+            dtype: self.dtype,
+            chat: self.chat_mode(),
+        }
+    }
+}
+
+impl ModelArgs {
+    /// `--chat`, `--no-chat` or neither.
+    pub fn chat_mode(&self) -> ChatMode {
+        self.run.chat_mode()
     }
 
     /// The model to load.
@@ -43,12 +67,7 @@ impl ModelArgs {
     /// Another model (e.g. the second one of a comparison) with the same device, dtype and
     /// chat options.
     pub fn spec_for(&self, model: ModelRef) -> ModelSpec {
-        ModelSpec {
-            model,
-            device: self.device,
-            dtype: self.dtype,
-            chat: self.chat_mode(),
-        }
+        self.run.spec_for(model)
     }
 }
 

@@ -3,19 +3,15 @@
 //! the next step and leaves no file behind (`--out` is written to a temporary file and
 //! renamed only when complete).
 
+use super::analysis_args::AnalysisArgs;
 use super::model_args::ModelArgs;
 use super::sample_args::SampleArgs;
 use super::write_out;
-use crate::attribution::mrd::MrdOptions;
-use crate::attribution::oracle::{Ablation, OracleOptions, DEFAULT_MAX_BATCH_TOKENS};
-use crate::attribution::relevance::{RelevanceOptions, TargetMode};
+use crate::batch::Analyses;
 use crate::model::chat_mode::ChatMode;
-use crate::model::decoder::{GradientRules, DEFAULT_QUERY_BLOCK};
-use crate::model::generate::DEFAULT_MAX_NEW_TOKENS;
 use crate::model::LoadedModel;
 use crate::pipeline::{
-    prefill_pool, trace_sample, PoolFill, Progress, StopMode, TraceContext, TraceInput,
-    TraceOptions,
+    prefill_pool, trace_sample, PoolFill, Progress, TraceContext, TraceInput, TraceOptions,
 };
 use crate::similarity::reference::ReferencePool;
 use anyhow::{bail, Context, Result};
@@ -41,26 +37,8 @@ pub struct TraceArgs {
     /// in the model's chat template as one user turn).
     #[arg(long, value_name = "FILE")]
     pub text: Option<PathBuf>,
-    /// What relevance explains: the first answer token (step) or all of them (sequence).
-    #[arg(long, default_value = "step")]
-    pub target: TargetMode,
-    /// Propagation rules: attn-lrp (LXT's efficient AttnLRP), cp-lrp, or gradient
-    /// (plain gradient x input).
-    #[arg(long, default_value = "attn-lrp")]
-    pub rules: GradientRules,
-    /// Stop after this many new tokens.
-    #[arg(long, default_value_t = DEFAULT_MAX_NEW_TOKENS)]
-    pub max_new_tokens: usize,
-    /// default: EOS, end of turn or the first line break after answer text; eos: EOS and
-    /// end of turn only; none: only --max-new-tokens.
-    #[arg(long, default_value = "default")]
-    pub stop: StopMode,
-    /// Token MRD threshold: the share of a token's relevance reached by its MRD layer.
-    #[arg(long, default_value_t = 0.95)]
-    pub mrd_threshold: f32,
-    /// Decoder layers counted by MRD (default: all but the last, N = L - 1).
-    #[arg(long)]
-    pub mrd_layers: Option<usize>,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
     /// Skip AttnLRP relevance and MRD.
     #[arg(long)]
     pub no_relevance: bool,
@@ -70,27 +48,10 @@ pub struct TraceArgs {
     /// Skip the cross-lingual similarity.
     #[arg(long)]
     pub no_similarity: bool,
-    /// Oracle ablation: remove the sentence's tokens, or replace each by this token id.
-    #[arg(long, value_name = "ID")]
-    pub baseline_token: Option<u32>,
-    /// Oracle: batched full forwards (rows x padded length up to --oracle-batch-tokens)
-    /// instead of reusing the unperturbed prompt's KV cache for each unchanged prefix.
-    #[arg(long)]
-    pub oracle_batched: bool,
-    /// Oracle batch budget with --oracle-batched: rows x padded length per forward.
-    #[arg(long, default_value_t = DEFAULT_MAX_BATCH_TOKENS)]
-    pub oracle_batch_tokens: usize,
     /// Pre-fill the reference pool of the sample's language with this many other samples
     /// (same scenario and options) so the trace carries S(en,x).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub reference_pool: usize,
-    /// Queries per block in the attention backward (memory only, same values).
-    #[arg(long, default_value_t = DEFAULT_QUERY_BLOCK)]
-    pub query_block: usize,
-    /// Ask this instruct model (hub id or folder) for generation-error labels, with the
-    /// paper's appendix A.2 prompt.
-    #[arg(long, value_name = "ID|DIR")]
-    pub judge: Option<String>,
     /// Add data: `hidden` adds per-level hidden-state vectors.
     #[arg(long, value_enum)]
     pub dump: Vec<Dump>,
@@ -101,29 +62,13 @@ pub struct TraceArgs {
 
 impl TraceArgs {
     fn options(&self) -> TraceOptions {
-        TraceOptions {
-            max_new_tokens: self.max_new_tokens,
-            stop: self.stop,
-            top_k: 5,
-            relevance: (!self.no_relevance).then_some(RelevanceOptions {
-                rules: self.rules,
-                target: self.target,
-                query_block: self.query_block,
-            }),
-            mrd: MrdOptions {
-                threshold: self.mrd_threshold,
-                counted_layers: self.mrd_layers,
-            },
+        let mut options = self.analysis.trace_options(Analyses {
+            relevance: !self.no_relevance,
             similarity: !self.no_similarity,
-            oracle: (!self.no_oracle).then_some(OracleOptions {
-                ablation: self
-                    .baseline_token
-                    .map_or(Ablation::Remove, Ablation::Baseline),
-                max_batch_tokens: self.oracle_batch_tokens,
-                prefix_cache: !self.oracle_batched,
-            }),
-            dump_hidden: self.dump.contains(&Dump::Hidden),
-        }
+            oracle: !self.no_oracle,
+        });
+        options.dump_hidden = self.dump.contains(&Dump::Hidden);
+        options
     }
 }
 
@@ -152,7 +97,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     let mut spec = args.model.spec();
     if args.text.is_some() {
         // Free text is raw unless --chat asks for the template.
-        spec.chat = if args.model.chat {
+        spec.chat = if args.model.run.chat {
             ChatMode::On
         } else {
             ChatMode::Off
@@ -167,7 +112,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         model.describe_device(),
         model.load_ms
     ));
-    let judge = match &args.judge {
+    let judge = match &args.analysis.judge {
         Some(name) => {
             say(&format!("loading the judge {name}"));
             let judge_spec = args.model.spec_for(name.parse()?);
@@ -181,7 +126,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         Some(path) => TraceInput::Text {
             text: std::fs::read_to_string(path)
                 .with_context(|| format!("reading the text to trace from {}", path.display()))?,
-            chat: args.model.chat,
+            chat: args.model.run.chat,
         },
         None => {
             let (loaded, index) = args.which.load()?;
@@ -230,6 +175,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         model: &model,
         judge: judge.as_ref(),
         pool: Some(&mut pool),
+        en_hidden: None,
         cancel: Some(&cancel),
     };
     let mut answer_open = false;
