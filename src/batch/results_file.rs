@@ -131,6 +131,13 @@ pub fn write_pool(results: &Path, pool: &PoolFile) -> Result<()> {
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     serde_json::to_writer(&mut tmp, pool)?;
     tmp.flush()?;
+    // Temporary files are private (0600); the sidecar is as readable as its results file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     tmp.persist(&path)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
