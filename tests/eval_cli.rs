@@ -259,7 +259,7 @@ fn ctrl_c_stops_after_a_unit_and_the_run_resumes() {
     let saved = read_results(&out).unwrap();
     assert!(saved.torn.is_none());
     let n = saved.units.len();
-    assert!(n >= 2 && n < 70, "{n} units saved");
+    assert!((2..70).contains(&n), "{n} units saved");
     let stderr = run_ok(&args);
     assert!(
         stderr.contains(&format!("70 unit(s) planned, {n} already done")),

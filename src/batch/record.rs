@@ -299,7 +299,7 @@ impl UnitRecord {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ResultLine {
-    Run(RunHeader),
+    Run(Box<RunHeader>),
     Unit(Box<UnitRecord>),
 }
 
