@@ -5,6 +5,7 @@
 //! command line (`cli`) and, later, the TUI are two faces of the same engine.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod atomic_file;
 pub mod attribution;
 pub mod batch;
 pub mod cli;

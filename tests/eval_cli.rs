@@ -8,9 +8,7 @@ mod common;
 use common::{bin, repo_path, tiny_model_dir};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use xmrc_lens::batch::results_file::{read_pool, read_results};
 use xmrc_lens::batch::{PoolKey, UnitKey, UnitRecord};
 use xmrc_lens::data::prompt::{Format, Scenario};
@@ -228,30 +226,9 @@ fn ctrl_c_stops_after_a_unit_and_the_run_resumes() {
     // More units, so the interrupt lands mid-run.
     let at = args.iter().position(|a| a == "3").unwrap();
     args[at] = "all".into();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("xmrc-lens"))
-        .args(&args)
-        .env("HF_HUB_OFFLINE", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if line.contains("[eval] 2/") {
-            break;
-        }
-        line.clear();
-    }
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let code = child.wait().unwrap();
-    assert!(!code.success(), "an interrupted run must fail: {rest}");
+    let os_args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    let (success, rest) = common::interrupt_when(&os_args, "[eval] 2/");
+    assert!(!success, "an interrupted run must fail: {rest}");
     assert!(
         rest.contains("run the same command again to resume"),
         "{rest}"

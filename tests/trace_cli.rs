@@ -6,8 +6,6 @@ mod common;
 
 use common::{bin, repo_path, tiny_model_dir, FAMILIES};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 
 fn trace(args: &[&str], family: &str, data: &std::path::Path) -> Value {
     let out = bin()
@@ -207,44 +205,28 @@ fn free_text_with_hidden_dump_written_atomically() {
 fn ctrl_c_cancels_and_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("trace.json");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("xmrc-lens"))
-        .args([
-            "trace",
-            "--stop",
-            "none",
-            "--max-new-tokens",
-            "100000",
-            "--lang",
-            "de",
-        ])
-        .arg("--model")
-        .arg(tiny_model_dir("llama"))
-        .arg("--data")
-        .arg(repo_path("tests/fixtures/xquad-mini"))
-        .arg("--out")
-        .arg(&out)
-        .env("HF_HUB_OFFLINE", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if line.contains("[trace] generate") {
-            break;
-        }
-        line.clear();
-    }
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let code = child.wait().unwrap();
-    assert!(!code.success(), "a cancelled trace must fail: {rest}");
+    let args: Vec<std::ffi::OsString> = [
+        "trace",
+        "--stop",
+        "none",
+        "--max-new-tokens",
+        "100000",
+        "--lang",
+        "de",
+        "--model",
+    ]
+    .iter()
+    .map(Into::into)
+    .chain([
+        tiny_model_dir("llama").into_os_string(),
+        "--data".into(),
+        repo_path("tests/fixtures/xquad-mini").into_os_string(),
+        "--out".into(),
+        out.clone().into_os_string(),
+    ])
+    .collect();
+    let (success, rest) = common::interrupt_when(&args, "[trace] generate");
+    assert!(!success, "a cancelled trace must fail: {rest}");
     assert!(rest.contains("cancel"), "{rest}");
     assert!(!out.exists());
     assert_eq!(

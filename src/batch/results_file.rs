@@ -122,25 +122,9 @@ pub fn read_pool(results: &Path) -> Result<Option<PoolFile>> {
 
 /// Writes the pool sidecar atomically (temporary file, then rename).
 pub fn write_pool(results: &Path, pool: &PoolFile) -> Result<()> {
-    let path = pool_path(results);
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    serde_json::to_writer(&mut tmp, pool)?;
-    tmp.flush()?;
-    // Temporary files are private (0600); the sidecar is as readable as its results file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    tmp.persist(&path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    crate::atomic_file::write_atomically(&pool_path(results), |w| {
+        Ok(serde_json::to_writer(w, pool)?)
+    })
 }
 
 /// Appends lines to a results file, one write and one flush per line, holding its lock.

@@ -5,8 +5,8 @@
 use super::analysis_args::AnalysisArgs;
 use super::data_args::DataArgs;
 use super::model_args::RunArgs;
-use super::sample_args::flag;
-use crate::batch::runner::{run_eval, EvalJob, EvalObserver, EvalSummary, PromptBase};
+use super::sample_args::{flag, PromptExtraArgs};
+use crate::batch::runner::{run_eval, EvalJob, EvalObserver, EvalSummary};
 use crate::batch::units::{Plan, SampleSelection, Shard, Unit};
 use crate::batch::{Analyses, RunSettings, UnitKey, UnitRecord};
 use crate::data::prompt::{Format, Scenario};
@@ -19,8 +19,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -60,17 +58,8 @@ pub struct EvalArgs {
     pub analyses: Analyses,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
-    /// Seed of the demonstration choice.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// A system text for every prompt.
-    #[arg(long)]
-    pub system: Option<String>,
-    /// End raw prompts with "Answer:" (default: on for raw prompts, off for chat).
-    #[arg(long, overrides_with = "no_answer_cue")]
-    pub answer_cue: bool,
-    #[arg(long, overrides_with = "answer_cue")]
-    pub no_answer_cue: bool,
+    #[command(flatten)]
+    pub prompt: PromptExtraArgs,
     /// The results file (JSON Lines), appended to and resumed; the reference pools of
     /// similarity go beside it in FILE.pool.json.
     #[arg(long, default_value = "results.jsonl", value_name = "FILE")]
@@ -101,9 +90,9 @@ impl EvalArgs {
             mrd_threshold: a.mrd_threshold,
             mrd_layers: a.mrd_layers,
             ablation: a.ablation(),
-            seed: self.seed,
-            answer_cue: flag(self.answer_cue, self.no_answer_cue),
-            system: self.system.clone(),
+            seed: self.prompt.seed,
+            answer_cue: flag(self.prompt.answer_cue, self.prompt.no_answer_cue),
+            system: self.prompt.system.clone(),
             judge: a.judge.clone(),
             device: self.run.device.to_string(),
             dtype: self.run.dtype.to_string(),
@@ -118,22 +107,6 @@ impl EvalArgs {
             self.langs.clone()
         }
     }
-}
-
-/// Sets the flag on Ctrl-C (the second Ctrl-C exits at once).
-fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let handler_flag = flag.clone();
-    let installed = ctrlc::set_handler(move || {
-        if handler_flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\n[eval] stopping after the current unit (Ctrl-C again to quit now)");
-    });
-    if let Err(e) = installed {
-        tracing::warn!("Ctrl-C cannot stop the run cleanly: {e}");
-    }
-    flag
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
@@ -153,7 +126,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     if args.dry_run {
         return print_plan(&plan, &data, args);
     }
-    let cancel = cancel_on_ctrl_c();
+    let cancel = super::cancel_on_ctrl_c("[eval] stopping after the current unit");
     let judge = match &args.analysis.judge {
         Some(name) => {
             eprintln!("[eval] loading the judge {name}");
@@ -167,11 +140,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         plan: &plan,
         settings: args.settings(),
         trace: args.analysis.trace_options(args.analyses),
-        prompt: PromptBase {
-            seed: args.seed,
-            answer_cue: flag(args.answer_cue, args.no_answer_cue),
-            system: args.system.clone(),
-        },
+        prompt: args.prompt.base(),
         out: args.out.clone(),
         pool_every: args.pool_every,
         keep_going: args.keep_going,

@@ -77,3 +77,23 @@ pub(crate) fn use_colour() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
+
+/// A flag set by Ctrl-C, for work that stops at its next cancel point; `message` is printed
+/// then. A second Ctrl-C exits at once (status 130).
+pub(crate) fn cancel_on_ctrl_c(
+    message: &'static str,
+) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let handler_flag = flag.clone();
+    let installed = ctrlc::set_handler(move || {
+        if handler_flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\n{message} (Ctrl-C again to quit now)");
+    });
+    if let Err(e) = installed {
+        tracing::warn!("Ctrl-C cannot stop the work cleanly: {e}");
+    }
+    flag
+}

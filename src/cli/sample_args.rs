@@ -1,6 +1,7 @@
 //! Which sample and which prompt: the options `prompt` and `generate` share.
 
 use super::data_args::{find_sample, DataArgs};
+use crate::batch::runner::PromptBase;
 use crate::data::prompt::{Format, PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
 use anyhow::Result;
@@ -25,6 +26,13 @@ pub struct SampleArgs {
     /// Prompt format: v1 (task first) or v2 (task last).
     #[arg(long, default_value = "v1")]
     pub format: Format,
+    #[command(flatten)]
+    pub extra: PromptExtraArgs,
+}
+
+/// Prompt settings beyond the sample and scenario, shared by one-sample commands and `eval`.
+#[derive(Debug, Args)]
+pub struct PromptExtraArgs {
     /// Seed of the demonstration choice.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -38,17 +46,28 @@ pub struct SampleArgs {
     pub no_answer_cue: bool,
 }
 
+impl PromptExtraArgs {
+    pub fn base(&self) -> PromptBase {
+        PromptBase {
+            seed: self.seed,
+            answer_cue: flag(self.answer_cue, self.no_answer_cue),
+            system: self.system.clone(),
+        }
+    }
+}
+
 impl SampleArgs {
     /// The prompt options these flags describe.
     pub fn options(&self) -> PromptOptions {
+        let base = self.extra.base();
         PromptOptions {
             scenario: self.scenario,
             lang: self.lang,
             shots: self.shots,
             format: self.format,
-            seed: self.seed,
-            answer_cue: flag(self.answer_cue, self.no_answer_cue),
-            system: self.system.clone(),
+            seed: base.seed,
+            answer_cue: base.answer_cue,
+            system: base.system,
         }
     }
 

@@ -7,6 +7,7 @@ use super::analysis_args::AnalysisArgs;
 use super::model_args::ModelArgs;
 use super::sample_args::SampleArgs;
 use super::write_out;
+use crate::atomic_file::write_atomically;
 use crate::batch::Analyses;
 use crate::model::chat_mode::ChatMode;
 use crate::model::LoadedModel;
@@ -17,9 +18,8 @@ use crate::similarity::reference::ReferencePool;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Dump {
@@ -72,28 +72,12 @@ impl TraceArgs {
     }
 }
 
-/// Sets the flag on Ctrl-C (the second Ctrl-C exits at once).
-fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let handler_flag = flag.clone();
-    let installed = ctrlc::set_handler(move || {
-        if handler_flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\n[trace] cancelling at the next step (Ctrl-C again to quit now)");
-    });
-    if let Err(e) = installed {
-        tracing::warn!("Ctrl-C cannot cancel the trace: {e}");
-    }
-    flag
-}
-
 fn say(message: &str) {
     eprintln!("[trace] {message}");
 }
 
 pub fn run(args: &TraceArgs) -> Result<()> {
-    let cancel = cancel_on_ctrl_c();
+    let cancel = super::cancel_on_ctrl_c("[trace] cancelling at the next step");
     let mut spec = args.model.spec();
     if args.text.is_some() {
         // Free text is raw unless --chat asks for the template.
@@ -203,21 +187,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     say(&format!("done in {:.0} ms", trace.timings.total_ms));
     let json = serde_json::to_string_pretty(&trace)? + "\n";
     match &args.out {
-        Some(path) => write_atomically(path, &json),
+        Some(path) => write_atomically(path, |w| Ok(w.write_all(json.as_bytes())?)),
         None => write_out(&json),
     }
-}
-
-/// Writes to a temporary file beside `path`, then renames it over `path`.
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

@@ -90,3 +90,35 @@ pub fn bin() -> assert_cmd::Command {
         .env("NO_COLOR", "1");
     cmd
 }
+
+/// Runs the real binary with `args`, sends it SIGINT once a stderr line contains `marker`, and
+/// returns whether it exited successfully and the stderr that followed.
+#[allow(dead_code)]
+pub fn interrupt_when(args: &[std::ffi::OsString], marker: &str) -> (bool, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("xmrc-lens"))
+        .args(args)
+        .env_remove("XMRC_LENS_MODEL")
+        .env_remove("XMRC_LENS_DATA")
+        .env("HF_HUB_OFFLINE", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if line.contains(marker) {
+            break;
+        }
+        line.clear();
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    (child.wait().unwrap().success(), rest)
+}
