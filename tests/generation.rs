@@ -114,3 +114,67 @@ fn unsupported_architectures_are_named_with_the_supported_ones() {
         "{err}"
     );
 }
+
+/// Batched greedy decoding gives every row what it gets alone, and a usable prompt cache.
+#[test]
+fn batched_generation_equals_one_prompt_at_a_time() {
+    let texts = [
+        "The river flows to the",
+        "Velmora is a small river town on the east bank of the Sarn. It was founded in 1372 by \
+         salt traders from the coast, and about 8,400 people live there today. Question: when",
+        "Numbers:",
+    ];
+    for family in ["llama", "qwen2", "mistral", "gemma2"] {
+        let m = load(family, ChatMode::Off);
+        let prompts: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|t| m.tokenizer.encode(t, true).unwrap().ids)
+            .collect();
+        for stop_at_newline in [true, false] {
+            let mut options = m.generate_options();
+            options.max_new_tokens = 12;
+            options.stop_at_newline = stop_at_newline;
+            let refs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+            let batch = xmrc_lens::model::generate::generate_batch(
+                &m.decoder,
+                &m.tokenizer,
+                &refs,
+                &options,
+                None,
+            )
+            .unwrap();
+            assert_eq!(batch.len(), prompts.len());
+            for (prompt, (g, cache)) in prompts.iter().zip(&batch) {
+                let (alone, alone_cache) = xmrc_lens::model::generate::generate_cached(
+                    &m.decoder,
+                    &m.tokenizer,
+                    prompt,
+                    &options,
+                    None,
+                    &mut |_| {},
+                )
+                .unwrap();
+                assert_eq!(g.ids, alone.ids, "{family}: {:?}", alone.text);
+                assert_eq!(g.text, alone.text, "{family}");
+                assert_eq!(g.stop, alone.stop, "{family}");
+                for (a, b) in g.steps.iter().zip(&alone.steps) {
+                    for (x, y) in a.top.iter().zip(&b.top) {
+                        assert_eq!(x.id, y.id, "{family}");
+                        assert!((x.logit - y.logit).abs() < 1e-4, "{family}: {x:?} {y:?}");
+                    }
+                }
+                // The row's cache holds exactly its prompt: continuing from it matches.
+                assert_eq!(cache.len(), prompt.len());
+                let mut a = cache.clone();
+                let mut b = alone_cache.truncated(prompt.len()).unwrap();
+                let la = m.decoder.forward_fast(&[prompt[0]], &mut a).unwrap();
+                let lb = m.decoder.forward_fast(&[prompt[0]], &mut b).unwrap();
+                let diff = common::max_abs_diff(
+                    &la.to_vec1::<f32>().unwrap(),
+                    &lb.to_vec1::<f32>().unwrap(),
+                );
+                assert!(diff < 1e-4, "{family}: {diff}");
+            }
+        }
+    }
+}

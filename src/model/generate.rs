@@ -171,6 +171,141 @@ pub fn generate_cached(
     ))
 }
 
+/// Greedy decoding of several prompts at once: left-padded into one batch, one forward per
+/// step for all rows still running. Each row gets what [`generate_cached`] would give it alone
+/// (ids, steps, text, stop), up to floating-point reassociation in the batched kernels, and a
+/// cache of its prompt only (its padding dropped). Timings are the batch's, shared by its rows.
+pub fn generate_batch(
+    decoder: &Decoder,
+    tokenizer: &Tokenizer,
+    prompts: &[&[u32]],
+    options: &GenerateOptions,
+    cancel: Option<&AtomicBool>,
+) -> Result<Vec<(Generation, KvCache)>> {
+    if prompts.iter().any(|p| p.is_empty()) {
+        bail!("a prompt of the batch has no tokens");
+    }
+    let rows = prompts.len();
+    if rows == 0 {
+        return Ok(Vec::new());
+    }
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+    let width = prompts.iter().map(|p| p.len()).max().unwrap_or(0);
+    let pads: Vec<usize> = prompts.iter().map(|p| width - p.len()).collect();
+    // Padding ids are never seen (masked keys); the row's first id keeps them in range.
+    let ids: Vec<Vec<u32>> = prompts
+        .iter()
+        .zip(&pads)
+        .map(|(p, &pad)| std::iter::repeat_n(p[0], pad).chain(p.iter().copied()).collect())
+        .collect();
+    let mut key_mask: Vec<Vec<u8>> = pads
+        .iter()
+        .map(|&pad| {
+            std::iter::repeat_n(0u8, pad)
+                .chain(std::iter::repeat_n(1u8, width - pad))
+                .collect()
+        })
+        .collect();
+    let mut cache = decoder.new_cache();
+    let start = Instant::now();
+    let mut logits = decoder.forward_fast_batch(&ids, &key_mask, &mut cache)?;
+    let prefill_ms = start.elapsed().as_secs_f64() * 1e3;
+    let decode_start = Instant::now();
+
+    struct Row {
+        ids: Vec<u32>,
+        steps: Vec<GenStep>,
+        text: String,
+        stop: Option<StopReason>,
+    }
+    let mut state: Vec<Row> = (0..rows)
+        .map(|_| Row {
+            ids: Vec::new(),
+            steps: Vec::new(),
+            text: String::new(),
+            stop: None,
+        })
+        .collect();
+    let mut decoded_steps = 0usize;
+    for step in 0..options.max_new_tokens {
+        if cancelled() {
+            for row in state.iter_mut().filter(|r| r.stop.is_none()) {
+                row.stop = Some(StopReason::Cancelled);
+            }
+            break;
+        }
+        let mut next = Vec::with_capacity(rows);
+        for (r, row) in state.iter_mut().enumerate() {
+            if row.stop.is_some() {
+                next.push(None);
+                continue;
+            }
+            let (top, id) = top_tokens(&logits.get(r)?, options.top_k.max(1), tokenizer)?;
+            if options.stop_ids.contains(&id) {
+                row.stop = Some(StopReason::Eos(id));
+                next.push(None);
+                continue;
+            }
+            row.ids.push(id);
+            row.steps.push(GenStep {
+                id,
+                piece: tokenizer.display_piece(id),
+                top,
+            });
+            row.text = tokenizer.decode(&row.ids)?;
+            if options.stop_at_newline {
+                if let Some(cut) = line_break_after_text(&row.text) {
+                    row.text.truncate(cut);
+                    row.stop = Some(StopReason::Newline);
+                    next.push(None);
+                    continue;
+                }
+            }
+            next.push(Some(id));
+        }
+        if step + 1 == options.max_new_tokens || next.iter().all(Option::is_none) {
+            break;
+        }
+        // Rows that stopped are fed a masked dummy key so the batch keeps one shape.
+        let feed: Vec<Vec<u32>> = next
+            .iter()
+            .zip(prompts)
+            .map(|(n, p)| vec![n.unwrap_or(p[0])])
+            .collect();
+        for (mask, n) in key_mask.iter_mut().zip(&next) {
+            mask.push(u8::from(n.is_some()));
+        }
+        logits = decoder.forward_fast_batch(&feed, &key_mask, &mut cache)?;
+        decoded_steps += 1;
+    }
+    let decode_ms = decode_start.elapsed().as_secs_f64() * 1e3;
+    state
+        .into_iter()
+        .enumerate()
+        .map(|(r, row)| {
+            let prompt_len = prompts[r].len();
+            let timings = GenTimings {
+                prompt_tokens: prompt_len,
+                prefill_ms,
+                decode_ms,
+                prefill_tokens_per_s: per_second(rows * width, prefill_ms),
+                decode_tokens_per_s: per_second(decoded_steps * rows, decode_ms),
+            };
+            let row_cache = cache.row(r, pads[r], prompt_len)?;
+            Ok((
+                Generation {
+                    ids: row.ids,
+                    steps: row.steps,
+                    text: row.text,
+                    stop: row.stop.unwrap_or(StopReason::MaxTokens),
+                    timings,
+                },
+                row_cache,
+            ))
+        })
+        .collect()
+}
+
 fn per_second(tokens: usize, ms: f64) -> f64 {
     if ms > 0.0 {
         tokens as f64 / (ms / 1e3)

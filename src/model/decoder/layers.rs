@@ -202,6 +202,18 @@ impl LayerCache {
             None => Ok(0),
         }
     }
+
+    /// Row `row` of a batched cache, keys `start..start + len` (views, no copy).
+    pub fn row(&self, row: usize, start: usize, len: usize) -> Result<LayerCache> {
+        let kv = match &self.kv {
+            Some((k, v)) if len > 0 => Some((
+                k.narrow(0, row, 1)?.narrow(2, start, len)?,
+                v.narrow(0, row, 1)?.narrow(2, start, len)?,
+            )),
+            _ => None,
+        };
+        Ok(LayerCache { kv })
+    }
 }
 
 /// Grouped-query self-attention with the family's scale, soft-cap and window.

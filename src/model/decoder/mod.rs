@@ -168,6 +168,24 @@ impl KvCache {
             .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(KvCache { layers })
     }
+
+    /// One row of a batched cache as a single-sequence cache: keys `start..start + len` of
+    /// row `row` (left padding skipped by `start`).
+    pub fn row(&self, row: usize, start: usize, len: usize) -> anyhow::Result<KvCache> {
+        if start + len > self.len() {
+            bail!(
+                "cannot take keys {start}..{} of a cache holding {}",
+                start + len,
+                self.len()
+            );
+        }
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| l.row(row, start, len))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(KvCache { layers })
+    }
 }
 
 /// A batch of prompts for the differentiable path. Rows have equal length; padding (left or
@@ -398,6 +416,74 @@ impl Decoder {
         let last = x.narrow(1, t - k, k)?;
         let (_, logits) = self.head(&last, PathKind::Fast)?;
         Ok(logits.squeeze(0)?.to_dtype(DType::F32)?)
+    }
+
+    /// Feeds one more block of tokens to each row of a batch after what `cache` holds:
+    /// `ids[row]` all of one length `t`; `key_mask[row]` covers every key (cached and new,
+    /// `cache.len() + t`), 0 for padding. Positions count each row's real keys, so a
+    /// left-padded row sees the positions it would alone. Returns the f32 logits
+    /// `[rows, vocab]` of each row's last new position.
+    pub fn forward_fast_batch(
+        &self,
+        ids: &[Vec<u32>],
+        key_mask: &[Vec<u8>],
+        cache: &mut KvCache,
+    ) -> anyhow::Result<Tensor> {
+        let rows = ids.len();
+        let t = ids.first().map_or(0, Vec::len);
+        if rows == 0 || t == 0 || ids.iter().any(|r| r.len() != t) {
+            bail!("forward_fast_batch needs rows of one non-zero length");
+        }
+        let offset = cache.len();
+        let keys = offset + t;
+        if key_mask.len() != rows || key_mask.iter().any(|m| m.len() != keys) {
+            bail!("forward_fast_batch: the key mask must cover {keys} keys per row");
+        }
+        for row in ids {
+            self.check_ids(row)?;
+        }
+        let positions: Vec<Vec<u32>> = key_mask
+            .iter()
+            .map(|m| {
+                let before = m[..offset].iter().filter(|&&v| v != 0).count();
+                let mut p = before as u32;
+                m[offset..]
+                    .iter()
+                    .map(|&v| {
+                        let at = p;
+                        p += u32::from(v != 0);
+                        at
+                    })
+                    .collect()
+            })
+            .collect();
+        let flat: Vec<u32> = ids.iter().flatten().copied().collect();
+        let ids_t = Tensor::from_vec(flat, (rows, t), &self.device)?;
+        let rope = RopeTables::new(&self.inv_freq, &positions, self.dtype, &self.device)?;
+        let mut masks: Vec<(Option<usize>, Tensor)> = Vec::new();
+        let mut x = self.embed(&ids_t)?;
+        for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            let mask = match masks.iter().find(|(w, _)| *w == block.window) {
+                Some((_, m)) => m.clone(),
+                None => {
+                    let m = mask::additive_mask(
+                        rows,
+                        t,
+                        keys,
+                        offset,
+                        block.window,
+                        Some(key_mask),
+                        &self.device,
+                    )?;
+                    masks.push((block.window, m.clone()));
+                    m
+                }
+            };
+            x = block.forward(&x, &rope, Some(&mask), Some(layer_cache), PathKind::Fast)?;
+        }
+        let last = x.narrow(1, t - 1, 1)?;
+        let (_, logits) = self.head(&last, PathKind::Fast)?;
+        Ok(logits.squeeze(1)?.to_dtype(DType::F32)?)
     }
 
     /// The differentiable forward over a batch of whole prompts.
