@@ -15,9 +15,10 @@ use crate::eval::gen_error::{classify_by_rules, GenerationLabel};
 use crate::eval::judge::judge_with_model;
 use crate::eval::langid;
 use crate::eval::score::{score_both, Score};
-use crate::model::decoder::Recording;
+use crate::model::decoder::{KvCache, Recording};
 use crate::model::generate::{
-    generate_cached, top_tokens, GenStep, Generation, TopToken, DEFAULT_MAX_NEW_TOKENS,
+    generate_cached, top_tokens, GenStep, GenerateOptions, Generation, TopToken,
+    DEFAULT_MAX_NEW_TOKENS,
 };
 use crate::model::LoadedModel;
 use crate::similarity::pool::{pool_hidden_states, HiddenSummary};
@@ -261,7 +262,44 @@ pub struct TraceContext<'a> {
     /// The pooled hidden states of the sample's en-en run with the same shots and format,
     /// when the caller has them (batch runs trace en-en first); else they are computed.
     pub en_hidden: Option<&'a HiddenSummary>,
+    /// The answer, already generated for this prompt with [`generation_options`] (a batch
+    /// of prompts decoded together); else it is generated here.
+    pub pregenerated: Option<Pregenerated>,
     pub cancel: Option<&'a AtomicBool>,
+}
+
+/// A generation made outside `trace_sample`, with the KV cache of its prompt.
+pub struct Pregenerated {
+    pub generation: Generation,
+    pub cache: KvCache,
+    /// This prompt's share of the time spent generating (a batch's time over its rows).
+    pub generate_ms: f64,
+}
+
+/// The generation options `trace_sample` uses for `options`.
+pub fn generation_options(model: &LoadedModel, options: &TraceOptions) -> GenerateOptions {
+    let mut gen_options = model.generate_options();
+    gen_options.max_new_tokens = options.max_new_tokens;
+    gen_options.top_k = options.top_k.max(1);
+    gen_options.stop_at_newline = options.stop == StopMode::Default;
+    if options.stop == StopMode::None {
+        gen_options.stop_ids.clear();
+    }
+    gen_options
+}
+
+/// The token ids of a sample's prompt, as `trace_sample` builds them.
+pub fn prompt_ids(
+    model: &LoadedModel,
+    data: &Dataset,
+    index: usize,
+    options: &PromptOptions,
+) -> Result<Vec<u32>> {
+    let prompt = build_prompt(data, index, options, model.chat_template.as_ref())?;
+    Ok(tokenize_prompt(&prompt, &model.tokenizer)?
+        .iter()
+        .map(|t| t.id)
+        .collect())
 }
 
 fn check_cancel(cancel: Option<&AtomicBool>) -> Result<()> {
@@ -340,6 +378,7 @@ pub fn trace_sample(
     let model = ctx.model;
     let cancel = ctx.cancel;
     let mut timings = StageTimings::default();
+    let mut pregenerated_ms = 0.0;
 
     progress(Progress::Stage(Stage::Prompt));
     let t = Instant::now();
@@ -353,27 +392,33 @@ pub fn trace_sample(
     check_cancel(cancel)?;
     progress(Progress::Stage(Stage::Generate));
     let t = Instant::now();
-    let mut gen_options = model.generate_options();
-    gen_options.max_new_tokens = options.max_new_tokens;
-    gen_options.top_k = options.top_k.max(1);
-    gen_options.stop_at_newline = options.stop == StopMode::Default;
-    if options.stop == StopMode::None {
-        gen_options.stop_ids.clear();
-    }
-    let (generation, gen_cache) = generate_cached(
-        &model.decoder,
-        &model.tokenizer,
-        &ids,
-        &gen_options,
-        cancel,
-        &mut |step| progress(Progress::Token(step.clone())),
-    )?;
+    let (generation, gen_cache) = match ctx.pregenerated {
+        Some(pre) => {
+            if pre.cache.len() < ids.len() {
+                bail!(
+                    "the pregenerated answer's cache holds {} tokens, the prompt {}",
+                    pre.cache.len(),
+                    ids.len()
+                );
+            }
+            pregenerated_ms = pre.generate_ms;
+            (pre.generation, pre.cache)
+        }
+        None => generate_cached(
+            &model.decoder,
+            &model.tokenizer,
+            &ids,
+            &generation_options(model, options),
+            cancel,
+            &mut |step| progress(Progress::Token(step.clone())),
+        )?,
+    };
     // The oracle reuses the prompt's keys and values; nothing else needs the cache.
     let gen_cache = (options.oracle.as_ref().is_some_and(|o| o.prefix_cache)
         && built.prompt.is_some())
     .then_some(gen_cache);
     check_cancel(cancel)?;
-    timings.generate_ms = elapsed_ms(t);
+    timings.generate_ms = elapsed_ms(t) + pregenerated_ms;
     let answer = extract_answer(&generation.text);
 
     progress(Progress::Stage(Stage::Labels));
@@ -539,7 +584,7 @@ pub fn trace_sample(
         );
         timings.judge_ms = Some(elapsed_ms(t));
     }
-    timings.total_ms = elapsed_ms(total);
+    timings.total_ms = elapsed_ms(total) + pregenerated_ms;
 
     Ok(SampleTrace {
         version: TRACE_VERSION,

@@ -244,3 +244,14 @@ fn ctrl_c_stops_after_a_unit_and_the_run_resumes() {
     );
     assert_eq!(units(&out).len(), 70);
 }
+
+#[test]
+fn batched_answers_equal_one_prompt_at_a_time() {
+    let w = whole_run();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("batched.jsonl");
+    let mut args = eval_args(&out);
+    args.extend(["--batch".to_string(), "4".to_string()]);
+    run_ok(&args);
+    same_outcomes(&units(&out), &w.units);
+}

@@ -14,9 +14,11 @@ use super::results_file::{read_pool, write_pool, ResultsWriter};
 use super::units::{Plan, Unit};
 use crate::data::prompt::{PromptOptions, Scenario};
 use crate::data::Dataset;
+use crate::model::generate::generate_batch;
 use crate::model::LoadedModel;
 use crate::pipeline::{
-    prompt_summary, trace_sample, Progress, TraceContext, TraceInput, TraceOptions,
+    generation_options, prompt_ids, prompt_summary, trace_sample, Pregenerated, Progress,
+    TraceContext, TraceInput, TraceOptions,
 };
 use crate::similarity::HiddenSummary;
 use anyhow::{Context, Result};
@@ -45,6 +47,8 @@ pub struct EvalJob<'a> {
     pub pool_every: usize,
     /// Log a failing unit and go on instead of stopping.
     pub keep_going: bool,
+    /// Answers generated together per batch (1: one prompt at a time).
+    pub batch: usize,
     pub cancel: &'a AtomicBool,
 }
 
@@ -179,10 +183,17 @@ pub fn run_eval(
 
         // The en-en summary of the sample being run, keyed by (index, shots, format).
         let mut en_cache: Option<((usize, u8, crate::data::prompt::Format), HiddenSummary)> = None;
-        for unit in todo {
+        // Answers of the next `batch` units, generated together.
+        let mut pregenerated: std::collections::VecDeque<Result<Pregenerated>> =
+            std::collections::VecDeque::new();
+        for (at, unit) in todo.iter().enumerate() {
             if summary.cancelled || job.cancel.load(Ordering::Relaxed) {
                 summary.cancelled = true;
                 break;
+            }
+            if job.batch > 1 && pregenerated.is_empty() {
+                let chunk = &todo[at..(at + job.batch).min(todo.len())];
+                pregenerated = generate_chunk(job, &model, chunk).into();
             }
             let cache_key = (unit.index, unit.key.shots, unit.key.format);
             if en_cache.as_ref().is_some_and(|(k, _)| *k != cache_key) {
@@ -199,9 +210,22 @@ pub fn run_eval(
                 judge,
                 pool: None,
                 en_hidden: en_cache.as_ref().map(|(_, h)| h),
+                pregenerated: None,
                 cancel: Some(job.cancel),
             };
-            let traced = trace_sample(ctx, &input, &job.trace, &mut |_: Progress| {});
+            let traced = match pregenerated.pop_front() {
+                Some(Err(e)) => Err(e),
+                Some(Ok(pre)) => trace_sample(
+                    TraceContext {
+                        pregenerated: Some(pre),
+                        ..ctx
+                    },
+                    &input,
+                    &job.trace,
+                    &mut |_: Progress| {},
+                ),
+                None => trace_sample(ctx, &input, &job.trace, &mut |_: Progress| {}),
+            };
             let trace = match traced {
                 Ok(trace) => trace,
                 Err(_) if job.cancel.load(Ordering::Relaxed) => {
@@ -248,6 +272,64 @@ pub fn run_eval(
         write_pool(&job.out, &pools)?;
     }
     Ok(summary)
+}
+
+/// Generates the answers of `chunk` in one batch; each unit's share of the time is the
+/// batch's over its rows. A failure (of one prompt or of the batch) is reported per unit.
+fn generate_chunk(
+    job: &EvalJob,
+    model: &LoadedModel,
+    chunk: &[&Unit],
+) -> Vec<Result<Pregenerated>> {
+    let t = Instant::now();
+    let prompts: Vec<Result<Vec<u32>>> = chunk
+        .iter()
+        .map(|u| {
+            prompt_ids(
+                model,
+                job.data,
+                u.index,
+                &prompt_options(&job.prompt, &u.key),
+            )
+        })
+        .collect();
+    let ok: Vec<&[u32]> = prompts
+        .iter()
+        .filter_map(|p| p.as_ref().ok().map(Vec::as_slice))
+        .collect();
+    let options = generation_options(model, &job.trace);
+    let generated = generate_batch(
+        &model.decoder,
+        &model.tokenizer,
+        &ok,
+        &options,
+        Some(job.cancel),
+    );
+    let share = t.elapsed().as_secs_f64() * 1e3 / chunk.len() as f64;
+    let mut generated = match generated {
+        Ok(rows) => rows.into_iter(),
+        Err(e) => {
+            let message = format!("{e:#}");
+            return chunk
+                .iter()
+                .map(|_| Err(anyhow::anyhow!("generating a batch of answers: {message}")))
+                .collect();
+        }
+    };
+    prompts
+        .into_iter()
+        .map(|p| {
+            p?;
+            let (generation, cache) = generated
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("the batch returned fewer answers than prompts"))?;
+            Ok(Pregenerated {
+                generation,
+                cache,
+                generate_ms: share,
+            })
+        })
+        .collect()
 }
 
 /// The prompt of a unit.

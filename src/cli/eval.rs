@@ -74,6 +74,10 @@ pub struct EvalArgs {
     /// Log a unit that fails and go on (default: stop at the first failure).
     #[arg(long)]
     pub keep_going: bool,
+    /// Generate the answers of this many consecutive units together (one left-padded
+    /// batch per decoding step); the analyses then run unit by unit. Worth it on a GPU.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub batch: usize,
     /// Print the plan (units per model, language and scenario; already done) and exit.
     #[arg(long)]
     pub dry_run: bool,
@@ -144,6 +148,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         out: args.out.clone(),
         pool_every: args.pool_every,
         keep_going: args.keep_going,
+        batch: args.batch.max(1),
         cancel: &cancel,
     };
     let mut load = |name: &str| -> Result<LoadedModel> {

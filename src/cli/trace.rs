@@ -160,6 +160,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         judge: judge.as_ref(),
         pool: Some(&mut pool),
         en_hidden: None,
+        pregenerated: None,
         cancel: Some(&cancel),
     };
     let mut answer_open = false;

@@ -196,7 +196,11 @@ pub fn generate_batch(
     let ids: Vec<Vec<u32>> = prompts
         .iter()
         .zip(&pads)
-        .map(|(p, &pad)| std::iter::repeat_n(p[0], pad).chain(p.iter().copied()).collect())
+        .map(|(p, &pad)| {
+            std::iter::repeat_n(p[0], pad)
+                .chain(p.iter().copied())
+                .collect()
+        })
         .collect();
     let mut key_mask: Vec<Vec<u8>> = pads
         .iter()
