@@ -5,6 +5,7 @@ mod data_args;
 mod generate;
 mod model_args;
 mod prompt;
+mod report;
 mod sample_args;
 mod samples;
 mod score;
@@ -40,6 +41,8 @@ pub enum Command {
     Trace(trace::TraceArgs),
     /// Speed and memory on a random-weight model of real size (optionally vs transformers).
     Bench(bench::BenchArgs),
+    /// Tables and plots in the paper's shapes from eval results files (shards merged).
+    Report(report::ReportArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Trace(args) => trace::run(&args),
+        Command::Report(args) => report::run(&args),
     }
 }
 
