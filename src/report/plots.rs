@@ -176,7 +176,7 @@ fn mrd_panels<DB: DrawingBackend>(
                 (FONT, 18),
             )
             .margin(12)
-            .x_label_area_size(32)
+            .x_label_area_size(42)
             .y_label_area_size(48)
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..top * 1.1)
             .map_err(plot_err)?;
@@ -192,6 +192,7 @@ fn mrd_panels<DB: DrawingBackend>(
             .configure_mesh()
             .x_labels(n)
             .x_label_formatter(&label)
+            .light_line_style(RGBColor(238, 238, 238))
             .x_desc("language (en = en-en, others = en-x)")
             .y_desc("mean MRD (layer)")
             .label_style((FONT, 14))
@@ -269,12 +270,14 @@ fn similarity_panels<DB: DrawingBackend>(
         let mut chart = ChartBuilder::on(panel)
             .caption(name, (FONT, 18))
             .margin(12)
-            .x_label_area_size(32)
+            .x_label_area_size(42)
             .y_label_area_size(52)
             .build_cartesian_2d(0f64..(levels - 1) as f64, lo..hi)
             .map_err(plot_err)?;
         chart
             .configure_mesh()
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .light_line_style(RGBColor(238, 238, 238))
             .x_desc("layer (0 = embeddings)")
             .y_desc(y_name)
             .label_style((FONT, 14))

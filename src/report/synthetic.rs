@@ -292,7 +292,8 @@ pub fn fixture_shard(samples: std::ops::Range<usize>) -> Result<(Vec<UnitRecord>
                     f1,
                     language_error: (scenario == Scenario::EnX).then_some(f1 == 0.0),
                     error,
-                    mrd: [1, 2, 3, 3, (1 + k + li).min(7), 7 - (k % 2), 7],
+                    // Context deeper in later samples and languages, so that the groups differ.
+                    mrd: [1, 2, 3, 3, (1 + k * k / 2 + li).min(7), 7 - (k % 2), 7],
                     similarity,
                     oracle: (scenario != Scenario::XX).then_some((f1 >= 50.0, f1 > 0.0)),
                 }));

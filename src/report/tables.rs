@@ -364,7 +364,7 @@ pub fn similarity_markdown(series: &[SimSeries], labels: &RowLabels) -> Option<T
         "Cross-lingual hidden-state similarity (paper Figures 4-6)",
         format!(
             "S(en,x) = mean_k Sim(e_k, x_k) / mean_(i != j) Sim(x_i, x_j) at a few levels \
-             (0 = embeddings); `value` says whether a row is S(en,x) or, where no pool of at \
+             (0 = embeddings); `value` says whether a row is S(en,x) (`s_en_x`) or, where no pool of at \
              least two samples of the language was found, the raw mean cosine to the en-en \
              run ({no_pool} of {} rows). Every level is in similarity.csv and the plots.",
             series.len()
@@ -379,7 +379,7 @@ pub fn similarity_markdown(series: &[SimSeries], labels: &RowLabels) -> Option<T
             cells.push(Cell::Count(s.samples));
             cells.push(Cell::text(part.name()));
             cells.push(Cell::text(if s.ratio.is_some() {
-                "S(en,x)"
+                "s_en_x"
             } else {
                 "cosine"
             }));
