@@ -118,9 +118,10 @@ fn markdown_tables_match_the_snapshot() {
     let merged = load(&shards());
     let report = rep::build(&merged, &options(true)).unwrap();
     // Paths differ between machines.
-    let md = report
-        .markdown
-        .replace(&fixture_dir().display().to_string(), "tests/fixtures/results");
+    let md = report.markdown.replace(
+        &fixture_dir().display().to_string(),
+        "tests/fixtures/results",
+    );
     insta::assert_snapshot!("report_fixture", md);
 }
 
@@ -213,10 +214,17 @@ fn s_en_x_divides_by_the_merged_pool() {
     // (3 cos 30 + 2 cos 60 + cos 90) / 6.
     let within = (3.0 * 30f64.to_radians().cos() + 2.0 * 0.5) / 6.0;
     assert!((num(&r[9]) - within).abs() < 1e-6, "{}", num(&r[9]));
-    assert!((num(&r[10]) - 0.475 / within).abs() < 1e-5, "{}", num(&r[10]));
+    assert!(
+        (num(&r[10]) - 0.475 / within).abs() < 1e-5,
+        "{}",
+        num(&r[10])
+    );
     // The pools of one shard alone hold two samples: another denominator.
     let one = rep::build(&load(&shards()[..1]), &options(false)).unwrap();
-    let r1 = row(table(&one, "similarity"), &[model, "2", "v1", "en-x", "de", "question"]);
+    let r1 = row(
+        table(&one, "similarity"),
+        &[model, "2", "v1", "en-x", "de", "question"],
+    );
     // (The pooled vectors are f32.)
     assert!((num(&r1[9]) - 30f64.to_radians().cos()).abs() < 1e-6);
 }
@@ -256,7 +264,12 @@ fn files_are_written_and_well_formed() {
                 let columns = lines.next().unwrap().split(',').count();
                 for line in lines {
                     // The fixture has no quoted fields.
-                    assert_eq!(line.split(',').count(), columns, "{}: {line}", path.display());
+                    assert_eq!(
+                        line.split(',').count(),
+                        columns,
+                        "{}: {line}",
+                        path.display()
+                    );
                 }
             }
             Some("png") => {
@@ -307,7 +320,10 @@ fn conflicting_duplicates_are_refused_with_both_files() {
     let msg = format!("{err:#}");
     assert!(msg.contains("conflicting duplicates"), "{msg}");
     assert!(msg.contains("answer differs"), "{msg}");
-    assert!(msg.contains("results.1.jsonl") && msg.contains("other.jsonl"), "{msg}");
+    assert!(
+        msg.contains("results.1.jsonl") && msg.contains("other.jsonl"),
+        "{msg}"
+    );
     assert!(msg.contains("q0000"), "{msg}");
 }
 
@@ -332,7 +348,10 @@ fn other_settings_need_allow_mixed() {
     std::fs::write(&paths[1], text.replacen("\"seed\":0", "\"seed\":7", 1)).unwrap();
     let err = merge::load(&paths, false).unwrap_err();
     let msg = format!("{err:#}");
-    assert!(msg.contains("seed: 0 vs 7") && msg.contains("--allow-mixed"), "{msg}");
+    assert!(
+        msg.contains("seed: 0 vs 7") && msg.contains("--allow-mixed"),
+        "{msg}"
+    );
     let merged = merge::load(&paths, true).unwrap();
     assert_eq!(merged.mixed_settings.len(), 1);
 }

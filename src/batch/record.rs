@@ -102,9 +102,11 @@ impl std::str::FromStr for Analyses {
                         oracle: true,
                     }
                 }
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "unknown analysis '{other}'; use answer, relevance, similarity, oracle or all"
-                )),
+                ))
+                }
             }
         }
         Ok(analyses)
@@ -297,7 +299,7 @@ impl UnitRecord {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ResultLine {
-    Run(RunHeader),
+    Run(Box<RunHeader>),
     Unit(Box<UnitRecord>),
 }
 

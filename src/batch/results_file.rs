@@ -84,7 +84,7 @@ pub fn parse_results(bytes: &[u8], path: &Path) -> Result<ResultsContent> {
                         first.settings.differences(&header.settings).join("; ")
                     ),
                     Some(_) => {}
-                    None => content.header = Some(header),
+                    None => content.header = Some(*header),
                 }
             }
             ResultLine::Unit(unit) => content.units.push(*unit),
@@ -186,7 +186,7 @@ impl ResultsWriter {
         };
         match &existing.header {
             None if existing.units.is_empty() => {
-                writer.append(&ResultLine::Run(header.clone()))?;
+                writer.append(&ResultLine::Run(Box::new(header.clone())))?;
             }
             None => bail!(
                 "{}: results without a run header; it was not written by xmrc-lens eval",

@@ -562,7 +562,9 @@ fn report_bench(lines: usize, seed: u64, json_only: bool) -> Result<()> {
             paper: true,
             plots,
         };
-        let out = dir.path().join(if plots { "with-plots" } else { "no-plots" });
+        let out = dir
+            .path()
+            .join(if plots { "with-plots" } else { "no-plots" });
         let started = Instant::now();
         let merged = merge::load(std::slice::from_ref(&file), false)?;
         let load_s = started.elapsed().as_secs_f64();

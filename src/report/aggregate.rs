@@ -170,8 +170,10 @@ impl CellStats {
         let error = generation_label(unit, judge).error;
         self.generation_error.add(Some(error.is_some()));
         self.blank.add(Some(error == Some(GenerationError::Blank)));
-        self.refusal.add(Some(error == Some(GenerationError::Refusal)));
-        self.gibberish.add(Some(error == Some(GenerationError::Gibberish)));
+        self.refusal
+            .add(Some(error == Some(GenerationError::Refusal)));
+        self.gibberish
+            .add(Some(error == Some(GenerationError::Gibberish)));
         if let Some(oracle) = &unit.oracle {
             self.oracle_step.add(oracle.step_correct);
             self.oracle_sequence.add(oracle.sequence_correct);
@@ -244,4 +246,50 @@ pub fn languages(rows: &[RowStats], scenario: Scenario) -> Vec<Lang> {
         })
         .collect();
     Lang::ALL.into_iter().filter(|l| set.contains(l)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_count_only_defined_labels_and_means_need_values() {
+        let mut r = Rate::default();
+        for v in [Some(true), Some(false), None, Some(false), Some(true)] {
+            r.add(v);
+        }
+        assert_eq!(r.percent(), Some(50.0));
+        assert_eq!(Rate::default().percent(), None);
+        assert_eq!(Mean::default().get(), None);
+        assert_eq!(mean_of([1.0, 2.0, 6.0].into_iter()), Some(3.0));
+    }
+
+    #[test]
+    fn the_llm_judge_is_the_default_only_when_every_unit_has_it() {
+        let (mut units, _) = crate::report::synthetic::fixture_shard(0..1).unwrap();
+        assert_eq!(
+            resolve_judge(&units, None).unwrap().choice,
+            JudgeChoice::Rules
+        );
+        let err = resolve_judge(&units, Some(JudgeChoice::Llm)).unwrap_err();
+        assert!(err.to_string().contains("14 of 14 units"), "{err}");
+        for u in &mut units {
+            u.labels.judge = Some(GenerationLabel {
+                error: None,
+                judge: crate::eval::gen_error::Judge::Llm {
+                    model: "judge-model".into(),
+                },
+                reason: String::new(),
+            });
+        }
+        let judge = resolve_judge(&units, None).unwrap();
+        assert_eq!(judge.choice, JudgeChoice::Llm);
+        assert_eq!(judge.description, "the LLM judge (llm:judge-model)");
+        assert_eq!(
+            resolve_judge(&units, Some(JudgeChoice::Rules))
+                .unwrap()
+                .choice,
+            JudgeChoice::Rules
+        );
+    }
 }

@@ -68,8 +68,8 @@ pub fn build(merged: &Merged, options: &ReportOptions) -> Result<Report> {
     let rows = aggregate::rows(&merged.units, options.normalizer, judge.choice);
     let labels = RowLabels::new(rows.iter().map(|r| &r.key));
     let groups = mrd_groups::group_mrds(&merged.units, options.normalizer);
-    let series = similarity::similarity_series(&merged.units, &merged.pools)
-        .context("computing S(en,x)")?;
+    let series =
+        similarity::similarity_series(&merged.units, &merged.pools).context("computing S(en,x)")?;
 
     let units = tables::unit_counts(&rows, &labels);
     let mut shown = vec![
@@ -160,7 +160,10 @@ fn header(merged: &Merged, how: &Labelling) -> String {
     if !merged.mixed_settings.is_empty() {
         md.push('\n');
     }
-    md.push_str(&format!("Scores: {}. Labels: {}.\n\n", how.scores, how.judge));
+    md.push_str(&format!(
+        "Scores: {}. Labels: {}.\n\n",
+        how.scores, how.judge
+    ));
     md
 }
 

@@ -166,3 +166,20 @@ fn lang_means(members: &[&SampleUnits]) -> Vec<LangMrd> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_follow_the_f1_margins() {
+        assert_eq!(classify(100.0, &[80.0, 51.0]), Some(Group::Balanced));
+        // 50 is not above 50.
+        assert_eq!(classify(100.0, &[80.0, 50.0]), None);
+        // 100 - mean(0, 30) = 85 > 50.
+        assert_eq!(classify(100.0, &[0.0, 30.0]), Some(Group::EnSuperior));
+        // 80 - mean(40, 20) = 50: not more than 50.
+        assert_eq!(classify(80.0, &[40.0, 20.0]), None);
+        assert_eq!(classify(100.0, &[]), None);
+    }
+}

@@ -63,7 +63,11 @@ pub fn paper_values() -> Result<Vec<PaperValue>> {
                 shots: if shots.is_empty() {
                     None
                 } else {
-                    Some(shots.parse().with_context(|| format!("paper_results.csv:{n}"))?)
+                    Some(
+                        shots
+                            .parse()
+                            .with_context(|| format!("paper_results.csv:{n}"))?,
+                    )
                 },
                 value: value
                     .parse()
@@ -159,7 +163,10 @@ pub fn compare(rows: &[RowStats], normalizer_note: &str) -> Result<Comparison> {
     let mut notes = Vec::new();
     let mut by_model: BTreeMap<&str, Vec<&RowStats>> = BTreeMap::new();
     for row in rows {
-        by_model.entry(row.key.model.as_str()).or_default().push(row);
+        by_model
+            .entry(row.key.model.as_str())
+            .or_default()
+            .push(row);
     }
     let mut table = Table::new(
         "paper_comparison",
@@ -212,9 +219,9 @@ pub fn compare(rows: &[RowStats], normalizer_note: &str) -> Result<Comparison> {
                     .join(" and ")
             ));
         }
-        let wanted = values.iter().filter(|v| {
-            v.model == paper.name && (v.table == "2" || v.table.starts_with('6'))
-        });
+        let wanted = values
+            .iter()
+            .filter(|v| v.model == paper.name && (v.table == "2" || v.table.starts_with('6')));
         for v in wanted {
             // Table 6a repeats Table 2's en-en F1.
             if v.table == "6a" && v.scenario == Scenario::EnEn.name() {
@@ -264,7 +271,10 @@ mod tests {
             name("meta-llama/Llama-3.1-8B-Instruct"),
             Some("LLaMA-3.1-Instruct-8B")
         );
-        assert_eq!(name("/models/qwen2.5-7b-instruct/"), Some("Qwen-2.5-Instruct-7B"));
+        assert_eq!(
+            name("/models/qwen2.5-7b-instruct/"),
+            Some("Qwen-2.5-Instruct-7B")
+        );
         assert_eq!(name("meta-llama/Llama-3.1-8B"), Some("LLaMA-3.1-8B"));
         assert_eq!(name("google/gemma-2-9b-it"), Some("Gemma-2-IT-9B"));
         assert_eq!(name("HuggingFaceTB/SmolLM2-135M"), None);

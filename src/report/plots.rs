@@ -183,7 +183,9 @@ fn mrd_panels<DB: DrawingBackend>(
         let label = |x: &f64| {
             let i = x.round();
             if (x - i).abs() < 1e-6 && i >= 0.0 {
-                langs.get(i as usize).map_or(String::new(), |s| s.to_string())
+                langs
+                    .get(i as usize)
+                    .map_or(String::new(), |s| s.to_string())
             } else {
                 String::new()
             }
@@ -199,6 +201,7 @@ fn mrd_panels<DB: DrawingBackend>(
             .axis_desc_style((FONT, 15))
             .draw()
             .map_err(plot_err)?;
+        let mut drawn = 0;
         for (p, part) in PARTS.iter().enumerate() {
             let points: Vec<(f64, f64)> = group
                 .langs
@@ -214,10 +217,25 @@ fn mrd_panels<DB: DrawingBackend>(
                 .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
                 .map_err(plot_err)?
                 .label(part.label())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
             chart
                 .draw_series(points.iter().map(|&pt| Circle::new(pt, 4, c.filled())))
                 .map_err(plot_err)?;
+            drawn += 1;
+        }
+        if drawn == 0 {
+            // An empty group: say so rather than leave a bare frame.
+            let (w, h) = panel.dim_in_pixel();
+            panel
+                .draw(&Text::new(
+                    "no samples in this group",
+                    (w as i32 / 2 - 90, h as i32 / 2),
+                    (FONT, 18),
+                ))
+                .map_err(plot_err)?;
+            continue;
         }
         chart
             .configure_series_labels()
@@ -293,7 +311,9 @@ fn similarity_panels<DB: DrawingBackend>(
                 .draw_series(LineSeries::new(points, c.stroke_width(2)))
                 .map_err(plot_err)?
                 .label(format!("{}", s.lang))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()

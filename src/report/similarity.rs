@@ -76,7 +76,9 @@ pub fn similarity_series(units: &[UnitRecord], pools: &PoolFile) -> Result<Vec<S
     let mut out = Vec::new();
     for ((row, scenario, lang), s) in sums {
         let n = s.samples as f64;
-        let mean = s.sum.map(|_, v| v.iter().map(|x| x / n).collect::<Vec<_>>());
+        let mean = s
+            .sum
+            .map(|_, v| v.iter().map(|x| x / n).collect::<Vec<_>>());
         let pool = pools.get(&PoolKey {
             model: row.model.clone(),
             scenario,

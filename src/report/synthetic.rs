@@ -173,16 +173,23 @@ fn unit(s: Spec) -> UnitRecord {
 }
 
 /// Writes a results file (header, then units) and its pool sidecar.
-pub fn write_file(path: &Path, shard: Option<String>, units: &[UnitRecord], pool: &PoolFile) -> Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+pub fn write_file(
+    path: &Path,
+    shard: Option<String>,
+    units: &[UnitRecord],
+    pool: &PoolFile,
+) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut w = BufWriter::new(file);
-    for line in std::iter::once(ResultLine::Run(header(shard)))
+    for line in std::iter::once(ResultLine::Run(Box::new(header(shard))))
         .chain(units.iter().map(|u| ResultLine::Unit(Box::new(u.clone()))))
     {
         serde_json::to_writer(&mut w, &line)?;
         w.write_all(b"\n")?;
     }
-    w.flush().with_context(|| format!("writing {}", path.display()))?;
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
     write_pool(path, pool)
 }
 
@@ -219,14 +226,23 @@ fn lang_index(lang: Lang) -> usize {
 
 /// The fixture's cosine to en-en: 0.3 + 0.05 k + 0.04 level + 0.02 lang index, +0.1 for the
 /// context, -0.1 for the last token, -0.1 in x-x.
-pub fn fixture_cosine(k: usize, lang: Lang, scenario: Scenario, part: SimPart, level: usize) -> f64 {
+pub fn fixture_cosine(
+    k: usize,
+    lang: Lang,
+    scenario: Scenario,
+    part: SimPart,
+    level: usize,
+) -> f64 {
     let part_offset = match part {
         SimPart::Question => 0.0,
         SimPart::Context => 0.1,
         SimPart::Last => -0.1,
     };
     let scenario_offset = if scenario == Scenario::XX { -0.1 } else { 0.0 };
-    0.3 + 0.05 * k as f64 + 0.04 * level as f64 + 0.02 * lang_index(lang) as f64 + part_offset
+    0.3 + 0.05 * k as f64
+        + 0.04 * level as f64
+        + 0.02 * lang_index(lang) as f64
+        + part_offset
         + scenario_offset
 }
 
@@ -250,7 +266,11 @@ pub fn fixture_shard(samples: std::ops::Range<usize>) -> Result<(Vec<UnitRecord>
             let f1 = FIXTURE_EN_X_F1[k];
             let mut cases = vec![(Scenario::EnEn, Lang::En, f1[0])];
             for (i, &lang) in FIXTURE_LANGS.iter().enumerate() {
-                let x = if format == Format::V2 { f1[i + 1] / 2.0 } else { f1[i + 1] };
+                let x = if format == Format::V2 {
+                    f1[i + 1] / 2.0
+                } else {
+                    f1[i + 1]
+                };
                 cases.push((Scenario::EnX, lang, x));
             }
             for (i, &lang) in FIXTURE_LANGS.iter().enumerate() {
@@ -332,7 +352,7 @@ pub fn write_bench(dir: &Path, lines: usize, seed: u64) -> Result<PathBuf> {
     let file =
         std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     let mut w = BufWriter::new(file);
-    serde_json::to_writer(&mut w, &ResultLine::Run(header(None)))?;
+    serde_json::to_writer(&mut w, &ResultLine::Run(Box::new(header(None))))?;
     w.write_all(b"\n")?;
     let mut pool = PoolFile::new();
     let langs = &Lang::ALL[1..];
@@ -413,7 +433,8 @@ pub fn write_bench(dir: &Path, lines: usize, seed: u64) -> Result<PathBuf> {
             }
         }
     }
-    w.flush().with_context(|| format!("writing {}", path.display()))?;
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
     write_pool(&path, &pool)?;
     Ok(path)
 }

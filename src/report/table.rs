@@ -69,7 +69,9 @@ impl Table {
         let mut out = format!("### {}\n\n", self.title);
         let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
         out.push_str(&line(self.columns.clone()));
-        out.push_str(&line(self.columns.iter().map(|_| "---".to_string()).collect()));
+        out.push_str(&line(
+            self.columns.iter().map(|_| "---".to_string()).collect(),
+        ));
         for row in &self.rows {
             out.push_str(&line(row.iter().map(Cell::markdown).collect()));
         }
@@ -102,8 +104,14 @@ mod tests {
 
     #[test]
     fn markdown_and_csv_show_the_same_cells() {
-        let mut t = Table::new("t", "T", "Caption.".into(), vec!["model".into(), "f1".into()]);
-        t.rows.push(vec![Cell::text("a,b|c"), Cell::Num(Some(1.0 / 3.0))]);
+        let mut t = Table::new(
+            "t",
+            "T",
+            "Caption.".into(),
+            vec!["model".into(), "f1".into()],
+        );
+        t.rows
+            .push(vec![Cell::text("a,b|c"), Cell::Num(Some(1.0 / 3.0))]);
         t.rows.push(vec![Cell::text("d"), Cell::Num(None)]);
         let md = t.markdown();
         assert!(md.contains("| a,b\\|c | 0.33 |"), "{md}");

@@ -172,7 +172,10 @@ pub fn scores_per_language(
             labels,
             &format!("{stem}_en_x"),
             &format!("{metric} per language, en-x (paper Table 6a)"),
-            format!("{metric} x100 per language, en-en and en-x. {}.", how.scores),
+            format!(
+                "{metric} x100 per language, en-en and en-x. {}.",
+                how.scores
+            ),
             Scenario::EnX,
             true,
             score,
@@ -270,13 +273,7 @@ pub fn oracle(rows: &[RowStats], labels: &RowLabels) -> Option<Table> {
             .to_string(),
         columns(
             labels,
-            [
-                "step en-en",
-                "step en-x",
-                "sequence en-en",
-                "sequence en-x",
-            ]
-            .map(String::from),
+            ["step en-en", "step en-x", "sequence en-en", "sequence en-x"].map(String::from),
         ),
     );
     for row in with {
