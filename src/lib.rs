@@ -13,5 +13,6 @@ pub mod data;
 pub mod eval;
 pub mod model;
 pub mod pipeline;
+pub mod report;
 pub mod similarity;
 pub mod synth;

@@ -7,6 +7,7 @@ mod eval;
 mod generate;
 mod model_args;
 mod prompt;
+mod report;
 mod sample_args;
 mod samples;
 mod score;
@@ -45,6 +46,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Speed and memory on a random-weight model of real size (optionally vs transformers).
     Bench(bench::BenchArgs),
+    /// Tables and plots in the paper's shapes from eval results files (shards merged).
+    Report(report::ReportArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Trace(args) => trace::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Report(args) => report::run(&args),
     }
 }
 

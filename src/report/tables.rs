@@ -1,0 +1,465 @@
+//! The tables in the paper's shapes, from the aggregated rows.
+
+use super::aggregate::{languages, CellStats, RowKey, RowStats};
+use super::mrd_groups::{GroupMrd, PARTS};
+use super::similarity::SimSeries;
+use super::table::{Cell, Table};
+use crate::attribution::relevance::TargetMode;
+use crate::data::prompt::Scenario;
+use crate::data::Lang;
+use crate::similarity::SimPart;
+
+/// What every caption says about how the figures were made.
+#[derive(Clone, Debug)]
+pub struct Labelling {
+    /// e.g. "F1/EM under the squad normaliser".
+    pub scores: String,
+    /// e.g. "generation errors judged by the rule-based classifier".
+    pub judge: String,
+}
+
+/// Leading columns naming a row; the relevance target only when some row is not `step`.
+pub struct RowLabels {
+    with_target: bool,
+}
+
+impl RowLabels {
+    pub fn new<'a>(keys: impl IntoIterator<Item = &'a RowKey>) -> RowLabels {
+        RowLabels {
+            with_target: keys.into_iter().any(|k| k.target != TargetMode::Step),
+        }
+    }
+
+    pub fn columns(&self) -> Vec<String> {
+        let mut c = vec!["model".to_string(), "shots".into(), "format".into()];
+        if self.with_target {
+            c.push("target".into());
+        }
+        c
+    }
+
+    pub fn cells(&self, key: &RowKey) -> Vec<Cell> {
+        let mut c = vec![
+            Cell::text(&key.model),
+            Cell::Count(usize::from(key.shots)),
+            Cell::text(key.format.name()),
+        ];
+        if self.with_target {
+            c.push(Cell::text(key.target.name()));
+        }
+        c
+    }
+}
+
+fn columns(labels: &RowLabels, rest: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut c = labels.columns();
+    c.extend(rest);
+    c
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+/// Paper Table 2: scores, their ratios to en-en, and the mean error rates.
+pub fn summary(rows: &[RowStats], labels: &RowLabels, how: &Labelling, em: bool) -> Table {
+    let metric = if em { "EM" } else { "F1" };
+    let score = |c: &CellStats| if em { c.em.get() } else { c.f1.get() };
+    let mut t = Table::new(
+        if em { "summary_em" } else { "summary" },
+        &format!("Summary ({metric}; paper Table 2)"),
+        format!(
+            "{metric} x100 on en-en, its mean over the en-x and over the x-x languages (the mean \
+             of the per-language means), their ratios to en-en, and en-x error rates (%): \
+             language error (mean over languages), generation error (mean over languages) and \
+             en-en generation error. {}; {}.",
+            how.scores, how.judge
+        ),
+        columns(
+            labels,
+            [
+                "en-en",
+                "mean en-x",
+                "mean x-x",
+                "en-x / en-en",
+                "x-x / en-en",
+                "mean language error %",
+                "mean generation error %",
+                "en-en generation error %",
+            ]
+            .map(String::from),
+        ),
+    );
+    for row in rows {
+        let en = score(&row.en_en);
+        let (x, xx) = (row.mean_en_x(score), row.mean_x_x(score));
+        let mut cells = labels.cells(&row.key);
+        cells.extend(
+            [
+                en,
+                x,
+                xx,
+                ratio(x, en),
+                ratio(xx, en),
+                row.mean_en_x(|c| c.language_error.percent()),
+                row.mean_en_x(|c| c.generation_error.percent()),
+                row.en_en.generation_error.percent(),
+            ]
+            .map(Cell::Num),
+        );
+        t.rows.push(cells);
+    }
+    t
+}
+
+/// Paper Table 6 (and Tables 7-9 with another figure): one column per language.
+#[allow(clippy::too_many_arguments)]
+fn per_language(
+    rows: &[RowStats],
+    labels: &RowLabels,
+    id: &str,
+    title: &str,
+    caption: String,
+    scenario: Scenario,
+    with_en_en: bool,
+    figure: impl Fn(&CellStats) -> Option<f64>,
+) -> Table {
+    let langs = languages(rows, scenario);
+    let mut names = Vec::new();
+    if with_en_en {
+        names.push("en-en".to_string());
+    }
+    names.extend(langs.iter().map(|l| match scenario {
+        Scenario::XX => format!("{l}-{l}"),
+        _ => format!("en-{l}"),
+    }));
+    let mut t = Table::new(id, title, caption, columns(labels, names));
+    for row in rows {
+        let cells_of = match scenario {
+            Scenario::XX => &row.x_x,
+            _ => &row.en_x,
+        };
+        let mut cells = labels.cells(&row.key);
+        if with_en_en {
+            cells.push(Cell::Num(figure(&row.en_en)));
+        }
+        cells.extend(
+            langs
+                .iter()
+                .map(|l| Cell::Num(cells_of.get(l).and_then(&figure))),
+        );
+        t.rows.push(cells);
+    }
+    t
+}
+
+/// Paper Table 6a/6b (F1) and their EM twins.
+pub fn scores_per_language(
+    rows: &[RowStats],
+    labels: &RowLabels,
+    how: &Labelling,
+    em: bool,
+) -> Vec<Table> {
+    let metric = if em { "EM" } else { "F1" };
+    let score = move |c: &CellStats| if em { c.em.get() } else { c.f1.get() };
+    let stem = if em { "em" } else { "f1" };
+    vec![
+        per_language(
+            rows,
+            labels,
+            &format!("{stem}_en_x"),
+            &format!("{metric} per language, en-x (paper Table 6a)"),
+            format!(
+                "{metric} x100 per language, en-en and en-x. {}.",
+                how.scores
+            ),
+            Scenario::EnX,
+            true,
+            score,
+        ),
+        per_language(
+            rows,
+            labels,
+            &format!("{stem}_x_x"),
+            &format!("{metric} per language, x-x (paper Table 6b)"),
+            format!("{metric} x100 per language, x-x. {}.", how.scores),
+            Scenario::XX,
+            false,
+            score,
+        ),
+    ]
+}
+
+/// Paper Tables 7, 8 and 9a-c.
+pub fn errors_per_language(rows: &[RowStats], labels: &RowLabels, how: &Labelling) -> Vec<Table> {
+    let judge = &how.judge;
+    vec![
+        per_language(
+            rows,
+            labels,
+            "language_error",
+            "Language error per language (paper Table 7)",
+            "Language error rate (%) on en-x: the answer is detected (Lingua) as the question's \
+             language while the gold is English."
+                .to_string(),
+            Scenario::EnX,
+            false,
+            |c| c.language_error.percent(),
+        ),
+        per_language(
+            rows,
+            labels,
+            "generation_error",
+            "Generation failure per language (paper Table 8)",
+            format!("Generation failure rate (%): blank, refusal or gibberish; {judge}."),
+            Scenario::EnX,
+            true,
+            |c| c.generation_error.percent(),
+        ),
+        per_language(
+            rows,
+            labels,
+            "gibberish",
+            "Gibberish per language (paper Table 9a)",
+            format!("Gibberish rate (%); {judge}."),
+            Scenario::EnX,
+            true,
+            |c| c.gibberish.percent(),
+        ),
+        per_language(
+            rows,
+            labels,
+            "refusal",
+            "Refusal per language (paper Table 9b)",
+            format!("Refusal rate (%); {judge}."),
+            Scenario::EnX,
+            true,
+            |c| c.refusal.percent(),
+        ),
+        per_language(
+            rows,
+            labels,
+            "blank",
+            "Blank answers per language (paper Table 9c)",
+            format!("Blank answer rate (%); {judge}."),
+            Scenario::EnX,
+            true,
+            |c| c.blank.percent(),
+        ),
+    ]
+}
+
+/// Paper Table 3, for the rows that ran the oracle.
+pub fn oracle(rows: &[RowStats], labels: &RowLabels) -> Option<Table> {
+    let with: Vec<&RowStats> = rows
+        .iter()
+        .filter(|r| {
+            r.en_en.oracle_step.percent().is_some()
+                || r.en_x.values().any(|c| c.oracle_step.percent().is_some())
+        })
+        .collect();
+    if with.is_empty() {
+        return None;
+    }
+    let mut t = Table::new(
+        "oracle",
+        "Oracle retrieval accuracy (paper Table 3)",
+        "Share (%) of units whose gold sentence has the largest log-probability drop when \
+         ablated, with the first answer token (step) or the whole answer (sequence) as target; \
+         en-x is the mean over languages. Units without a known gold sentence are left out."
+            .to_string(),
+        columns(
+            labels,
+            ["step en-en", "step en-x", "sequence en-en", "sequence en-x"].map(String::from),
+        ),
+    );
+    for row in with {
+        let mut cells = labels.cells(&row.key);
+        cells.extend(
+            [
+                row.en_en.oracle_step.percent(),
+                row.mean_en_x(|c| c.oracle_step.percent()),
+                row.en_en.oracle_sequence.percent(),
+                row.mean_en_x(|c| c.oracle_sequence.percent()),
+            ]
+            .map(Cell::Num),
+        );
+        t.rows.push(cells);
+    }
+    Some(t)
+}
+
+/// Paper Figure 3 data: one line per row, group and language.
+pub fn mrd(groups: &[GroupMrd], labels: &RowLabels, how: &Labelling) -> Option<Table> {
+    if groups.is_empty() {
+        return None;
+    }
+    let mut names = vec![
+        "group".to_string(),
+        "samples".into(),
+        "lang".into(),
+        "units".into(),
+    ];
+    names.extend(PARTS.iter().map(|p| p.name().to_string()));
+    let sizes: Vec<String> = groups
+        .iter()
+        .map(|g| format!("{}: {} {} of {}", g.row, g.samples, g.group, g.classified))
+        .collect();
+    let mut t = Table::new(
+        "mrd",
+        "Mean part MRD of balanced and en-superior samples (paper Figure 3)",
+        format!(
+            "Mean MRD (layer) of each prompt part over the group's samples; en = the en-en \
+             units, other languages = the en-x units. Balanced: F1 > 50 in en-en and every en-x \
+             language of the sample; en-superior: en-en F1 above the sample's mean en-x F1 by \
+             more than 50. {}. Samples per group: {}.",
+            how.scores,
+            sizes.join("; ")
+        ),
+        columns(labels, names),
+    );
+    for g in groups {
+        for lang in &g.langs {
+            let mut cells = labels.cells(&g.row);
+            cells.push(Cell::text(g.group.name()));
+            cells.push(Cell::Count(g.samples));
+            cells.push(Cell::text(lang.lang.code()));
+            cells.push(Cell::Count(lang.units));
+            cells.extend(lang.parts.iter().map(|v| Cell::Num(*v)));
+            t.rows.push(cells);
+        }
+    }
+    Some(t)
+}
+
+/// Levels shown in markdown: the first, the quartiles and the last.
+pub fn shown_levels(levels: usize) -> Vec<usize> {
+    let last = levels.saturating_sub(1);
+    let mut l: Vec<usize> = [0, last / 4, last / 2, (3 * last) / 4, last].to_vec();
+    l.dedup();
+    l
+}
+
+/// Paper Figures 4-6 data, in markdown: a few levels per part and language.
+pub fn similarity_markdown(series: &[SimSeries], labels: &RowLabels) -> Option<Table> {
+    let levels = series.iter().map(SimSeries::levels).max()?;
+    let shown = shown_levels(levels);
+    let mut names = vec![
+        "scenario".to_string(),
+        "lang".into(),
+        "samples".into(),
+        "part".into(),
+        "value".into(),
+    ];
+    names.extend(shown.iter().map(|l| format!("level {l}")));
+    let no_pool = series.iter().filter(|s| s.ratio.is_none()).count();
+    let mut t = Table::new(
+        "similarity_levels",
+        "Cross-lingual hidden-state similarity (paper Figures 4-6)",
+        format!(
+            "S(en,x) = mean_k Sim(e_k, x_k) / mean_(i != j) Sim(x_i, x_j) at a few levels \
+             (0 = embeddings); `value` says whether a row is S(en,x) (`s_en_x`) or, where no pool of at \
+             least two samples of the language was found, the raw mean cosine to the en-en \
+             run ({no_pool} of {} rows). Every level is in similarity.csv and the plots.",
+            series.len()
+        ),
+        columns(labels, names),
+    );
+    for s in series {
+        for part in SimPart::ALL {
+            let mut cells = labels.cells(&s.row);
+            cells.push(Cell::text(s.scenario.name()));
+            cells.push(Cell::text(s.lang.code()));
+            cells.push(Cell::Count(s.samples));
+            cells.push(Cell::text(part.name()));
+            cells.push(Cell::text(if s.ratio.is_some() {
+                "s_en_x"
+            } else {
+                "cosine"
+            }));
+            cells.extend(shown.iter().map(|&l| Cell::Num(s.shown(part, l))));
+            t.rows.push(cells);
+        }
+    }
+    Some(t)
+}
+
+/// Every level, tidy: one line per row, scenario, language, part and level.
+pub fn similarity_csv(series: &[SimSeries], labels: &RowLabels) -> Option<Table> {
+    if series.is_empty() {
+        return None;
+    }
+    let names = [
+        "scenario",
+        "lang",
+        "part",
+        "level",
+        "samples",
+        "mean_cosine",
+        "within",
+        "s_en_x",
+    ]
+    .map(String::from);
+    let mut t = Table::new(
+        "similarity",
+        "similarity",
+        String::new(),
+        columns(labels, names),
+    );
+    for s in series {
+        for part in SimPart::ALL {
+            for level in 0..s.levels() {
+                let mut cells = labels.cells(&s.row);
+                cells.push(Cell::text(s.scenario.name()));
+                cells.push(Cell::text(s.lang.code()));
+                cells.push(Cell::text(part.name()));
+                cells.push(Cell::Count(level));
+                cells.push(Cell::Count(s.samples));
+                cells.push(Cell::Num(s.mean.get(part).get(level).copied()));
+                cells.push(Cell::Num(
+                    s.within
+                        .as_ref()
+                        .and_then(|w| w.get(part).get(level).copied()),
+                ));
+                cells.push(Cell::Num(
+                    s.ratio
+                        .as_ref()
+                        .and_then(|r| r.get(part).get(level).copied().flatten()),
+                ));
+                t.rows.push(cells);
+            }
+        }
+    }
+    Some(t)
+}
+
+/// Units per row and scenario, for the report's header.
+pub fn unit_counts(rows: &[RowStats], labels: &RowLabels) -> Table {
+    let mut t = Table::new(
+        "units",
+        "Units",
+        "Units per row and scenario after merging (duplicates counted once).".to_string(),
+        columns(
+            labels,
+            ["en-en", "en-x", "x-x", "en-x languages", "x-x languages"].map(String::from),
+        ),
+    );
+    for row in rows {
+        let langs = |m: &std::collections::BTreeMap<Lang, CellStats>| {
+            m.keys().map(|l| l.code()).collect::<Vec<_>>().join(" ")
+        };
+        let mut cells = labels.cells(&row.key);
+        cells.extend([
+            Cell::Count(row.en_en.units),
+            Cell::Count(row.en_x.values().map(|c| c.units).sum()),
+            Cell::Count(row.x_x.values().map(|c| c.units).sum()),
+            Cell::text(langs(&row.en_x)),
+            Cell::text(langs(&row.x_x)),
+        ]);
+        t.rows.push(cells);
+    }
+    t
+}
