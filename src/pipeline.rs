@@ -17,8 +17,7 @@ use crate::eval::langid;
 use crate::eval::score::{score_both, Score};
 use crate::model::decoder::{KvCache, Recording};
 use crate::model::generate::{
-    generate_cached, top_tokens, GenStep, GenerateOptions, Generation, TopToken,
-    DEFAULT_MAX_NEW_TOKENS,
+    generate_cached, GenStep, GenerateOptions, Generation, TopToken, DEFAULT_MAX_NEW_TOKENS,
 };
 use crate::model::LoadedModel;
 use crate::similarity::pool::{pool_hidden_states, HiddenSummary};
@@ -35,7 +34,7 @@ use std::time::Instant;
 pub const TRACE_VERSION: u32 = 1;
 
 /// Logits kept at the last prompt position.
-pub const TOP_LOGITS: usize = 20;
+pub const TOP_LOGITS: usize = crate::model::generate::PROMPT_TOP;
 
 /// What is traced.
 pub enum TraceInput<'a> {
@@ -469,14 +468,21 @@ pub fn trace_sample(
         recording = Some(attribution.recording);
         timings.relevance_ms = Some(elapsed_ms(t));
     }
+    // Hidden states are needed for the similarity and the dump; answer-only traces skip
+    // the extra forward (the prompt's top logits come from generation's own prefill).
+    let needs_states =
+        matches!(input, TraceInput::Sample { .. }) && options.similarity || options.dump_hidden;
     let recording = match recording {
-        Some(r) => r,
-        None => model.decoder.record(&ids)?,
+        Some(r) => Some(r),
+        None if needs_states => Some(model.decoder.record(&ids)?),
+        None => None,
     };
     let prompt_len = ids.len();
-    let logits = model.decoder.logits_at(&recording, &[prompt_len - 1])?;
-    let top_logits = top_tokens(&logits, TOP_LOGITS, &model.tokenizer)?.0;
-    let states = prompt_hidden_states(&recording, prompt_len)?;
+    let top_logits = generation.prompt_top.clone();
+    let states = match &recording {
+        Some(rec) => prompt_hidden_states(rec, prompt_len)?,
+        None => Vec::new(),
+    };
     drop(recording);
     let hidden_dump = if options.dump_hidden {
         Some(dump_hidden(&states)?)

@@ -157,6 +157,15 @@ fn batched_generation_equals_one_prompt_at_a_time() {
                 assert_eq!(g.ids, alone.ids, "{family}: {:?}", alone.text);
                 assert_eq!(g.text, alone.text, "{family}");
                 assert_eq!(g.stop, alone.stop, "{family}");
+                // The prompt's top logits: 20, best first, the first answer token on top.
+                assert_eq!(alone.prompt_top.len(), 20);
+                if let Some(first) = alone.ids.first() {
+                    assert_eq!(alone.prompt_top[0].id, *first, "{family}");
+                }
+                let top_ids = |g: &xmrc_lens::model::generate::Generation| {
+                    g.prompt_top.iter().map(|t| t.id).collect::<Vec<_>>()
+                };
+                assert_eq!(top_ids(g), top_ids(&alone), "{family}");
                 for (a, b) in g.steps.iter().zip(&alone.steps) {
                     for (x, y) in a.top.iter().zip(&b.top) {
                         assert_eq!(x.id, y.id, "{family}");

@@ -14,6 +14,9 @@ use std::time::Instant;
 /// Default answer budget: XQuAD answers are short spans.
 pub const DEFAULT_MAX_NEW_TOKENS: usize = 64;
 
+/// Candidates kept at the last prompt position (the first answer step).
+pub const PROMPT_TOP: usize = 20;
+
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
     pub max_new_tokens: usize,
@@ -75,6 +78,9 @@ pub struct GenTimings {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Generation {
+    /// The [`PROMPT_TOP`] highest logits at the last prompt position.
+    #[serde(default)]
+    pub prompt_top: Vec<TopToken>,
     /// Generated ids, the stopping EOS excluded.
     pub ids: Vec<u32>,
     pub steps: Vec<GenStep>,
@@ -123,6 +129,7 @@ pub fn generate_cached(
     let start = Instant::now();
     let mut logits = decoder.forward_fast(prompt_ids, &mut cache)?;
     timings.prefill_ms = start.elapsed().as_secs_f64() * 1e3;
+    let prompt_top = top_tokens(&logits, PROMPT_TOP, tokenizer)?.0;
     let decode_start = Instant::now();
     let mut decoded_steps = 0usize;
     for step in 0..options.max_new_tokens {
@@ -161,6 +168,7 @@ pub fn generate_cached(
     timings.decode_tokens_per_s = per_second(decoded_steps, timings.decode_ms);
     Ok((
         Generation {
+            prompt_top,
             ids,
             steps,
             text,
@@ -217,19 +225,23 @@ pub fn generate_batch(
     let decode_start = Instant::now();
 
     struct Row {
+        prompt_top: Vec<TopToken>,
         ids: Vec<u32>,
         steps: Vec<GenStep>,
         text: String,
         stop: Option<StopReason>,
     }
     let mut state: Vec<Row> = (0..rows)
-        .map(|_| Row {
-            ids: Vec::new(),
-            steps: Vec::new(),
-            text: String::new(),
-            stop: None,
+        .map(|r| {
+            Ok(Row {
+                prompt_top: top_tokens(&logits.get(r)?, PROMPT_TOP, tokenizer)?.0,
+                ids: Vec::new(),
+                steps: Vec::new(),
+                text: String::new(),
+                stop: None,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut decoded_steps = 0usize;
     for step in 0..options.max_new_tokens {
         if cancelled() {
@@ -298,6 +310,7 @@ pub fn generate_batch(
             let row_cache = cache.row(r, pads[r], prompt_len)?;
             Ok((
                 Generation {
+                    prompt_top: row.prompt_top,
                     ids: row.ids,
                     steps: row.steps,
                     text: row.text,
