@@ -255,3 +255,53 @@ fn batched_answers_equal_one_prompt_at_a_time() {
     run_ok(&args);
     same_outcomes(&units(&out), &w.units);
 }
+
+/// The real pipeline end to end: `eval` shards on a tiny model, then `report` on them.
+#[test]
+fn report_reads_what_eval_shards_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for i in 0..2 {
+        let out = dir.path().join(format!("r{i}.jsonl"));
+        let mut args = eval_args(&out);
+        args.extend(["--shard".to_string(), format!("{i}/2")]);
+        run_ok(&args);
+        files.push(out);
+    }
+    let report_dir = dir.path().join("report");
+    let out = bin()
+        .arg("report")
+        .args(&files)
+        .arg("--out")
+        .arg(&report_dir)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
+    assert!(md.contains("15 units after merging"), "{md}");
+    let model = tiny_model_dir("llama").to_str().unwrap().to_string();
+    for heading in ["### Summary", "### Mean part MRD", "S(en,x)"] {
+        assert!(md.contains(heading), "{heading} missing: {md}");
+    }
+    assert!(md.contains(&format!("| {model} | 0 | v1 |")), "{md}");
+    // Both shards' pools were merged: every S(en,x) has a denominator of 3 samples.
+    let sim = std::fs::read_to_string(report_dir.join("similarity.csv")).unwrap();
+    assert!(sim.lines().count() > 1);
+    assert!(
+        sim.lines().skip(1).all(|l| !l.ends_with(',')),
+        "S(en,x) missing: {sim}"
+    );
+    assert!(stdout.contains("report.md"), "{stdout}");
+    let plots: Vec<String> = std::fs::read_dir(&report_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".png"))
+        .collect();
+    assert!(
+        plots.iter().any(|n| n.starts_with("similarity_")),
+        "{plots:?}"
+    );
+    assert!(plots.iter().any(|n| n.starts_with("mrd_")), "{plots:?}");
+}

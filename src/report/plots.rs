@@ -272,11 +272,11 @@ fn similarity_panels<DB: DrawingBackend>(
         let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
-        let (lo, hi) = if lo.is_finite() && hi > lo {
-            let pad = (hi - lo) * 0.05;
+        // A flat series (identical contexts give cosines of 1 everywhere) still gets a
+        // readable axis: at least 0.1 tall.
+        let (lo, hi) = if lo.is_finite() {
+            let pad = ((hi - lo) * 0.05).max((0.1 - (hi - lo)) / 2.0).max(0.0);
             (lo - pad, hi + pad)
-        } else if lo.is_finite() {
-            (lo - 0.5, lo + 0.5)
         } else {
             (0.0, 1.0)
         };
@@ -294,7 +294,16 @@ fn similarity_panels<DB: DrawingBackend>(
             .map_err(plot_err)?;
         chart
             .configure_mesh()
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            // One label per layer at most, and only at whole layers.
+            .x_labels(levels.min(17))
+            .x_label_formatter(&|x| {
+                if (x - x.round()).abs() < 1e-6 {
+                    format!("{x:.0}")
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|y| format!("{y:.2}"))
             .light_line_style(RGBColor(238, 238, 238))
             .x_desc("layer (0 = embeddings)")
             .y_desc(y_name)
