@@ -136,6 +136,29 @@ pub struct RunSettings {
     pub chat: String,
 }
 
+impl Default for RunSettings {
+    /// `eval`'s defaults: answers only, 64 new tokens, the default stop rule, AttnLRP, MRD at
+    /// 0.95 over N = L - 1 layers, sentences removed, seed 0, automatic device, dtype and chat.
+    fn default() -> Self {
+        RunSettings {
+            analyses: Analyses::default(),
+            max_new_tokens: crate::model::generate::DEFAULT_MAX_NEW_TOKENS,
+            stop: StopMode::Default,
+            rules: GradientRules::AttnLrp,
+            mrd_threshold: 0.95,
+            mrd_layers: None,
+            ablation: Ablation::Remove,
+            seed: 0,
+            answer_cue: None,
+            system: None,
+            judge: None,
+            device: "auto".into(),
+            dtype: "auto".into(),
+            chat: "auto".into(),
+        }
+    }
+}
+
 impl RunSettings {
     /// The fields where `self` and `other` differ, as `name: ours vs theirs`.
     pub fn differences(&self, other: &RunSettings) -> Vec<String> {

@@ -224,27 +224,14 @@ impl ResultsWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::record::{Analyses, RunSettings};
-    use crate::pipeline::StopMode;
+    use crate::batch::record::RunSettings;
 
     fn header(max_new_tokens: usize) -> RunHeader {
         RunHeader {
             version: RESULTS_VERSION,
             settings: RunSettings {
-                analyses: Analyses::default(),
                 max_new_tokens,
-                stop: StopMode::Default,
-                rules: Default::default(),
-                mrd_threshold: 0.95,
-                mrd_layers: None,
-                ablation: crate::attribution::oracle::Ablation::Remove,
-                seed: 0,
-                answer_cue: None,
-                system: None,
-                judge: None,
-                device: "cpu".into(),
-                dtype: "f32".into(),
-                chat: "auto".into(),
+                ..RunSettings::default()
             },
             shard: None,
             tool: "test".into(),

@@ -6,7 +6,6 @@
 //! with the real [`ReferencePool`] from made-up hidden-state summaries.
 
 use crate::attribution::mrd::{PartDepth, PartMrd};
-use crate::attribution::oracle::Ablation;
 use crate::attribution::relevance::TargetMode;
 use crate::batch::record::{F1Em, OracleVerdict, UnitScores};
 use crate::batch::results_file::write_pool;
@@ -17,8 +16,7 @@ use crate::batch::{
 use crate::data::prompt::{Format, Part, Scenario};
 use crate::data::Lang;
 use crate::eval::gen_error::{GenerationError, GenerationLabel, Judge};
-use crate::model::decoder::GradientRules;
-use crate::pipeline::{Labels, ModelIdentity, StageTimings, StopMode};
+use crate::pipeline::{Labels, ModelIdentity, StageTimings};
 use crate::similarity::{HiddenSummary, PerPart, SimPart};
 use anyhow::{Context, Result};
 use rand::{Rng, SeedableRng};
@@ -34,19 +32,9 @@ pub fn settings() -> RunSettings {
             similarity: true,
             oracle: true,
         },
-        max_new_tokens: 64,
-        stop: StopMode::Default,
-        rules: GradientRules::AttnLrp,
-        mrd_threshold: 0.95,
-        mrd_layers: None,
-        ablation: Ablation::Remove,
-        seed: 0,
-        answer_cue: None,
-        system: None,
-        judge: None,
         device: "cpu".into(),
         dtype: "f32".into(),
-        chat: "auto".into(),
+        ..RunSettings::default()
     }
 }
 
