@@ -16,3 +16,4 @@ pub mod pipeline;
 pub mod report;
 pub mod similarity;
 pub mod synth;
+pub mod worker;
