@@ -102,7 +102,7 @@ impl TraceCache {
         Some(entry.trace)
     }
 
-    /// Drops every entry matching `drop` (e.g. a slot whose model was replaced).
+    /// Keeps only the entries `keep` accepts (e.g. drop a slot whose model was replaced).
     pub fn retain(&mut self, mut keep: impl FnMut(&TraceKey) -> bool) {
         let gone: Vec<TraceKey> = self.entries.keys().filter(|k| !keep(k)).cloned().collect();
         for key in gone {
