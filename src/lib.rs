@@ -1,8 +1,8 @@
 //! xmrc-lens: how a large language model answers a reading-comprehension question asked in
 //! one language about a text in another.
 //!
-//! The engine modules (`data`, `model`, `eval`, `synth`) know nothing of the terminal; the
-//! command line (`cli`) and, later, the TUI are two faces of the same engine.
+//! The engine modules (`data`, `model`, `eval`, `synth`, `worker`) know nothing of the
+//! terminal; the command line (`cli`) and, later, the TUI are two faces of the same engine.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod atomic_file;
@@ -16,3 +16,4 @@ pub mod pipeline;
 pub mod report;
 pub mod similarity;
 pub mod synth;
+pub mod worker;

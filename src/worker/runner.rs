@@ -1,0 +1,242 @@
+//! The worker thread: loads models and runs trace jobs one at a time, reporting events.
+//! Model loads go before traces (a pending job may be waiting for that very model).
+
+use super::job::{Slot, TraceJob, TraceKey, WorkerEvent};
+use super::{Shared, SlotStatus};
+use crate::data::prompt::{Format, PromptOptions, Scenario};
+use crate::data::{Dataset, Lang};
+use crate::model::spec::ModelSpec;
+use crate::model::LoadedModel;
+use crate::pipeline::{
+    prompt_summary, trace_sample, ModelIdentity, Progress, SampleTrace, TraceContext, TraceInput,
+};
+use crate::similarity::pool::HiddenSummary;
+use crate::similarity::ReferencePool;
+use anyhow::{bail, Result};
+use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+/// en-en summaries kept per slot (each is levels x 3 x hidden floats).
+const EN_HIDDEN_KEPT: usize = 64;
+
+enum Work {
+    Load(Slot, ModelSpec),
+    Trace(TraceJob, Arc<AtomicBool>),
+}
+
+/// What a slot remembers between traces; reset when its model changes.
+#[derive(Default)]
+struct SlotMemo {
+    /// S(en,x) reference pools: one per prompt setting, since a pool mixes only summaries
+    /// of one model under one setting (seed, cue and system text are assumed unchanged).
+    pools: HashMap<(Scenario, u8, Format), ReferencePool>,
+    /// en-en summaries by sample and en-en prompt options (lang normalised to en: en-en
+    /// prompts ignore it), oldest first, so switching the language of a sample skips the
+    /// extra en-en forward.
+    en_hidden: VecDeque<(usize, PromptOptions, HiddenSummary)>,
+}
+
+pub(super) fn run(shared: &Shared, data: &Dataset, events: &Sender<WorkerEvent>) {
+    let send = |event| {
+        let _ = events.send(event);
+    };
+    let mut models: [Option<LoadedModel>; 2] = [None, None];
+    let mut memos: [SlotMemo; 2] = Default::default();
+    while let Some(work) = next_work(shared, &send) {
+        match work {
+            Work::Load(slot, spec) => {
+                // Free the old weights before mapping the new ones.
+                models[slot.index()] = None;
+                memos[slot.index()] = SlotMemo::default();
+                send(WorkerEvent::ModelLoading {
+                    slot,
+                    name: spec.model.to_string(),
+                });
+                let loaded = catch_unwind(|| LoadedModel::load(&spec))
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("loading the model panicked")));
+                match loaded {
+                    Ok(model) => {
+                        let identity = ModelIdentity::of(&model);
+                        let load_ms = model.load_ms;
+                        models[slot.index()] = Some(model);
+                        shared.lock().status[slot.index()] = SlotStatus::Ready;
+                        send(WorkerEvent::ModelLoaded {
+                            slot,
+                            identity,
+                            load_ms,
+                        });
+                    }
+                    Err(e) => {
+                        let error = format!("{e:#}");
+                        let waiting = {
+                            let mut state = shared.lock();
+                            state.status[slot.index()] = SlotStatus::Failed(error.clone());
+                            // A newer load may still bring a model for the waiting job.
+                            match state.loads[slot.index()] {
+                                None => state.queue.take_pending(slot),
+                                Some(_) => None,
+                            }
+                        };
+                        send(WorkerEvent::ModelFailed {
+                            slot,
+                            error: error.clone(),
+                        });
+                        if let Some(job) = waiting {
+                            send(WorkerEvent::Failed {
+                                key: job.key().clone(),
+                                error: format!("the {slot} model failed to load: {error}"),
+                            });
+                        }
+                    }
+                }
+            }
+            Work::Trace(job, cancel) => {
+                let key = job.key().clone();
+                send(WorkerEvent::Started { key: key.clone() });
+                let slot = key.slot.index();
+                let result = match &models[slot] {
+                    Some(model) => catch_unwind(AssertUnwindSafe(|| {
+                        run_job(model, data, &job, &cancel, &mut memos[slot], &send)
+                    }))
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the trace panicked"))),
+                    None => Err(anyhow::anyhow!(
+                        "no model is loaded in the {} slot",
+                        key.slot
+                    )),
+                };
+                let cancelled = shared.lock().queue.finish();
+                send(match (cancelled, result) {
+                    (true, _) => WorkerEvent::Cancelled { key },
+                    (false, Ok(trace)) => WorkerEvent::Done {
+                        key,
+                        trace: Arc::new(trace),
+                    },
+                    (false, Err(e)) => WorkerEvent::Failed {
+                        key,
+                        error: format!("{e:#}"),
+                    },
+                });
+            }
+        }
+    }
+}
+
+/// Waits for the next thing to do; None on shutdown (pending jobs are reported cancelled).
+fn next_work(shared: &Shared, send: &dyn Fn(WorkerEvent)) -> Option<Work> {
+    let mut state = shared.lock();
+    loop {
+        if state.shutdown {
+            let dropped = state.queue.drain();
+            drop(state);
+            for job in dropped {
+                send(WorkerEvent::Cancelled {
+                    key: job.key().clone(),
+                });
+            }
+            return None;
+        }
+        for slot in Slot::ALL {
+            if let Some(spec) = state.loads[slot.index()].take() {
+                state.status[slot.index()] = SlotStatus::Loading;
+                return Some(Work::Load(slot, spec));
+            }
+        }
+        let super::State { queue, status, .. } = &mut *state;
+        if let Some((job, cancel)) = queue.start(|s| status[s.index()] == SlotStatus::Ready) {
+            return Some(Work::Trace(job, cancel));
+        }
+        state = shared
+            .wake
+            .wait(state)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+}
+
+fn run_job(
+    model: &LoadedModel,
+    data: &Dataset,
+    job: &TraceJob,
+    cancel: &AtomicBool,
+    memo: &mut SlotMemo,
+    send: &dyn Fn(WorkerEvent),
+) -> Result<SampleTrace> {
+    let key = job.key();
+    let prompt = job.prompt();
+    let options = job.options();
+    let cross = prompt.scenario != Scenario::EnEn && options.similarity;
+    let en_hidden = if cross {
+        Some(en_summary(model, data, key, prompt, cancel, memo)?)
+    } else {
+        None
+    };
+    let pool = cross.then(|| {
+        memo.pools
+            .entry((prompt.scenario, prompt.shots, prompt.format))
+            .or_default()
+    });
+    let ctx = TraceContext {
+        model,
+        judge: None,
+        pool,
+        en_hidden: en_hidden.as_ref(),
+        pregenerated: None,
+        cancel: Some(cancel),
+    };
+    let input = TraceInput::Sample {
+        data,
+        index: key.sample,
+        options: prompt.clone(),
+    };
+    trace_sample(ctx, &input, options, &mut |p| {
+        send(match p {
+            Progress::Stage(stage) => WorkerEvent::Stage {
+                key: key.clone(),
+                stage,
+            },
+            Progress::Token(step) => WorkerEvent::Token {
+                key: key.clone(),
+                step,
+            },
+        })
+    })
+}
+
+/// The sample's en-en summary under the job's prompt options: remembered, or computed as
+/// `trace_sample` would (so results do not depend on what was traced before).
+fn en_summary(
+    model: &LoadedModel,
+    data: &Dataset,
+    key: &TraceKey,
+    prompt: &PromptOptions,
+    cancel: &AtomicBool,
+    memo: &mut SlotMemo,
+) -> Result<HiddenSummary> {
+    let en_options = PromptOptions {
+        scenario: Scenario::EnEn,
+        ..prompt.clone()
+    };
+    let normalised = PromptOptions {
+        lang: Lang::En,
+        ..en_options.clone()
+    };
+    if let Some((_, _, summary)) = memo
+        .en_hidden
+        .iter()
+        .find(|(sample, opts, _)| *sample == key.sample && *opts == normalised)
+    {
+        return Ok(summary.clone());
+    }
+    if cancel.load(Ordering::Relaxed) {
+        bail!("cancelled");
+    }
+    let summary = prompt_summary(model, data, key.sample, &en_options)?;
+    if memo.en_hidden.len() == EN_HIDDEN_KEPT {
+        memo.en_hidden.pop_front();
+    }
+    memo.en_hidden
+        .push_back((key.sample, normalised, summary.clone()));
+    Ok(summary)
+}
