@@ -3,6 +3,8 @@
 //! intersection, parquet against JSON, the HF cache offline, and (when `XMRC_LENS_DATA`
 //! names it) the real XQuAD folder.
 
+mod common;
+
 use proptest::prelude::*;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -88,19 +90,9 @@ fn mini_set_loads_with_counts_titles_articles_and_offsets() {
         assert_eq!(contexts.len(), 6, "{lang}: 6 paragraphs");
     }
     // Offsets are code points in each language's own context.
+    common::assert_answers_at_offsets(&data);
     for sample in &data.samples {
         assert_eq!(sample.entries.len(), 12);
-        for (lang, entry) in &sample.entries {
-            for answer in &entry.answers {
-                let at: String = entry
-                    .context
-                    .chars()
-                    .skip(answer.start)
-                    .take(answer.text.chars().count())
-                    .collect();
-                assert_eq!(at, answer.text, "{} {lang}", sample.id);
-            }
-        }
     }
     let architect = &data.samples[3];
     assert_eq!(

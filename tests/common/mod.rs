@@ -93,7 +93,6 @@ pub fn bin() -> assert_cmd::Command {
 
 /// Runs the real binary with `args`, sends it SIGINT once a stderr line contains `marker`, and
 /// returns whether it exited successfully and the stderr that followed.
-#[allow(dead_code)]
 pub fn interrupt_when(args: &[std::ffi::OsString], marker: &str) -> (bool, String) {
     use std::io::{BufRead, BufReader, Read};
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("xmrc-lens"))
@@ -121,4 +120,21 @@ pub fn interrupt_when(args: &[std::ffi::OsString], marker: &str) -> (bool, Strin
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
     (child.wait().unwrap().success(), rest)
+}
+
+/// Every gold answer stands in its own language's context at its offset (code points).
+pub fn assert_answers_at_offsets(data: &xmrc_lens::data::Dataset) {
+    for sample in &data.samples {
+        for (lang, entry) in &sample.entries {
+            for answer in &entry.answers {
+                let at: String = entry
+                    .context
+                    .chars()
+                    .skip(answer.start)
+                    .take(answer.text.chars().count())
+                    .collect();
+                assert_eq!(at, answer.text, "{} {lang}", sample.id);
+            }
+        }
+    }
 }
