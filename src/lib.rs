@@ -16,4 +16,5 @@ pub mod pipeline;
 pub mod report;
 pub mod similarity;
 pub mod synth;
+pub mod tui;
 pub mod worker;
