@@ -14,6 +14,7 @@ pub mod eval;
 pub mod model;
 pub mod pipeline;
 pub mod report;
+pub mod session;
 pub mod similarity;
 pub mod synth;
 pub mod tui;

@@ -112,6 +112,9 @@ pub enum Progress {
     Stage(Stage),
     /// One generated token.
     Token(GenStep),
+    /// The trace so far, after the answer is scored and after each later stage finishes
+    /// (fields of stages still to run are `None`), so a viewer can fill in as results arrive.
+    Partial(Box<SampleTrace>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -446,27 +449,52 @@ pub fn trace_sample(
         judge: None,
     };
     timings.labels_ms = elapsed_ms(t);
+    // From here the trace fills in stage by stage; each finished stage is reported.
+    let mut trace = SampleTrace {
+        version: TRACE_VERSION,
+        model: ModelIdentity::of(model),
+        prompt: built.prompt,
+        text: built.text,
+        tokens: built.tokens,
+        top_logits: generation.prompt_top.clone(),
+        greedy_ids: generation.ids.clone(),
+        generation,
+        answer,
+        gold,
+        scores,
+        labels,
+        relevance: None,
+        hidden: None,
+        hidden_dump: None,
+        similarity: None,
+        oracle: None,
+        timings,
+    };
+    let partial = |trace: &SampleTrace, progress: &mut dyn FnMut(Progress)| {
+        progress(Progress::Partial(Box::new(trace.clone())));
+    };
+    partial(&trace, progress);
 
     // What relevance and the oracle explain: the generated tokens, or, when the model
     // stopped at once, the token it stopped with (the top-1 at the last prompt position).
     let mut recording: Option<Recording> = None;
-    let mut relevance = None;
     if let Some(rel_options) = &options.relevance {
         check_cancel(cancel)?;
         progress(Progress::Stage(Stage::Relevance));
         let t = Instant::now();
-        let explained = explained_tokens(model, &ids, &generation)?;
+        let explained = explained_tokens(model, &ids, &trace.generation)?;
         let attribution = attribute(&model.decoder, &ids, &explained, rel_options, cancel)?;
         let matrix = &attribution.relevance.raw;
-        let labels_per_token: Vec<Part> = built.tokens.iter().map(|t| t.part).collect();
-        relevance = Some(RelevanceTrace {
+        let labels_per_token: Vec<Part> = trace.tokens.iter().map(|t| t.part).collect();
+        trace.relevance = Some(RelevanceTrace {
             display: display_rows(matrix),
             token_mrd: token_mrd(matrix, &options.mrd)?,
             part_mrd: part_mrd(matrix, &labels_per_token, &options.mrd)?,
             relevance: attribution.relevance,
         });
         recording = Some(attribution.recording);
-        timings.relevance_ms = Some(elapsed_ms(t));
+        trace.timings.relevance_ms = Some(elapsed_ms(t));
+        partial(&trace, progress);
     }
     // Hidden states are needed for the similarity and the dump; answer-only traces skip
     // the extra forward (the prompt's top logits come from generation's own prefill).
@@ -478,20 +506,15 @@ pub fn trace_sample(
         None => None,
     };
     let prompt_len = ids.len();
-    let top_logits = generation.prompt_top.clone();
     let states = match &recording {
         Some(rec) => prompt_hidden_states(rec, prompt_len)?,
         None => Vec::new(),
     };
     drop(recording);
-    let hidden_dump = if options.dump_hidden {
-        Some(dump_hidden(&states)?)
-    } else {
-        None
-    };
+    if options.dump_hidden {
+        trace.hidden_dump = Some(dump_hidden(&states)?);
+    }
 
-    let mut hidden = None;
-    let mut similarity = None;
     if let TraceInput::Sample {
         data,
         index,
@@ -502,7 +525,7 @@ pub fn trace_sample(
             check_cancel(cancel)?;
             let t = Instant::now();
             progress(Progress::Stage(Stage::Similarity));
-            let summary = pool_hidden_states(&states, &built.tokens)?;
+            let summary = pool_hidden_states(&states, &trace.tokens)?;
             if prompt_options.scenario != Scenario::EnEn {
                 let computed;
                 let en = match ctx.en_hidden {
@@ -529,26 +552,26 @@ pub fn trace_sample(
                     }
                     None => ReferencePool::new().sample_view(lang, id, en, &summary)?,
                 };
-                similarity = Some(view);
+                trace.similarity = Some(view);
             }
-            hidden = Some(summary);
-            timings.similarity_ms = Some(elapsed_ms(t));
+            trace.hidden = Some(summary);
+            trace.timings.similarity_ms = Some(elapsed_ms(t));
+            partial(&trace, progress);
         }
     }
     drop(states);
 
-    let mut oracle = None;
-    if let (Some(oracle_options), Some(prompt)) = (&options.oracle, &built.prompt) {
+    if let (Some(oracle_options), Some(prompt)) = (&options.oracle, &trace.prompt) {
         check_cancel(cancel)?;
         progress(Progress::Stage(Stage::Oracle));
         let t = Instant::now();
-        let explained = explained_tokens(model, &ids, &generation)?;
+        let explained = explained_tokens(model, &ids, &trace.generation)?;
         let result = if let Some(cache) = &gen_cache {
             let scorer = PrefixCachedScorer::from_cache(&model.decoder, &ids, cache)?;
             let mut result = run_oracle(
                 &scorer,
                 prompt,
-                &built.tokens,
+                &trace.tokens,
                 &explained,
                 oracle_options,
                 cancel,
@@ -559,21 +582,21 @@ pub fn trace_sample(
             run_oracle(
                 &model.decoder,
                 prompt,
-                &built.tokens,
+                &trace.tokens,
                 &explained,
                 oracle_options,
                 cancel,
             )?
         };
-        oracle = Some(result);
-        timings.oracle_ms = Some(elapsed_ms(t));
+        trace.timings.oracle_ms = Some(elapsed_ms(t));
+        trace.oracle = Some(result);
     }
 
     if let Some(judge) = ctx.judge {
         check_cancel(cancel)?;
         progress(Progress::Stage(Stage::Judge));
         let t = Instant::now();
-        let question = built
+        let question = trace
             .prompt
             .as_ref()
             .map(|p| {
@@ -583,35 +606,15 @@ pub fn trace_sample(
                     .take(p.question.len())
                     .collect()
             })
-            .unwrap_or_else(|| built.text.clone());
-        labels.judge = Some(
-            judge_with_model(judge, &question, &generation.text)
+            .unwrap_or_else(|| trace.text.clone());
+        trace.labels.judge = Some(
+            judge_with_model(judge, &question, &trace.generation.text)
                 .with_context(|| format!("asking the judge {}", judge.name))?,
         );
-        timings.judge_ms = Some(elapsed_ms(t));
+        trace.timings.judge_ms = Some(elapsed_ms(t));
     }
-    timings.total_ms = elapsed_ms(total) + pregenerated_ms;
-
-    Ok(SampleTrace {
-        version: TRACE_VERSION,
-        model: ModelIdentity::of(model),
-        prompt: built.prompt,
-        text: built.text,
-        tokens: built.tokens,
-        top_logits,
-        greedy_ids: generation.ids.clone(),
-        generation,
-        answer,
-        gold,
-        scores,
-        labels,
-        relevance,
-        hidden,
-        hidden_dump,
-        similarity,
-        oracle,
-        timings,
-    })
+    trace.timings.total_ms = elapsed_ms(total) + pregenerated_ms;
+    Ok(trace)
 }
 
 /// The generated ids, or the token the model stopped with when it generated nothing.

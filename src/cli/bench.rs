@@ -90,11 +90,28 @@ pub struct BenchArgs {
     /// without plots.
     #[arg(long, value_name = "LINES")]
     pub report: Option<usize>,
+    /// Instead of the model: time the explorer's frames (key action, update and a full draw
+    /// off-screen) on cached data, and print mean and p99. The trace shown is `--ui-trace`,
+    /// else one made now with `--preset` on the bundled demo set.
+    #[arg(long)]
+    pub ui: bool,
+    /// A trace JSON (from `xmrc-lens trace`) for `--ui`.
+    #[arg(long, value_name = "FILE", requires = "ui")]
+    pub ui_trace: Option<PathBuf>,
+    /// Frames timed by `--ui`.
+    #[arg(long, default_value_t = 1000, requires = "ui")]
+    pub frames: usize,
+    /// Screen size of `--ui`, WIDTHxHEIGHT.
+    #[arg(long, default_value = "200x60", requires = "ui")]
+    pub size: String,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(lines) = args.report {
         return report_bench(lines, args.seed, args.json_only);
+    }
+    if args.ui {
+        return ui_bench(args);
     }
     if let Some(threads) = args.threads {
         if threads == 0 {
@@ -604,4 +621,102 @@ fn report_bench(lines: usize, seed: u64, json_only: bool) -> Result<()> {
         "runs": runs,
     });
     write_out(&format!("{report}\n"))
+}
+
+/// `bench --ui`: frame times of the explorer on a real trace.
+fn ui_bench(args: &BenchArgs) -> Result<()> {
+    use crate::tui::bench::{app_with_trace, frame_times, FrameStats};
+    let (width, height) = parse_size(&args.size)?;
+    let data = std::sync::Arc::new(crate::tui::demo::dataset()?);
+    let trace = match &args.ui_trace {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the trace {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a trace JSON from `xmrc-lens trace`", path.display()))?
+        }
+        None => ui_trace_now(args, &data)?,
+    };
+    let tokens = trace.tokens.len();
+    let levels = trace.model.layers + 1;
+    let model = trace.model.name.clone();
+    let mut app = app_with_trace(data, trace);
+    let (keymap, _) = crate::tui::keymap::Keymap::load();
+    let stats = FrameStats::of(frame_times(&mut app, &keymap, args.frames, width, height)?);
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let report = json!({
+        "bench": "ui",
+        "model": model,
+        "prompt_tokens": tokens,
+        "levels": levels,
+        "size": format!("{width}x{height}"),
+        "frames": stats.frames,
+        "mean_ms": ms(stats.mean),
+        "p99_ms": ms(stats.p99),
+        "max_ms": ms(stats.max),
+    });
+    if !args.json_only {
+        write_out(&format!(
+            "explorer frames at {width}x{height} ({} frames, {tokens}-token prompt, {levels} levels, {model}):\n  mean {:.3} ms  p99 {:.3} ms  max {:.3} ms  (bar: mean <= 5 ms, p99 <= 16 ms)\n",
+            stats.frames,
+            ms(stats.mean),
+            ms(stats.p99),
+            ms(stats.max)
+        ))?;
+    }
+    write_out(&format!("{report}\n"))
+}
+
+/// A trace of demo sample 0 (en-x, German, 2-shot) with the `--preset` model: answer and
+/// relevance, which is what the heavy panes draw.
+fn ui_trace_now(args: &BenchArgs, data: &Dataset) -> Result<crate::pipeline::SampleTrace> {
+    use crate::pipeline::{trace_sample, TraceContext, TraceInput, TraceOptions};
+    let device = resolve_device(args.device)?;
+    let dtype = resolve_dtype(args.dtype, &device);
+    let cache_dir = match &args.cache_dir {
+        Some(dir) => dir.clone(),
+        None => default_cache_dir()?,
+    };
+    let dir = build_model(&cache_dir, args.preset, &WriteOptions::new(weight_dtype(dtype)?, args.seed))?;
+    let mut spec = ModelSpec::new(ModelRef::Local(dir));
+    spec.device = args.device;
+    spec.dtype = args.dtype;
+    let model = LoadedModel::load(&spec)?;
+    let options = TraceOptions {
+        oracle: None,
+        max_new_tokens: 8,
+        ..TraceOptions::default()
+    };
+    let input = TraceInput::Sample {
+        data,
+        index: 0,
+        options: PromptOptions {
+            scenario: Scenario::EnX,
+            lang: Lang::De,
+            shots: 2,
+            ..PromptOptions::default()
+        },
+    };
+    let ctx = TraceContext {
+        model: &model,
+        judge: None,
+        pool: None,
+        en_hidden: None,
+        pregenerated: None,
+        cancel: None,
+    };
+    trace_sample(ctx, &input, &options, &mut |_| {})
+}
+
+/// "200x60" -> (200, 60).
+fn parse_size(text: &str) -> Result<(u16, u16)> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .with_context(|| format!("--size {text}: expected WIDTHxHEIGHT, e.g. 200x60"))?;
+    let w: u16 = w.trim().parse().with_context(|| format!("--size {text}: bad width"))?;
+    let h: u16 = h.trim().parse().with_context(|| format!("--size {text}: bad height"))?;
+    if w == 0 || h == 0 {
+        bail!("--size {text}: both sides must be positive");
+    }
+    Ok((w, h))
 }

@@ -4,6 +4,7 @@ mod analysis_args;
 mod bench;
 mod data_args;
 mod eval;
+pub mod explore;
 mod generate;
 mod model_args;
 mod prompt;
@@ -20,16 +21,22 @@ pub use data_args::DataArgs;
 pub use model_args::ModelArgs;
 
 /// xmrc-lens: how a language model answers a reading-comprehension question asked in one
-/// language about a text in another.
+/// language about a text in another. Without a subcommand it opens the explorer (`explore`).
 #[derive(Debug, Parser)]
 #[command(name = "xmrc-lens", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub explore: explore::ExploreArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The terminal explorer (the default): samples x languages, answers, relevance heatmap
+    /// with MRD markers, similarity, oracle, two models side by side, sessions.
+    Explore(explore::ExploreArgs),
     /// List samples of the data set (id, article, question, answer) in one language.
     Samples(samples::SamplesArgs),
     /// Build the prompt for one sample and print it with its parts (and tokens).
@@ -51,7 +58,11 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return explore::run(&cli.explore);
+    };
+    match command {
+        Command::Explore(args) => explore::run(&args),
         Command::Samples(args) => samples::run(&args),
         Command::Prompt(args) => prompt::run(&args),
         Command::Score(args) => score::run(&args),

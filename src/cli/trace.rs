@@ -180,6 +180,8 @@ pub fn run(args: &TraceArgs) -> Result<()> {
             eprint!("{}", step.piece);
             let _ = std::io::stderr().flush();
         }
+        // The finished trace is printed whole at the end.
+        Progress::Partial(_) => {}
     });
     if cancel.load(Ordering::SeqCst) {
         bail!("cancelled: nothing was written");

@@ -279,6 +279,9 @@ pub enum Preset {
     Tiny,
     /// Llama-shaped (untied, llama3 rope scaling), 2 layers, hidden 64: for tests.
     TinyLlama,
+    /// Qwen2-shaped, 12 layers, hidden 128: the explorer's offline demo model (deep enough
+    /// for a heatmap worth looking at, small enough to trace in a blink on a CPU).
+    Demo,
     /// Qwen2.5-0.5B: 24 layers, hidden 896, 14/2 heads, vocab 151936, tied.
     Qwen25_0_5b,
     /// Llama-3.1-8B: 32 layers, hidden 4096, 32/8 heads, vocab 128256, untied.
@@ -286,9 +289,10 @@ pub enum Preset {
 }
 
 impl Preset {
-    pub const ALL: [Preset; 4] = [
+    pub const ALL: [Preset; 5] = [
         Preset::Tiny,
         Preset::TinyLlama,
+        Preset::Demo,
         Preset::Qwen25_0_5b,
         Preset::Llama31_8b,
     ];
@@ -297,6 +301,7 @@ impl Preset {
         match self {
             Preset::Tiny => "tiny",
             Preset::TinyLlama => "tiny-llama",
+            Preset::Demo => "demo",
             Preset::Qwen25_0_5b => "qwen2.5-0.5b",
             Preset::Llama31_8b => "llama-3.1-8b",
         }
@@ -324,6 +329,12 @@ impl Preset {
                 rope_scaling: None,
                 rms_norm_eps: 1e-6,
                 max_position_embeddings: 4096,
+            },
+            Preset::Demo => SynthArch {
+                num_layers: 12,
+                hidden_size: 128,
+                intermediate_size: 256,
+                ..Preset::Tiny.arch()
             },
             Preset::TinyLlama => SynthArch {
                 family: SynthFamily::Llama,

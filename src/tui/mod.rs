@@ -1,7 +1,416 @@
 //! The explorer: a ratatui front end over the engine. The loop reads one stream of events
-//! (keys, mouse, ticks, worker results), updates the app state through `update`, and draws
-//! once when something changed; models run on the worker thread, never here.
+//! (keys, mouse, ticks, worker results, startup steps), updates the app state through
+//! `update`, and draws once when something changed; models run on the worker thread and
+//! data load on a startup thread, never here.
 
 pub mod action;
+pub mod app;
+pub mod bench;
+pub mod demo;
+pub mod input;
+pub mod keymap;
+pub mod terminal;
 pub mod theme;
+pub mod update;
+pub mod view;
 pub mod widgets;
+
+use crate::cli::DataArgs;
+use crate::data::Dataset;
+use crate::model::spec::ModelSpec;
+use crate::session::Session;
+use crate::worker::{Slot, Worker, WorkerEvent};
+use anyhow::{Context, Result};
+use app::{App, Mode, ModelSlot, ModelState};
+use keymap::Keymap;
+use ratatui::crossterm::event::{self as term_event, Event as TermEvent};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use update::Effect;
+
+/// Spinner frame period; frames are only drawn when something changed.
+const TICK: Duration = Duration::from_millis(120);
+
+/// Which model the explorer opens.
+#[derive(Clone, Debug)]
+pub enum ModelChoice {
+    /// `--model`: a failure is shown as an error, never replaced.
+    Given(ModelSpec),
+    /// No `--model`: the default, or the demo model when it cannot be had.
+    Default(ModelSpec),
+    /// `--demo`.
+    Demo,
+}
+
+/// Everything `explore` was asked for.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub model: ModelChoice,
+    pub compare: Option<ModelSpec>,
+    pub data: DataArgs,
+    /// `--demo`: the bundled demo set whatever else is there.
+    pub demo_data: bool,
+    /// `--data` or XMRC_LENS_DATA: a failure is an error, not a reason for the demo set.
+    pub data_given: bool,
+    pub session: Option<PathBuf>,
+    pub cache_entries: usize,
+    pub cache_bytes: usize,
+}
+
+/// One stream of everything the loop reacts to.
+pub enum Event {
+    Term(TermEvent),
+    Tick,
+    Worker(WorkerEvent),
+    /// The data set, and whether it is the demo set (with the reason).
+    Data(Result<(Arc<Dataset>, Option<String>), String>),
+    /// The demo model's folder, built on the fly.
+    DemoModel(Result<PathBuf, String>),
+    Saved(Result<PathBuf, String>),
+}
+
+/// Opens the explorer and runs it until the user quits.
+pub fn run(launch: Launch) -> Result<()> {
+    let session = match &launch.session {
+        Some(path) => Some(Session::load(path)?),
+        None => None,
+    };
+    let (keymap, warning) = Keymap::load();
+    let (tx, rx) = mpsc::channel::<Event>();
+    let mut runtime = Runtime::start(&launch, session, tx.clone())?;
+    if let Some(w) = warning {
+        runtime.app.notify(w, true);
+    }
+    let mut term = terminal::enter().context("opening the terminal")?;
+    spawn_input(tx.clone());
+    spawn_ticker(tx);
+    let result = runtime.event_loop(&mut term, &keymap, &rx);
+    terminal::leave();
+    runtime.stop();
+    result
+}
+
+/// The app, the worker and what the startup still has to do.
+pub struct Runtime {
+    pub app: App,
+    worker: Option<Worker>,
+    launch: Launch,
+    tx: Sender<Event>,
+    regions: view::Regions,
+}
+
+impl Runtime {
+    fn start(launch: &Launch, session: Option<Session>, tx: Sender<Event>) -> Result<Runtime> {
+        let empty = Arc::new(Dataset {
+            source: String::new(),
+            langs: Vec::new(),
+            samples: Vec::new(),
+        });
+        let mut models = vec![ModelSlot {
+            source: match &launch.model {
+                ModelChoice::Given(s) | ModelChoice::Default(s) => s.model.to_string(),
+                ModelChoice::Demo => demo::MODEL_LABEL.to_string(),
+            },
+            state: ModelState::Loading {
+                since: Instant::now(),
+                detail: "waiting for the data set".into(),
+            },
+        }];
+        if let Some(c) = &launch.compare {
+            models.push(ModelSlot {
+                source: c.model.to_string(),
+                state: ModelState::Loading {
+                    since: Instant::now(),
+                    detail: "waiting for the data set".into(),
+                },
+            });
+        }
+        let mut app = App::new(Mode::Live, empty, models);
+        app.cache = crate::worker::TraceCache::new(launch.cache_entries, launch.cache_bytes);
+        let mut runtime = Runtime {
+            app,
+            worker: None,
+            launch: launch.clone(),
+            tx: tx.clone(),
+            regions: view::Regions::default(),
+        };
+        if let Some(session) = session {
+            // A saved session opens in replay mode: its traces are shown as saved, and
+            // nothing is recomputed (its models may not even exist here).
+            runtime.app = demo::replay_app(session, launch);
+            return Ok(runtime);
+        }
+        runtime.app.startup = Some("loading the data set".into());
+        let data_launch = launch.clone();
+        std::thread::spawn(move || {
+            let result = load_data(&data_launch).map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Event::Data(result));
+        });
+        Ok(runtime)
+    }
+
+    fn event_loop(
+        &mut self,
+        term: &mut terminal::Term,
+        keymap: &Keymap,
+        rx: &Receiver<Event>,
+    ) -> Result<()> {
+        let mut dirty = true;
+        loop {
+            if dirty {
+                let app = &self.app;
+                let mut regions = view::Regions::default();
+                term.draw(|frame| regions = view::draw(frame, app, keymap))?;
+                self.regions = regions;
+                dirty = false;
+            }
+            let first = match rx.recv_timeout(TICK * 4) {
+                Ok(event) => event,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            };
+            // Drain everything pending, then draw once.
+            let mut events = vec![first];
+            events.extend(rx.try_iter());
+            for event in events {
+                dirty |= self.handle(event, keymap);
+            }
+            let effects = update::schedule(&mut self.app);
+            self.apply(effects);
+            if self.app.quit {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Applies one event; true when the screen may have changed.
+    pub fn handle(&mut self, event: Event, keymap: &Keymap) -> bool {
+        let effects = match event {
+            Event::Term(TermEvent::Key(key)) => update::key(&mut self.app, keymap, &key),
+            Event::Term(TermEvent::Mouse(mouse)) => {
+                update::mouse(&mut self.app, &mouse, &self.regions)
+            }
+            Event::Term(TermEvent::Paste(text)) => {
+                update::paste(&mut self.app, &text);
+                Vec::new()
+            }
+            Event::Term(TermEvent::Resize(..)) => Vec::new(),
+            Event::Term(_) => return false,
+            Event::Tick => {
+                self.app.tick = self.app.tick.wrapping_add(1);
+                if let Some(n) = &self.app.notice {
+                    if n.at.elapsed() > Duration::from_secs(6) {
+                        self.app.notice = None;
+                        return true;
+                    }
+                }
+                return self.app.busy();
+            }
+            Event::Worker(event) => {
+                self.worker_event(event);
+                Vec::new()
+            }
+            Event::Data(result) => {
+                self.data_ready(result);
+                Vec::new()
+            }
+            Event::DemoModel(result) => {
+                match result {
+                    Ok(dir) => self.load_model(Slot::Primary, demo::model_spec(&dir, &self.launch)),
+                    Err(e) => {
+                        self.app.fatal = Some(format!("the offline demo model could not be built: {e}"))
+                    }
+                }
+                Vec::new()
+            }
+            Event::Saved(result) => {
+                match result {
+                    Ok(path) => self
+                        .app
+                        .notify(format!("session saved to {}", path.display()), false),
+                    Err(e) => self.app.notify(e, true),
+                }
+                Vec::new()
+            }
+        };
+        self.apply(effects);
+        true
+    }
+
+    fn worker_event(&mut self, event: WorkerEvent) {
+        if let WorkerEvent::ModelFailed { slot: Slot::Primary, error } = &event {
+            if matches!(self.launch.model, ModelChoice::Default(_)) && self.app.mode == Mode::Live {
+                // The default model cannot be had (offline, nothing cached): demo instead.
+                self.app.mode = Mode::Demo;
+                self.app.demo_reason.push(format!(
+                    "the default model could not be loaded ({})",
+                    first_line(error)
+                ));
+                self.app.models[0] = ModelSlot {
+                    source: demo::MODEL_LABEL.into(),
+                    state: ModelState::Loading {
+                        since: Instant::now(),
+                        detail: "building the random-weight demo model".into(),
+                    },
+                };
+                self.build_demo_model();
+                return;
+            }
+            self.app.fatal = Some(view::error::model_failed(&self.app.models[0].source, error));
+        }
+        update::worker_event(&mut self.app, event);
+    }
+
+    fn data_ready(&mut self, result: Result<(Arc<Dataset>, Option<String>), String>) {
+        self.app.startup = None;
+        let (data, demo_reason) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                self.app.fatal = Some(view::error::data_failed(&e));
+                return;
+            }
+        };
+        self.app.set_data(data.clone());
+        if let Some(reason) = demo_reason {
+            self.app.mode = Mode::Demo;
+            self.app.demo_reason.push(reason);
+        }
+        let (events_tx, events_rx) = mpsc::channel::<WorkerEvent>();
+        let forward = self.tx.clone();
+        std::thread::spawn(move || {
+            for event in events_rx {
+                if forward.send(Event::Worker(event)).is_err() {
+                    break;
+                }
+            }
+        });
+        self.worker = Some(Worker::spawn(data, events_tx));
+        match self.launch.model.clone() {
+            ModelChoice::Given(spec) | ModelChoice::Default(spec) => {
+                self.load_model(Slot::Primary, spec)
+            }
+            ModelChoice::Demo => {
+                self.app.mode = Mode::Demo;
+                self.app.demo_reason.push("started with --demo".into());
+                self.build_demo_model();
+            }
+        }
+        if let Some(spec) = self.launch.compare.clone() {
+            self.load_model(Slot::Compare, spec);
+        }
+    }
+
+    fn load_model(&mut self, slot: Slot, spec: ModelSpec) {
+        if let Some(m) = self.app.models.get_mut(slot.index()) {
+            m.state = ModelState::Loading {
+                since: Instant::now(),
+                detail: format!("loading {}", spec.model),
+            };
+        }
+        if let Some(worker) = &self.worker {
+            worker.load(slot, spec);
+        }
+    }
+
+    fn build_demo_model(&self) {
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let result = demo::build_model().map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Event::DemoModel(result));
+        });
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Submit(job) => {
+                    if let Some(w) = &self.worker {
+                        w.submit(job);
+                    }
+                }
+                Effect::Cancel(slot) => {
+                    if let Some(w) = &self.worker {
+                        w.cancel(slot);
+                    }
+                }
+                Effect::SetData(data) => {
+                    if let Some(w) = &self.worker {
+                        w.set_data(data);
+                    }
+                }
+                Effect::Save(session, path) => {
+                    let tx = self.tx.clone();
+                    std::thread::spawn(move || {
+                        let result = session
+                            .save(&path)
+                            .map(|()| path)
+                            .map_err(|e| format!("{e:#}"));
+                        let _ = tx.send(Event::Saved(result));
+                    });
+                }
+                Effect::Quit => self.app.quit = true,
+            }
+        }
+    }
+
+    /// Stops the worker, waiting a little for its current stage; a long stage (or a model
+    /// still loading) is not waited for: the process is about to exit anyway.
+    fn stop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            let (done_tx, done_rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                worker.shutdown();
+                let _ = done_tx.send(());
+            });
+            let _ = done_rx.recv_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
+/// The data set per the launch options, or the demo set when the hub cannot be reached and
+/// nothing was asked for explicitly.
+fn load_data(launch: &Launch) -> Result<(Arc<Dataset>, Option<String>)> {
+    if launch.demo_data {
+        return Ok((Arc::new(demo::dataset()?), None));
+    }
+    match launch.data.load() {
+        Ok(data) if !data.is_empty() => Ok((Arc::new(data), None)),
+        Ok(_) => anyhow::bail!("the data set has no samples"),
+        Err(e) if !launch.data_given => {
+            let reason = format!("XQuAD could not be loaded ({})", first_line(&format!("{e:#}")));
+            Ok((Arc::new(demo::dataset()?), Some(reason)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    let mut short: String = line.chars().take(100).collect();
+    if line.chars().count() > 100 {
+        short.push('…');
+    }
+    short
+}
+
+/// Terminal events on their own thread: `read` blocks, the loop must not.
+fn spawn_input(tx: Sender<Event>) {
+    std::thread::spawn(move || {
+        while let Ok(event) = term_event::read() {
+            if tx.send(Event::Term(event)).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+fn spawn_ticker(tx: Sender<Event>) {
+    std::thread::spawn(move || loop {
+        std::thread::sleep(TICK);
+        if tx.send(Event::Tick).is_err() {
+            break;
+        }
+    });
+}

@@ -56,6 +56,16 @@ impl TraceCache {
         self.entries.contains_key(key)
     }
 
+    /// The trace without marking it used (for drawing, which must not reorder the cache).
+    pub fn peek(&self, key: &TraceKey) -> Option<&Arc<SampleTrace>> {
+        self.entries.get(key).map(|e| &e.trace)
+    }
+
+    /// Every cached trace, in no particular order (for saving a session).
+    pub fn iter(&self) -> impl Iterator<Item = (&TraceKey, &Arc<SampleTrace>)> {
+        self.entries.iter().map(|(k, e)| (k, &e.trace))
+    }
+
     fn next_tick(&mut self) -> u64 {
         self.tick += 1;
         self.tick

@@ -145,6 +145,12 @@ pub enum WorkerEvent {
         key: TraceKey,
         step: GenStep,
     },
+    /// The trace so far: the scored answer, then after each later stage (see
+    /// `Progress::Partial`). `Done` still carries the whole trace.
+    Partial {
+        key: TraceKey,
+        trace: Arc<SampleTrace>,
+    },
     Done {
         key: TraceKey,
         trace: Arc<SampleTrace>,
@@ -165,6 +171,7 @@ impl WorkerEvent {
             WorkerEvent::Started { key }
             | WorkerEvent::Stage { key, .. }
             | WorkerEvent::Token { key, .. }
+            | WorkerEvent::Partial { key, .. }
             | WorkerEvent::Done { key, .. }
             | WorkerEvent::Failed { key, .. }
             | WorkerEvent::Cancelled { key } => Some(key),

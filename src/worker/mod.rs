@@ -34,8 +34,9 @@ pub enum SlotStatus {
     Failed(String),
 }
 
-#[derive(Default)]
 struct State {
+    /// The samples jobs index into; replaced (only ever extended) by [`Worker::set_data`].
+    data: Arc<Dataset>,
     queue: JobQueue,
     /// A model waiting to be loaded, per slot (latest wins here too).
     loads: [Option<ModelSpec>; 2],
@@ -68,13 +69,19 @@ impl Worker {
     /// (the worker keeps running until shut down).
     pub fn spawn(data: Arc<Dataset>, events: Sender<WorkerEvent>) -> Worker {
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                data,
+                queue: JobQueue::default(),
+                loads: Default::default(),
+                status: Default::default(),
+                shutdown: false,
+            }),
             wake: Condvar::new(),
         });
         let thread = {
             let shared = Arc::clone(&shared);
             let events = events.clone();
-            std::thread::spawn(move || runner::run(&shared, &data, &events))
+            std::thread::spawn(move || runner::run(&shared, &events))
         };
         Worker {
             shared,
@@ -91,6 +98,13 @@ impl Worker {
         state.queue.cancel_running(slot);
         drop(state);
         self.shared.wake.notify_all();
+    }
+
+    /// Replaces the data set for jobs that start from now on. Jobs name samples by index,
+    /// so the new set must keep every existing sample at its index (the explorer only
+    /// appends custom samples); the en-en memo relies on it.
+    pub fn set_data(&self, data: Arc<Dataset>) {
+        self.shared.lock().data = data;
     }
 
     /// Queues a trace latest-wins (see [`JobQueue::submit`]).

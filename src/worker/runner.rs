@@ -24,7 +24,8 @@ const EN_HIDDEN_KEPT: usize = 64;
 
 enum Work {
     Load(Slot, ModelSpec),
-    Trace(TraceJob, Arc<AtomicBool>),
+    /// A job, its cancel flag and the data set as it stood when the job started.
+    Trace(TraceJob, Arc<AtomicBool>, Arc<Dataset>),
 }
 
 /// What a slot remembers between traces; reset when its model changes.
@@ -39,7 +40,7 @@ struct SlotMemo {
     en_hidden: VecDeque<(usize, PromptOptions, HiddenSummary)>,
 }
 
-pub(super) fn run(shared: &Shared, data: &Dataset, events: &Sender<WorkerEvent>) {
+pub(super) fn run(shared: &Shared, events: &Sender<WorkerEvent>) {
     let send = |event| {
         let _ = events.send(event);
     };
@@ -93,13 +94,13 @@ pub(super) fn run(shared: &Shared, data: &Dataset, events: &Sender<WorkerEvent>)
                     }
                 }
             }
-            Work::Trace(job, cancel) => {
+            Work::Trace(job, cancel, data) => {
                 let key = job.key().clone();
                 send(WorkerEvent::Started { key: key.clone() });
                 let slot = key.slot.index();
                 let result = match &models[slot] {
                     Some(model) => catch_unwind(AssertUnwindSafe(|| {
-                        run_job(model, data, &job, &cancel, &mut memos[slot], &send)
+                        run_job(model, &data, &job, &cancel, &mut memos[slot], &send)
                     }))
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("the trace panicked"))),
                     None => Err(anyhow::anyhow!(
@@ -144,9 +145,14 @@ fn next_work(shared: &Shared, send: &dyn Fn(WorkerEvent)) -> Option<Work> {
                 return Some(Work::Load(slot, spec));
             }
         }
-        let super::State { queue, status, .. } = &mut *state;
+        let super::State {
+            queue,
+            status,
+            data,
+            ..
+        } = &mut *state;
         if let Some((job, cancel)) = queue.start(|s| status[s.index()] == SlotStatus::Ready) {
-            return Some(Work::Trace(job, cancel));
+            return Some(Work::Trace(job, cancel, Arc::clone(data)));
         }
         state = shared
             .wake
@@ -199,6 +205,10 @@ fn run_job(
             Progress::Token(step) => WorkerEvent::Token {
                 key: key.clone(),
                 step,
+            },
+            Progress::Partial(trace) => WorkerEvent::Partial {
+                key: key.clone(),
+                trace: Arc::from(trace),
             },
         })
     })

@@ -1,0 +1,259 @@
+//! `update` and `schedule` driven by actions and worker events, no terminal, no model.
+
+use super::*;
+use crate::pipeline::Stage;
+use crate::tui::app::{ModelSlot, ModelState};
+use crate::tui::demo;
+
+fn app(models: usize) -> App {
+    let data = Arc::new(demo::dataset().unwrap());
+    let slots = (0..models)
+        .map(|i| ModelSlot {
+            source: format!("m{i}"),
+            state: ModelState::Loading {
+                since: Instant::now(),
+                detail: String::new(),
+            },
+        })
+        .collect();
+    App::new(Mode::Live, data, slots)
+}
+
+fn submitted(effects: &[Effect]) -> Vec<TraceKey> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Submit(job) => Some(job.key().clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_current_selection_is_submitted_once() {
+    let mut app = app(1);
+    let first = schedule(&mut app);
+    assert_eq!(submitted(&first), [app.key(Slot::Primary)]);
+    assert!(schedule(&mut app).is_empty(), "no resubmission while it runs");
+}
+
+#[test]
+fn moving_on_replaces_the_job_latest_wins() {
+    let mut app = app(1);
+    schedule(&mut app);
+    update(&mut app, Action::NextSample);
+    update(&mut app, Action::NextSample);
+    let effects = schedule(&mut app);
+    let keys = submitted(&effects);
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].sample, 2);
+}
+
+#[test]
+fn cached_selections_submit_nothing_and_cancel_the_stale_job() {
+    let mut app = app(1);
+    schedule(&mut app);
+    let key0 = app.key(Slot::Primary);
+    update(&mut app, Action::NextSample);
+    schedule(&mut app);
+    // Sample 0 finished earlier: going back is instant and the running job is stale.
+    app.cache.insert(key0.clone(), Arc::new(fixture_trace()));
+    update(&mut app, Action::PrevSample);
+    let effects = schedule(&mut app);
+    assert!(submitted(&effects).is_empty());
+    assert!(effects.iter().any(|e| matches!(e, Effect::Cancel(Slot::Primary))));
+}
+
+#[test]
+fn sweep_wants_every_language_after_the_current_one() {
+    let mut app = app(1);
+    update(&mut app, Action::Sweep);
+    let wanted = wanted(&app, Slot::Primary);
+    assert_eq!(wanted[0], app.key(Slot::Primary));
+    assert_eq!(wanted.len(), app.data.langs.len());
+}
+
+#[test]
+fn compare_mode_schedules_both_slots() {
+    let mut app = app(2);
+    let keys = submitted(&schedule(&mut app));
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].slot, Slot::Primary);
+    assert_eq!(keys[1].slot, Slot::Compare);
+}
+
+#[test]
+fn streaming_events_fill_the_live_job_then_the_cache() {
+    let mut app = app(1);
+    schedule(&mut app);
+    let key = app.key(Slot::Primary);
+    worker_event(&mut app, WorkerEvent::Started { key: key.clone() });
+    worker_event(
+        &mut app,
+        WorkerEvent::Stage {
+            key: key.clone(),
+            stage: Stage::Generate,
+        },
+    );
+    assert_eq!(app.live_for(&key).unwrap().stage, Some(Stage::Generate));
+    let trace = Arc::new(fixture_trace());
+    worker_event(
+        &mut app,
+        WorkerEvent::Partial {
+            key: key.clone(),
+            trace: trace.clone(),
+        },
+    );
+    assert!(app.trace_for(&key).is_some(), "partial traces are shown");
+    worker_event(&mut app, WorkerEvent::Done { key: key.clone(), trace });
+    assert!(app.live[0].is_none());
+    assert!(app.cache.contains(&key));
+    assert!(app.submitted[0].is_none());
+}
+
+#[test]
+fn failures_are_not_retried_until_asked() {
+    let mut app = app(1);
+    schedule(&mut app);
+    let key = app.key(Slot::Primary);
+    worker_event(
+        &mut app,
+        WorkerEvent::Failed {
+            key: key.clone(),
+            error: "boom".into(),
+        },
+    );
+    assert!(submitted(&schedule(&mut app)).is_empty());
+    update(&mut app, Action::Retry);
+    assert_eq!(submitted(&schedule(&mut app)), [key]);
+}
+
+#[test]
+fn options_cycle_and_change_the_key() {
+    let mut app = app(1);
+    let before = app.key(Slot::Primary);
+    update(&mut app, Action::NextScenario);
+    assert_eq!(app.selection.scenario, Scenario::XX);
+    update(&mut app, Action::NextScenario);
+    assert_eq!(app.selection.scenario, Scenario::EnEn);
+    assert_eq!(app.key(Slot::Primary).lang, Lang::En, "en-en keys ignore the tab");
+    update(&mut app, Action::NextScenario);
+    update(&mut app, Action::ToggleShots);
+    update(&mut app, Action::ToggleFormat);
+    update(&mut app, Action::ToggleTarget);
+    let after = app.key(Slot::Primary);
+    assert_eq!(after.shots, 2);
+    assert_eq!(after.format, Format::V2);
+    assert_eq!(after.target, Some(TargetMode::Sequence));
+    assert_ne!(before, after);
+}
+
+#[test]
+fn languages_and_samples_wrap_around() {
+    let mut app = app(1);
+    update(&mut app, Action::PrevSample);
+    assert_eq!(app.selection.sample, app.data.len() - 1);
+    let langs = app.x_langs();
+    update(&mut app, Action::PrevLang);
+    assert_eq!(app.selection.lang, *langs.last().unwrap());
+    update(&mut app, Action::NextLang);
+    assert_eq!(app.selection.lang, langs[0]);
+}
+
+#[test]
+fn the_layer_cursor_stays_in_the_model() {
+    let mut app = app(1);
+    worker_event(
+        &mut app,
+        WorkerEvent::ModelLoaded {
+            slot: Slot::Primary,
+            identity: fixture_trace().model,
+            load_ms: 1.0,
+        },
+    );
+    let layers = fixture_trace().model.layers;
+    update(&mut app, Action::LayerLast);
+    assert_eq!(app.layer, layers);
+    update(&mut app, Action::LayerUp);
+    assert_eq!(app.layer, layers);
+    update(&mut app, Action::LayerFirst);
+    update(&mut app, Action::LayerDown);
+    assert_eq!(app.layer, 0);
+}
+
+#[test]
+fn bookmarks_keep_one_note_per_sample_and_cycle() {
+    let mut app = app(1);
+    add_bookmark(&mut app, "first");
+    add_bookmark(&mut app, "again");
+    assert_eq!(app.bookmarks.len(), 1);
+    assert_eq!(app.bookmarks[0].note, "again");
+    app.selection.sample = 3;
+    add_bookmark(&mut app, "three");
+    app.selection.sample = 5;
+    update(&mut app, Action::NextBookmark);
+    assert_eq!(app.selection.sample, 0, "wraps to the first");
+    update(&mut app, Action::NextBookmark);
+    assert_eq!(app.selection.sample, 3);
+}
+
+#[test]
+fn jump_takes_an_index_or_an_id_and_reports_a_miss() {
+    let mut app = app(1);
+    let id = app.data.samples[4].id.clone();
+    jump(&mut app, "2");
+    assert_eq!(app.selection.sample, 2);
+    jump(&mut app, &id);
+    assert_eq!(app.selection.sample, 4);
+    jump(&mut app, "no-such-id");
+    assert_eq!(app.selection.sample, 4);
+    assert!(app.notice.as_ref().unwrap().error);
+}
+
+#[test]
+fn a_custom_sample_joins_the_data_in_every_language() {
+    let mut app = app(1);
+    let n = app.data.len();
+    let mut form = CustomForm::new();
+    form.fields[0].insert_str("Die Hauptstadt von Kenia ist Nairobi.");
+    form.fields[1].insert_str("Was ist die Hauptstadt von Kenia?");
+    form.fields[2].insert_str("Nairobi");
+    let effects = add_custom_sample(&mut app, &form).unwrap();
+    assert!(matches!(effects[0], Effect::SetData(_)));
+    assert_eq!(app.data.len(), n + 1);
+    assert_eq!(app.selection.sample, n);
+    assert!(app.is_custom(n));
+    let sample = &app.data.samples[n];
+    assert_eq!(sample.entries.len(), app.data.langs.len());
+    assert_eq!(sample.entries[&Lang::En].answers[0].start, 29);
+    // A gold answer not in the context is refused with a reason.
+    form.fields[2] = TextInput::single_line();
+    form.fields[2].insert_str("Mombasa");
+    assert!(add_custom_sample(&mut app, &form).unwrap_err().contains("context"));
+}
+
+#[test]
+fn the_session_holds_traces_bookmarks_and_their_samples() {
+    let mut app = app(1);
+    let key = app.key(Slot::Primary);
+    app.cache.insert(key.clone(), Arc::new(fixture_trace()));
+    app.selection.sample = 2;
+    add_bookmark(&mut app, "note");
+    let session = session_of(&app);
+    assert_eq!(session.traces.len(), 1);
+    assert_eq!(session.traces[0].key, key);
+    let indices: Vec<usize> = session.samples.iter().map(|s| s.index).collect();
+    assert_eq!(indices, [0, 2]);
+    // And it reopens as a replay of the same traces.
+    let text = serde_json::to_string(&session).unwrap();
+    let replay = Session::parse(&text).unwrap().into_replay();
+    assert_eq!(replay.traces.len(), 1);
+    assert_eq!(replay.bookmarks[0].note, "note");
+}
+
+/// A recorded trace of the demo model (see tests/fixtures/traces).
+fn fixture_trace() -> crate::pipeline::SampleTrace {
+    let text = include_str!("../../../tests/fixtures/traces/demo-de-0.json");
+    serde_json::from_str(text).unwrap()
+}
+

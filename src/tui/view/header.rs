@@ -1,0 +1,186 @@
+//! Header: models (device, dtype, size), the sample, and the selection line with clickable
+//! language tabs and the jobs in flight.
+
+use super::spinner;
+use crate::data::prompt::Scenario;
+use crate::data::Lang;
+use crate::tui::app::{App, ModelSlot, ModelState};
+use crate::tui::theme;
+use crate::worker::Slot;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
+
+/// Draws both header lines; returns where each language tab is.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Vec<(Rect, Lang)> {
+    let mut top = vec![Span::styled(" xmrc-lens ", theme::title())];
+    for (i, model) in app.models.iter().enumerate() {
+        top.push(Span::styled(
+            if i == 0 { "│ " } else { " vs " },
+            theme::dim(),
+        ));
+        top.extend(model_spans(model, app.tick));
+    }
+    top.push(Span::styled(" │ ", theme::dim()));
+    top.extend(sample_spans(app));
+    frame.render_widget(Paragraph::new(Line::from(top)), area.rows().next().unwrap_or(area));
+
+    let second = Rect {
+        y: area.y + 1,
+        height: 1,
+        ..area
+    };
+    let (line, tabs) = selection_line(app, second);
+    frame.render_widget(Paragraph::new(line), second);
+    tabs
+}
+
+fn model_spans(model: &ModelSlot, tick: u64) -> Vec<Span<'static>> {
+    let name = Span::styled(
+        model.name().to_string(),
+        Style::new().add_modifier(Modifier::BOLD),
+    );
+    match &model.state {
+        ModelState::Ready(id) | ModelState::Saved(Some(id)) => vec![
+            name,
+            Span::styled(
+                format!(
+                    " {} {} · {}L{}",
+                    id.device,
+                    id.dtype,
+                    id.layers,
+                    if id.chat { " · chat" } else { "" }
+                ),
+                theme::dim(),
+            ),
+        ],
+        ModelState::Loading { since, detail } => vec![
+            name,
+            Span::styled(
+                format!(
+                    " {} {detail} {:.0}s",
+                    spinner(tick),
+                    since.elapsed().as_secs_f32()
+                ),
+                Style::new().fg(theme::ACCENT),
+            ),
+        ],
+        ModelState::Failed(_) => vec![name, Span::styled(" failed", Style::new().fg(theme::BAD))],
+        ModelState::Saved(None) => vec![name],
+    }
+}
+
+fn sample_spans(app: &App) -> Vec<Span<'static>> {
+    let n = app.data.len();
+    let Some(sample) = app.data.get(app.selection.sample) else {
+        return vec![Span::styled("no sample", theme::dim())];
+    };
+    let mut spans = vec![
+        Span::styled(
+            format!("#{}/{}", app.selection.sample, n),
+            Style::new().fg(theme::ACCENT).add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(format!(" {} ", sample.title)),
+        Span::styled(format!("({})", sample.id), theme::dim()),
+    ];
+    if app.is_custom(app.selection.sample) {
+        spans.push(Span::styled(" custom", Style::new().fg(theme::GOLD)));
+    }
+    if let Some(b) = app
+        .bookmarks
+        .iter()
+        .find(|b| b.sample == app.selection.sample)
+    {
+        spans.push(Span::styled(
+            format!(" ★ {}", b.note),
+            Style::new().fg(theme::GOLD),
+        ));
+    }
+    spans
+}
+
+/// Scenario, language tabs, shots, format, target, layer and jobs; tab positions for the
+/// mouse are measured as the line is built.
+fn selection_line(app: &App, area: Rect) -> (Line<'static>, Vec<(Rect, Lang)>) {
+    let sel = &app.selection;
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut x = area.x;
+    let mut push = |spans: &mut Vec<Span<'static>>, span: Span<'static>| -> Rect {
+        let width = span.content.width() as u16;
+        let rect = Rect::new(x, area.y, width, 1);
+        x = x.saturating_add(width);
+        spans.push(span);
+        rect
+    };
+    push(
+        &mut spans,
+        Span::styled(
+            format!(" {} ", sel.scenario),
+            Style::new()
+                .fg(ratatui::style::Color::Black)
+                .bg(theme::ACCENT)
+                .add_modifier(Modifier::BOLD),
+        ),
+    );
+    push(&mut spans, Span::raw(" "));
+    let mut tabs = Vec::new();
+    for lang in app.x_langs() {
+        let selected = lang == sel.lang;
+        let in_use = sel.scenario != Scenario::EnEn;
+        let style = match (selected, in_use) {
+            (true, true) => Style::new()
+                .fg(theme::ACCENT)
+                .add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            (true, false) => Style::new().add_modifier(Modifier::UNDERLINED),
+            _ => theme::dim(),
+        };
+        let rect = push(&mut spans, Span::styled(format!(" {} ", lang.code()), style));
+        tabs.push((rect, lang));
+    }
+    push(&mut spans, Span::styled(" │ ", theme::dim()));
+    let options = format!(
+        "{}-shot · {} · target {} · layer {}",
+        sel.shots,
+        sel.format,
+        sel.target.name(),
+        app.layer
+    );
+    push(&mut spans, Span::raw(options));
+    for slot in app.slots() {
+        if let Some(job) = jobs_text(app, slot) {
+            push(&mut spans, Span::styled(" │ ", theme::dim()));
+            push(
+                &mut spans,
+                Span::styled(job, Style::new().fg(theme::ACCENT)),
+            );
+        }
+    }
+    (Line::from(spans), tabs)
+}
+
+/// "⠋ A relevance de 2.1s" for a slot's running job.
+fn jobs_text(app: &App, slot: Slot) -> Option<String> {
+    let live = app.live[slot.index()].as_ref()?;
+    let stage = live
+        .stage
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "starting".into());
+    let who = if app.compare() {
+        match slot {
+            Slot::Primary => "A ",
+            Slot::Compare => "B ",
+        }
+    } else {
+        ""
+    };
+    Some(format!(
+        "{} {who}{stage} #{} {} {:.1}s",
+        spinner(app.tick),
+        live.key.sample,
+        live.key.lang.code(),
+        live.since.elapsed().as_secs_f32()
+    ))
+}

@@ -1,0 +1,448 @@
+//! The analysis panes: relevance heatmap, MRD bars, similarity sparklines, oracle bars, the
+//! compare diff line, and the waiting/status lines they show until their data arrive.
+
+use super::{pane_block, spinner};
+use crate::data::prompt::Part;
+use crate::pipeline::SampleTrace;
+use crate::similarity::SimPart;
+use crate::tui::app::{App, Pane, Rows};
+use crate::tui::theme;
+use crate::tui::widgets::bars::{Bar, LabelledBars};
+use crate::tui::widgets::heatmap::{
+    token_column, top_k_rows, HeatRow, Heatmap, HeatmapLegend, MRD_MARKER,
+};
+use crate::tui::widgets::sparklines::{language_chart, series_palette, LayerSparklines, Series};
+use crate::worker::{Slot, TraceKey};
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+/// A centred "working on it" box for the whole body.
+pub fn waiting(frame: &mut Frame, area: Rect, title: &str, what: &str, tick: u64) {
+    let block = pane_block(format!(" {title} "), false);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let y = inner.y + inner.height / 2;
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(spinner(tick), Style::new().fg(theme::ACCENT)),
+            Span::raw(format!(" {what}")),
+        ]))
+        .alignment(Alignment::Center),
+        Rect { y, height: 1, ..inner },
+    );
+}
+
+/// Why a pane is still empty: its stage running, queued behind earlier stages, failed,
+/// or not computed at all.
+pub fn status_line(app: &App, key: &TraceKey, what: &str) -> Line<'static> {
+    if let Some(error) = app.failures.get(key) {
+        return Line::from(Span::styled(
+            format!("failed: {error} (R retries)"),
+            Style::new().fg(theme::BAD),
+        ));
+    }
+    if app.mode == crate::tui::app::Mode::Replay {
+        return Line::from(Span::styled(
+            format!("no {what} saved for this selection (replay)"),
+            theme::dim(),
+        ));
+    }
+    match app.live_for(key) {
+        Some(live) => Line::from(vec![
+            Span::styled(spinner(app.tick), Style::new().fg(theme::ACCENT)),
+            Span::raw(format!(
+                " {what}: {}",
+                match live.stage {
+                    Some(stage) => format!("{stage} running"),
+                    None => "starting".into(),
+                }
+            )),
+        ]),
+        None => match app.model(key.slot).map(|m| &m.state) {
+            Some(crate::tui::app::ModelState::Loading { .. }) => Line::from(vec![
+                Span::styled(spinner(app.tick), Style::new().fg(theme::ACCENT)),
+                Span::raw(" waiting for the model"),
+            ]),
+            _ => Line::from(vec![
+                Span::styled(spinner(app.tick), theme::dim()),
+                Span::styled(format!(" {what}: queued"), theme::dim()),
+            ]),
+        },
+    }
+}
+
+/// The trace of the selection when it has `part` of the results; else a status line.
+fn with_trace<'a>(
+    app: &'a App,
+    key: &TraceKey,
+    has: impl Fn(&SampleTrace) -> bool,
+) -> Option<&'a SampleTrace> {
+    app.trace_for(key).map(|t| &**t).filter(|t| has(t))
+}
+
+fn slot_title(app: &App, slot: Slot, title: &str) -> String {
+    if app.compare() {
+        let who = match slot {
+            Slot::Primary => "A",
+            Slot::Compare => "B",
+        };
+        format!(" {title} · {who} ")
+    } else {
+        format!(" {title} ")
+    }
+}
+
+/// Tokens x layers heatmap with MRD markers, layer cursor and legend.
+pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
+    let key = app.key(slot);
+    let rows_label = match app.rows {
+        Rows::TopK(k) => format!("top-{k} tokens per part"),
+        Rows::All => "all tokens".into(),
+    };
+    let title = slot_title(
+        app,
+        slot,
+        &format!("Relevance · {} · {rows_label}", app.selection.target.name()),
+    );
+    let block = pane_block(title, app.focus == Pane::Relevance);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(trace) = with_trace(app, &key, |t| t.relevance.is_some()) else {
+        frame.render_widget(Paragraph::new(status_line(app, &key, "relevance")), inner);
+        return;
+    };
+    let Some(rel) = &trace.relevance else {
+        return;
+    };
+    let [map_area, legend_area] =
+        Layout::vertical([Constraint::Min(2), Constraint::Length(1)]).areas(inner);
+    let parts: Vec<Part> = trace.tokens.iter().map(|t| t.part).collect();
+    let chosen: Vec<usize> = match app.rows {
+        Rows::TopK(k) => top_k_rows(&rel.display, &parts, k),
+        Rows::All => (0..trace.tokens.len()).collect(),
+    };
+    let columns: Vec<Vec<f32>> = chosen
+        .iter()
+        .map(|&t| token_column(&rel.display, t))
+        .collect();
+    let rows: Vec<HeatRow> = chosen
+        .iter()
+        .zip(&columns)
+        .map(|(&t, values)| HeatRow {
+            label: trace.tokens.get(t).map_or("", |tok| tok.piece.as_str()),
+            color: parts.get(t).map(|p| theme::part_color(*p)),
+            values,
+            mrd: rel.token_mrd.get(t).copied().flatten(),
+        })
+        .collect();
+    let heatmap = Heatmap::new(&rows)
+        .cursor(Some(app.layer))
+        .scroll(usize::from(app.scroll_of(Pane::Relevance)));
+    frame.render_widget(heatmap, map_area);
+    let legend_title = format!("layer {} ", app.layer);
+    frame.render_widget(
+        HeatmapLegend::new().title(Some(legend_title.as_str())),
+        legend_area,
+    );
+}
+
+/// Part MRDs as bars over the N counted layers.
+pub fn mrd(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
+    let key = app.key(slot);
+    let title = slot_title(app, slot, "MRD by part");
+    let block = pane_block(title, false);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(rel) = with_trace(app, &key, |t| t.relevance.is_some()).and_then(|t| t.relevance.as_ref()) else {
+        frame.render_widget(Paragraph::new(status_line(app, &key, "MRD")), inner);
+        return;
+    };
+    let n = rel.part_mrd.counted_layers;
+    let bars: Vec<Bar> = rel
+        .part_mrd
+        .parts
+        .iter()
+        .filter(|p| p.tokens > 0 && p.part != Part::Trailer)
+        .map(|p| Bar {
+            label: p.part.label().to_string(),
+            label_color: Some(theme::part_color(p.part)),
+            value: p.mrd.map_or(0.0, |m| m as f64),
+            text: p
+                .mrd
+                .map_or_else(|| "–".to_string(), |m| format!("{m}/{n}")),
+            marker: None,
+            style: Style::new().fg(theme::part_color(p.part)),
+        })
+        .collect();
+    let [bars_area, note] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    frame.render_widget(LabelledBars::new(&bars).max(n as f64), bars_area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            format!("N = {n} layers · {MRD_MARKER} marks token MRD in the heatmap"),
+            theme::dim(),
+        )),
+        note,
+    );
+}
+
+/// Per-layer cosine to the en-en run (question, context, last token), or all languages.
+pub fn similarity(frame: &mut Frame, area: Rect, app: &App) {
+    let title = if app.all_langs {
+        " Similarity to en-en · all languages (context) ".to_string()
+    } else {
+        format!(
+            " Similarity en vs {} · per layer ",
+            app.selection.lang.code()
+        )
+    };
+    let block = pane_block(title, app.focus == Pane::Similarity);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if app.selection.scenario == crate::data::prompt::Scenario::EnEn {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "en-en is the reference itself: pick en-x or x-x (s) to compare languages",
+                theme::dim(),
+            ))
+            .wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    if app.all_langs {
+        all_languages(frame, inner, app);
+        return;
+    }
+    let slots: Vec<Slot> = app.slots().collect();
+    let mut series = Vec::new();
+    let mut ratio_text = Vec::new();
+    for slot in &slots {
+        let key = app.key(*slot);
+        let Some(sim) = with_trace(app, &key, |t| t.similarity.is_some()).and_then(|t| t.similarity.as_ref()) else {
+            continue;
+        };
+        for (i, part) in SimPart::ALL.into_iter().enumerate() {
+            let name = if app.compare() {
+                format!("{}{}", if *slot == Slot::Primary { "A " } else { "B " }, part.name())
+            } else {
+                part.name().to_string()
+            };
+            series.push(Series {
+                name,
+                color: series_palette(i + 3 * slot.index()),
+                values: sim.series.cosine.get(part).clone(),
+                peak: Some(*sim.series.peak.get(part)),
+            });
+        }
+        match &sim.ratio {
+            Some(r) => {
+                let at = |part: SimPart| {
+                    r.get(part)
+                        .get(app.layer)
+                        .copied()
+                        .flatten()
+                        .map_or("–".to_string(), |v| format!("{v:.2}"))
+                };
+                ratio_text.push(format!(
+                    "S(en,{}) @L{}: q {} · ctx {} · last {} ({} reference samples)",
+                    app.selection.lang.code(),
+                    app.layer,
+                    at(SimPart::Question),
+                    at(SimPart::Context),
+                    at(SimPart::Last),
+                    sim.reference_samples
+                ));
+            }
+            None => ratio_text.push(format!(
+                "S(en,x) needs 2 other samples of {} in the pool ({} so far)",
+                app.selection.lang.code(),
+                sim.reference_samples
+            )),
+        }
+    }
+    if series.is_empty() {
+        let key = app.key(Slot::Primary);
+        frame.render_widget(Paragraph::new(status_line(app, &key, "similarity")), inner);
+        return;
+    }
+    let [spark_area, ratio_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(inner);
+    frame.render_widget(LayerSparklines::new(&series).cursor(Some(app.layer)), spark_area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(ratio_text.join("  |  "), theme::dim())),
+        ratio_area,
+    );
+}
+
+/// The paper's Figure 4 view: context cosine per layer for every language traced so far.
+fn all_languages(frame: &mut Frame, area: Rect, app: &App) {
+    let mut series = Vec::new();
+    let mut missing = 0;
+    for (i, lang) in app.x_langs().into_iter().enumerate() {
+        let key = app.key_for(Slot::Primary, lang);
+        match app
+            .cache
+            .peek(&key)
+            .and_then(|t| t.similarity.as_ref())
+        {
+            Some(sim) => series.push((
+                lang.code().to_string(),
+                series_palette(i),
+                sim.series
+                    .cosine
+                    .context
+                    .iter()
+                    .enumerate()
+                    .map(|(l, v)| (l as f64, *v))
+                    .collect::<Vec<(f64, f64)>>(),
+            )),
+            None => missing += 1,
+        }
+    }
+    if series.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled(spinner(app.tick), Style::new().fg(theme::ACCENT)),
+                Span::raw(" tracing the sample in every language…"),
+            ])),
+            area,
+        );
+        return;
+    }
+    let [chart_area, note] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    frame.render_widget(
+        language_chart(&series, [-1.0, 1.0], Some(app.layer)),
+        chart_area,
+    );
+    let text = if missing > 0 {
+        format!("{} languages · {missing} still tracing", series.len())
+    } else {
+        format!("{} languages", series.len())
+    };
+    frame.render_widget(Paragraph::new(Span::styled(text, theme::dim())), note);
+}
+
+/// One bar pair per context sentence: the drop of the answer's log-probability when the
+/// sentence is ablated (first step, whole sequence); the gold sentence starred.
+pub fn oracle(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
+    let key = app.key(slot);
+    let block = pane_block(slot_title(app, slot, "Oracle · sentence ablation"), app.focus == Pane::Oracle);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(result) = with_trace(app, &key, |t| t.oracle.is_some()).and_then(|t| t.oracle.as_ref()) else {
+        frame.render_widget(Paragraph::new(status_line(app, &key, "oracle")), inner);
+        return;
+    };
+    let verdict = |c: Option<bool>| match c {
+        Some(true) => Span::styled("correct", Style::new().fg(theme::GOOD)),
+        Some(false) => Span::styled("incorrect", Style::new().fg(theme::BAD)),
+        None => Span::styled("n/a", theme::dim()),
+    };
+    let summary = Line::from(vec![
+        Span::styled("step ", theme::dim()),
+        verdict(result.step_correct),
+        Span::styled(" · seq ", theme::dim()),
+        verdict(result.sequence_correct),
+        Span::styled(
+            format!(
+                " · gold {}",
+                result
+                    .gold_sentence
+                    .map_or("–".to_string(), |g| format!("s{g}"))
+            ),
+            theme::dim(),
+        ),
+    ]);
+    let max = result
+        .sentences
+        .iter()
+        .flat_map(|s| [s.step_drop.abs(), s.sequence_drop.abs()])
+        .fold(0.0f32, f32::max)
+        .max(1e-6);
+    let bars: Vec<Bar> = result
+        .sentences
+        .iter()
+        .flat_map(|s| {
+            let gold = s.contains_gold || result.gold_sentence == Some(s.index);
+            let colour = if gold { theme::GOLD } else { theme::part_color(Part::Context) };
+            [
+                Bar {
+                    label: format!("s{} step", s.index),
+                    label_color: Some(colour),
+                    value: f64::from(s.step_drop),
+                    text: format!("{:+.2}", s.step_drop),
+                    marker: gold.then(|| "★".to_string()),
+                    style: Style::new().fg(colour),
+                },
+                Bar {
+                    label: format!("s{} seq", s.index),
+                    label_color: Some(colour),
+                    value: f64::from(s.sequence_drop),
+                    text: format!("{:+.2}", s.sequence_drop),
+                    marker: None,
+                    style: Style::new().fg(colour).add_modifier(Modifier::DIM),
+                },
+            ]
+        })
+        .collect();
+    let [summary_area, bars_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+    frame.render_widget(Paragraph::new(summary), summary_area);
+    frame.render_widget(
+        LabelledBars::new(&bars)
+            .max(f64::from(max))
+            .scroll(usize::from(app.scroll_of(Pane::Oracle))),
+        bars_area,
+    );
+}
+
+/// Compare mode: what differs between the two models on this selection.
+pub fn diff(frame: &mut Frame, area: Rect, app: &App) {
+    let block = pane_block(" Diff B − A ", false);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let a = app.trace_for(&app.key(Slot::Primary));
+    let b = app.trace_for(&app.key(Slot::Compare));
+    let (Some(a), Some(b)) = (a, b) else {
+        frame.render_widget(
+            Paragraph::new(Span::styled("waiting for both answers", theme::dim())),
+            inner,
+        );
+        return;
+    };
+    let f1 = |t: &SampleTrace| t.scores.as_ref().and_then(|s| s.first()).map(|s| s.f1);
+    let mut spans = vec![Span::styled("ΔF1 ", theme::dim())];
+    match (f1(a), f1(b)) {
+        (Some(x), Some(y)) => {
+            let d = y - x;
+            spans.push(Span::styled(
+                format!("{d:+.1}"),
+                Style::new().fg(if d >= 0.0 { theme::GOOD } else { theme::BAD }),
+            ));
+        }
+        _ => spans.push(Span::raw("–")),
+    }
+    let mut mrd_spans = vec![Span::styled("ΔMRD ", theme::dim())];
+    match (&a.relevance, &b.relevance) {
+        (Some(ra), Some(rb)) => {
+            for part in [Part::System, Part::Task, Part::Demo1, Part::Demo2, Part::Context, Part::Question] {
+                if let (Some(x), Some(y)) = (ra.part_mrd.get(part), rb.part_mrd.get(part)) {
+                    mrd_spans.push(Span::styled(
+                        format!("{} ", part.name()),
+                        Style::new().fg(theme::part_color(part)),
+                    ));
+                    mrd_spans.push(Span::raw(format!("{:+} ", y as i64 - x as i64)));
+                }
+            }
+        }
+        _ => mrd_spans.push(Span::styled("waiting for relevance", theme::dim())),
+    }
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(spans), Line::from(mrd_spans)]).wrap(Wrap { trim: true }),
+        inner,
+    );
+}
