@@ -3,5 +3,8 @@
 //! once when something changed; models run on the worker thread, never here.
 
 pub mod action;
+pub mod input;
+pub mod keymap;
 pub mod theme;
+pub mod view;
 pub mod widgets;

@@ -1,0 +1,4 @@
+//! Drawing of the app's screens and overlays from its state.
+
+pub mod footer;
+pub mod help;
