@@ -189,6 +189,8 @@ pub struct App {
     /// What the startup is doing while nothing can be shown yet.
     pub startup: Option<String>,
     pub notice: Option<Notice>,
+    /// The help overlay's line about the user keymap file (None: the real path; tests fix it).
+    pub help_path: Option<String>,
     /// Animation frame of spinners.
     pub tick: u64,
     pub quit: bool,
@@ -235,6 +237,7 @@ impl App {
             fatal: None,
             startup: None,
             notice: None,
+            help_path: None,
             tick: 0,
             quit: false,
         }

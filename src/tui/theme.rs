@@ -82,8 +82,14 @@ mod tests {
     #[test]
     fn diverging_ends_and_middle() {
         assert_eq!(diverging(0.0), Color::Rgb(NEUTRAL.0, NEUTRAL.1, NEUTRAL.2));
-        assert_eq!(diverging(1.0), Color::Rgb(POSITIVE.0, POSITIVE.1, POSITIVE.2));
-        assert_eq!(diverging(-1.0), Color::Rgb(NEGATIVE.0, NEGATIVE.1, NEGATIVE.2));
+        assert_eq!(
+            diverging(1.0),
+            Color::Rgb(POSITIVE.0, POSITIVE.1, POSITIVE.2)
+        );
+        assert_eq!(
+            diverging(-1.0),
+            Color::Rgb(NEGATIVE.0, NEGATIVE.1, NEGATIVE.2)
+        );
         assert_eq!(diverging(7.0), diverging(1.0));
         assert_eq!(diverging(f32::NAN), diverging(0.0));
     }

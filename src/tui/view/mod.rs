@@ -100,10 +100,11 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap) -> Regions {
     footer::draw(frame, footer_area, app, keymap);
     match &app.overlay {
         Some(Overlay::Help { scroll }) => {
-            let path = Keymap::user_path()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "(no config folder on this system)".into());
-            frame.render_widget(help::HelpOverlay::new(keymap, *scroll, path), area);
+            let mut overlay = help::HelpOverlay::new(keymap, *scroll);
+            if let Some(line) = &app.help_path {
+                overlay = overlay.path_line(line.clone());
+            }
+            frame.render_widget(overlay, area);
         }
         Some(other) => overlay::draw(frame, area, other),
         None => {}
