@@ -11,7 +11,7 @@ use crate::tui::widgets::bars::{Bar, LabelledBars};
 use crate::tui::widgets::heatmap::{
     token_column, top_k_rows, HeatRow, Heatmap, HeatmapLegend, MRD_MARKER,
 };
-use crate::tui::widgets::sparklines::{language_chart, series_palette, LayerSparklines, Series};
+use crate::tui::widgets::sparklines::{language_chart, series_palette, LayerSparklines, NamedSeries, Series};
 use crate::worker::{Slot, TraceKey};
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -83,13 +83,46 @@ fn with_trace<'a>(
     app.trace_for(key).map(|t| &**t).filter(|t| has(t))
 }
 
+/// "A" or "B" in compare mode.
+fn slot_letter(slot: Slot) -> &'static str {
+    match slot {
+        Slot::Primary => "A",
+        Slot::Compare => "B",
+    }
+}
+
+/// S(en,x) at the cursor layer, or why it is not there yet.
+fn ratio_line(app: &App, sim: &crate::similarity::SampleSimilarity) -> String {
+    match &sim.ratio {
+        Some(r) => {
+            let at = |part: SimPart| {
+                r.get(part)
+                    .get(app.layer)
+                    .copied()
+                    .flatten()
+                    .map_or("–".to_string(), |v| format!("{v:.2}"))
+            };
+            format!(
+                "S(en,{}) @L{}: q {} · ctx {} · last {} ({} reference samples)",
+                app.selection.lang.code(),
+                app.layer,
+                at(SimPart::Question),
+                at(SimPart::Context),
+                at(SimPart::Last),
+                sim.reference_samples
+            )
+        }
+        None => format!(
+            "S(en,x) needs 2 other samples of {} in the pool ({} so far)",
+            app.selection.lang.code(),
+            sim.reference_samples
+        ),
+    }
+}
+
 fn slot_title(app: &App, slot: Slot, title: &str) -> String {
     if app.compare() {
-        let who = match slot {
-            Slot::Primary => "A",
-            Slot::Compare => "B",
-        };
-        format!(" {title} · {who} ")
+        format!(" {title} · {} ", slot_letter(slot))
     } else {
         format!(" {title} ")
     }
@@ -161,24 +194,23 @@ pub fn mrd(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         return;
     };
     let n = rel.part_mrd.counted_layers;
-    let bars: Vec<Bar> = rel
+    let shown: Vec<_> = rel
         .part_mrd
         .parts
         .iter()
         .filter(|p| p.tokens > 0 && p.part != Part::Trailer)
-        .map(|p| Bar {
-            label: p.part.label().to_string(),
-            label_color: Some(theme::part_color(p.part)),
-            value: p.mrd.map_or(0.0, |m| m as f64),
-            text: p
-                .mrd
-                .map_or_else(|| "–".to_string(), |m| format!("{m}/{n}")),
-            marker: None,
-            style: Style::new().fg(theme::part_color(p.part)),
+        .collect();
+    let bars: Vec<Bar> = shown
+        .iter()
+        .map(|p| {
+            Bar::new(p.part.label(), p.mrd.map_or(0.0, |m| m as f32))
+                .label_color(theme::part_color(p.part))
+                .text(p.mrd.map_or_else(|| "–".to_string(), |m| format!("{m}/{n}")))
+                .style(Style::new().fg(theme::part_color(p.part)))
         })
         .collect();
     let [bars_area, note] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
-    frame.render_widget(LabelledBars::new(&bars).max(n as f64), bars_area);
+    frame.render_widget(LabelledBars::new(&bars).max(Some(n as f32)), bars_area);
     frame.render_widget(
         Paragraph::new(Span::styled(
             format!("N = {n} layers · {MRD_MARKER} marks token MRD in the heatmap"),
@@ -217,52 +249,35 @@ pub fn similarity(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let slots: Vec<Slot> = app.slots().collect();
-    let mut series = Vec::new();
+    // Owned first: the widget borrows labels and values.
+    let mut owned: Vec<(String, ratatui::style::Color, Vec<f32>)> = Vec::new();
     let mut ratio_text = Vec::new();
     for slot in &slots {
         let key = app.key(*slot);
-        let Some(sim) = with_trace(app, &key, |t| t.similarity.is_some()).and_then(|t| t.similarity.as_ref()) else {
+        let Some(sim) = with_trace(app, &key, |t| t.similarity.is_some())
+            .and_then(|t| t.similarity.as_ref())
+        else {
             continue;
         };
         for (i, part) in SimPart::ALL.into_iter().enumerate() {
             let name = if app.compare() {
-                format!("{}{}", if *slot == Slot::Primary { "A " } else { "B " }, part.name())
+                format!("{} {}", slot_letter(*slot), part.name())
             } else {
                 part.name().to_string()
             };
-            series.push(Series {
-                name,
-                color: series_palette(i + 3 * slot.index()),
-                values: sim.series.cosine.get(part).clone(),
-                peak: Some(*sim.series.peak.get(part)),
-            });
+            let values = sim.series.cosine.get(part).iter().map(|v| *v as f32).collect();
+            owned.push((name, series_palette(i + 3 * slot.index()), values));
         }
-        match &sim.ratio {
-            Some(r) => {
-                let at = |part: SimPart| {
-                    r.get(part)
-                        .get(app.layer)
-                        .copied()
-                        .flatten()
-                        .map_or("–".to_string(), |v| format!("{v:.2}"))
-                };
-                ratio_text.push(format!(
-                    "S(en,{}) @L{}: q {} · ctx {} · last {} ({} reference samples)",
-                    app.selection.lang.code(),
-                    app.layer,
-                    at(SimPart::Question),
-                    at(SimPart::Context),
-                    at(SimPart::Last),
-                    sim.reference_samples
-                ));
-            }
-            None => ratio_text.push(format!(
-                "S(en,x) needs 2 other samples of {} in the pool ({} so far)",
-                app.selection.lang.code(),
-                sim.reference_samples
-            )),
-        }
+        ratio_text.push(ratio_line(app, sim));
     }
+    let series: Vec<Series> = owned
+        .iter()
+        .map(|(label, color, values)| Series {
+            label,
+            color: *color,
+            values,
+        })
+        .collect();
     if series.is_empty() {
         let key = app.key(Slot::Primary);
         frame.render_widget(Paragraph::new(status_line(app, &key, "similarity")), inner);
@@ -270,7 +285,10 @@ pub fn similarity(frame: &mut Frame, area: Rect, app: &App) {
     }
     let [spark_area, ratio_area] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(inner);
-    frame.render_widget(LayerSparklines::new(&series).cursor(Some(app.layer)), spark_area);
+    frame.render_widget(
+        LayerSparklines::new(&series).cursor(Some(app.layer)),
+        spark_area,
+    );
     frame.render_widget(
         Paragraph::new(Span::styled(ratio_text.join("  |  "), theme::dim())),
         ratio_area,
@@ -279,7 +297,7 @@ pub fn similarity(frame: &mut Frame, area: Rect, app: &App) {
 
 /// The paper's Figure 4 view: context cosine per layer for every language traced so far.
 fn all_languages(frame: &mut Frame, area: Rect, app: &App) {
-    let mut series = Vec::new();
+    let mut series: Vec<NamedSeries> = Vec::new();
     let mut missing = 0;
     for (i, lang) in app.x_langs().into_iter().enumerate() {
         let key = app.key_for(Slot::Primary, lang);
@@ -363,39 +381,42 @@ pub fn oracle(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         .flat_map(|s| [s.step_drop.abs(), s.sequence_drop.abs()])
         .fold(0.0f32, f32::max)
         .max(1e-6);
+    let labels: Vec<(String, String)> = result
+        .sentences
+        .iter()
+        .map(|s| (format!("s{} step", s.index), format!("s{} seq", s.index)))
+        .collect();
     let bars: Vec<Bar> = result
         .sentences
         .iter()
-        .flat_map(|s| {
+        .zip(&labels)
+        .flat_map(|(s, (step_label, seq_label))| {
             let gold = s.contains_gold || result.gold_sentence == Some(s.index);
-            let colour = if gold { theme::GOLD } else { theme::part_color(Part::Context) };
-            [
-                Bar {
-                    label: format!("s{} step", s.index),
-                    label_color: Some(colour),
-                    value: f64::from(s.step_drop),
-                    text: format!("{:+.2}", s.step_drop),
-                    marker: gold.then(|| "★".to_string()),
-                    style: Style::new().fg(colour),
-                },
-                Bar {
-                    label: format!("s{} seq", s.index),
-                    label_color: Some(colour),
-                    value: f64::from(s.sequence_drop),
-                    text: format!("{:+.2}", s.sequence_drop),
-                    marker: None,
-                    style: Style::new().fg(colour).add_modifier(Modifier::DIM),
-                },
-            ]
+            let colour = if gold {
+                theme::GOLD
+            } else {
+                theme::part_color(Part::Context)
+            };
+            let mut step = Bar::new(step_label, s.step_drop)
+                .label_color(colour)
+                .text(format!("{:+.2}", s.step_drop))
+                .style(Style::new().fg(colour));
+            if gold {
+                step = step.marker("★");
+            }
+            let seq = Bar::new(seq_label, s.sequence_drop)
+                .label_color(colour)
+                .text(format!("{:+.2}", s.sequence_drop))
+                .style(Style::new().fg(colour).add_modifier(Modifier::DIM));
+            [step, seq]
         })
+        .skip(usize::from(app.scroll_of(Pane::Oracle)))
         .collect();
     let [summary_area, bars_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
     frame.render_widget(Paragraph::new(summary), summary_area);
     frame.render_widget(
-        LabelledBars::new(&bars)
-            .max(f64::from(max))
-            .scroll(usize::from(app.scroll_of(Pane::Oracle))),
+        LabelledBars::new(&bars).max(Some(max)),
         bars_area,
     );
 }
