@@ -104,7 +104,7 @@ fn eighths(value: f32, max: f32, cells: u16) -> usize {
 fn draw_right(buf: &mut Buffer, x: u16, y: u16, n: usize, style: Style) {
     for i in 0..n.div_ceil(8) {
         let rest = (n - i * 8).min(8);
-        if let Some(c) = buf.cell_mut((x + i as u16, y)) {
+        if let Some(c) = buf.cell_mut((x.saturating_add(i as u16), y)) {
             c.set_symbol(EIGHTHS[rest - 1]).set_style(style);
         }
     }

@@ -192,12 +192,15 @@ pub fn series_palette(i: usize) -> Color {
     PALETTE[i % PALETTE.len()]
 }
 
+/// A chart line: name, colour and (level, value) points.
+pub type NamedSeries = (String, Color, Vec<(f64, f64)>);
+
 /// Many series over levels as braille lines with a legend (top right). `series` holds
 /// (name, colour, points (level, value)); x spans level 0 to the largest level given. The
 /// cursor level is named in the x-axis title (`layer ▼12`): a chart's datasets borrow their
 /// points, so a cursor line would need data the caller owns.
 pub fn language_chart<'a>(
-    series: &'a [(String, Color, Vec<(f64, f64)>)],
+    series: &'a [NamedSeries],
     y_bounds: [f64; 2],
     cursor: Option<usize>,
 ) -> Chart<'a> {
@@ -353,7 +356,7 @@ mod tests {
 
     #[test]
     fn language_chart_lines_legend_cursor() {
-        let series: Vec<(String, Color, Vec<(f64, f64)>)> = ["en", "zh"]
+        let series: Vec<NamedSeries> = ["en", "zh"]
             .iter()
             .enumerate()
             .map(|(i, n)| {
