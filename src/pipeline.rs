@@ -442,7 +442,7 @@ pub fn trace_sample(
             p.question_lang,
         )
     });
-    let mut labels = Labels {
+    let labels = Labels {
         detected_lang: langid::detect(&answer),
         language_error,
         generation: classify_by_rules(&generation.text, &answer),

@@ -2,7 +2,7 @@
 
 mod analysis_args;
 mod bench;
-mod data_args;
+pub(crate) mod data_args;
 mod eval;
 pub mod explore;
 mod generate;

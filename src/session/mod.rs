@@ -12,7 +12,7 @@ use crate::worker::{Slot, TraceKey};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
+
 use std::path::{Path, PathBuf};
 
 /// Version of the session layout; older files are refused with a message, never misread.
@@ -122,7 +122,7 @@ impl Session {
         }
         write_atomically(path, |w| {
             serde_json::to_writer(&mut *w, self)?;
-            w.write_all(b"\n")?;
+            writeln!(w)?;
             Ok(())
         })
         .with_context(|| format!("saving the session to {}", path.display()))

@@ -191,6 +191,8 @@ pub struct App {
     pub notice: Option<Notice>,
     /// The help overlay's line about the user keymap file (None: the real path; tests fix it).
     pub help_path: Option<String>,
+    /// Shows every elapsed time as 0 (snapshot tests).
+    pub frozen_clock: bool,
     /// Animation frame of spinners.
     pub tick: u64,
     pub quit: bool,
@@ -238,6 +240,7 @@ impl App {
             startup: None,
             notice: None,
             help_path: None,
+            frozen_clock: false,
             tick: 0,
             quit: false,
         }
@@ -246,7 +249,7 @@ impl App {
     /// A (new) data set; the language tab moves to its first non-English language when
     /// the current one is missing.
     pub fn set_data(&mut self, data: Arc<Dataset>) {
-        if !data.langs.contains(&self.selection.lang) {
+        if self.selection.lang == Lang::En || !data.langs.contains(&self.selection.lang) {
             self.selection.lang = data
                 .langs
                 .iter()
@@ -361,6 +364,15 @@ impl App {
             .copied()
             .filter(|l| *l != Lang::En)
             .collect()
+    }
+
+    /// Seconds since `since`, for the "running for" figures.
+    pub fn seconds_since(&self, since: Instant) -> f32 {
+        if self.frozen_clock {
+            0.0
+        } else {
+            since.elapsed().as_secs_f32()
+        }
     }
 
     pub fn scroll_of(&self, pane: Pane) -> u16 {

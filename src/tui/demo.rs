@@ -74,7 +74,7 @@ pub fn model_spec(dir: &Path, launch: &Launch) -> ModelSpec {
 }
 
 /// An app over a saved session: its samples, traces and bookmarks, no worker.
-pub fn replay_app(session: Session, launch: &Launch) -> App {
+pub fn replay_app(session: Session, cache_entries: usize) -> App {
     let models: Vec<ModelSlot> = session
         .models
         .iter()
@@ -100,7 +100,7 @@ pub fn replay_app(session: Session, launch: &Launch) -> App {
     app.selection = replay.selection;
     // Every saved trace stays: replay has nothing else to show.
     app.cache = TraceCache::new(
-        launch.cache_entries.max(replay.traces.len()),
+        cache_entries.max(replay.traces.len()),
         usize::MAX,
     );
     let mut layers = None;

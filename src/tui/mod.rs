@@ -139,7 +139,7 @@ impl Runtime {
         if let Some(session) = session {
             // A saved session opens in replay mode: its traces are shown as saved, and
             // nothing is recomputed (its models may not even exist here).
-            runtime.app = demo::replay_app(session, launch);
+            runtime.app = demo::replay_app(session, launch.cache_entries);
             return Ok(runtime);
         }
         runtime.app.startup = Some("loading the data set".into());
@@ -260,6 +260,22 @@ impl Runtime {
             }
             self.app.fatal = Some(view::error::model_failed(&self.app.models[0].source, error));
         }
+        // The demo model is named for what it is, not by its cache folder.
+        let event = match event {
+            WorkerEvent::ModelLoaded {
+                slot: Slot::Primary,
+                mut identity,
+                load_ms,
+            } if self.app.mode == Mode::Demo => {
+                identity.name = demo::MODEL_LABEL.to_string();
+                WorkerEvent::ModelLoaded {
+                    slot: Slot::Primary,
+                    identity,
+                    load_ms,
+                }
+            }
+            other => other,
+        };
         update::worker_event(&mut self.app, event);
     }
 

@@ -22,7 +22,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Vec<(Rect, Lang)> {
             if i == 0 { "│ " } else { " vs " },
             theme::dim(),
         ));
-        top.extend(model_spans(model, app.tick));
+        top.extend(model_spans(model, app));
     }
     top.push(Span::styled(" │ ", theme::dim()));
     top.extend(sample_spans(app));
@@ -38,7 +38,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Vec<(Rect, Lang)> {
     tabs
 }
 
-fn model_spans(model: &ModelSlot, tick: u64) -> Vec<Span<'static>> {
+fn model_spans(model: &ModelSlot, app: &App) -> Vec<Span<'static>> {
     let name = Span::styled(
         model.name().to_string(),
         Style::new().add_modifier(Modifier::BOLD),
@@ -62,8 +62,8 @@ fn model_spans(model: &ModelSlot, tick: u64) -> Vec<Span<'static>> {
             Span::styled(
                 format!(
                     " {} {detail} {:.0}s",
-                    spinner(tick),
-                    since.elapsed().as_secs_f32()
+                    spinner(app.tick),
+                    app.seconds_since(*since)
                 ),
                 Style::new().fg(theme::ACCENT),
             ),
@@ -181,6 +181,6 @@ fn jobs_text(app: &App, slot: Slot) -> Option<String> {
         spinner(app.tick),
         live.key.sample,
         live.key.lang.code(),
-        live.since.elapsed().as_secs_f32()
+        app.seconds_since(live.since)
     ))
 }

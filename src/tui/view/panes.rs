@@ -151,7 +151,7 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         return;
     };
     let [map_area, legend_area] =
-        Layout::vertical([Constraint::Min(2), Constraint::Length(1)]).areas(inner);
+        Layout::vertical([Constraint::Min(2), Constraint::Length(2)]).areas(inner);
     let parts: Vec<Part> = trace.tokens.iter().map(|t| t.part).collect();
     let chosen: Vec<usize> = match app.rows {
         Rows::TopK(k) => top_k_rows(&rel.display, &parts, k),
@@ -213,7 +213,7 @@ pub fn mrd(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     frame.render_widget(LabelledBars::new(&bars).max(Some(n as f32)), bars_area);
     frame.render_widget(
         Paragraph::new(Span::styled(
-            format!("N = {n} layers · {MRD_MARKER} marks token MRD in the heatmap"),
+            format!("N = {n} · {MRD_MARKER} = token MRD"),
             theme::dim(),
         )),
         note,
@@ -356,18 +356,18 @@ pub fn oracle(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         return;
     };
     let verdict = |c: Option<bool>| match c {
-        Some(true) => Span::styled("correct", Style::new().fg(theme::GOOD)),
-        Some(false) => Span::styled("incorrect", Style::new().fg(theme::BAD)),
+        Some(true) => Span::styled("✓", Style::new().fg(theme::GOOD)),
+        Some(false) => Span::styled("✗", Style::new().fg(theme::BAD)),
         None => Span::styled("n/a", theme::dim()),
     };
     let summary = Line::from(vec![
-        Span::styled("step ", theme::dim()),
+        Span::styled("gold top? step ", theme::dim()),
         verdict(result.step_correct),
-        Span::styled(" · seq ", theme::dim()),
+        Span::styled(" seq ", theme::dim()),
         verdict(result.sequence_correct),
         Span::styled(
             format!(
-                " · gold {}",
+                " · gold sentence {}",
                 result
                     .gold_sentence
                     .map_or("–".to_string(), |g| format!("s{g}"))

@@ -1,0 +1,235 @@
+//! Whole-app snapshots of the explorer: the app driven by actions and worker events with
+//! recorded traces (tests/fixtures/traces, from scripts/record_tui_fixtures.sh), drawn into
+//! ratatui's TestBackend. The widget tests check colours; these check what is where.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::sync::Arc;
+use std::time::Instant;
+use xmrc_lens::pipeline::SampleTrace;
+use xmrc_lens::session::Session;
+use xmrc_lens::tui::action::Action;
+use xmrc_lens::tui::app::{App, Mode, ModelSlot, ModelState};
+use xmrc_lens::tui::keymap::Keymap;
+use xmrc_lens::tui::update::{update, worker_event};
+use xmrc_lens::tui::{demo, view};
+use xmrc_lens::worker::{Slot, WorkerEvent};
+
+const WIDTH: u16 = 140;
+const HEIGHT: u16 = 40;
+
+fn fixture(name: &str) -> SampleTrace {
+    let path = common::repo_path(&format!("tests/fixtures/traces/{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn loading_slot(source: &str) -> ModelSlot {
+    ModelSlot {
+        source: source.into(),
+        state: ModelState::Loading {
+            since: Instant::now(),
+            detail: format!("loading {source}"),
+        },
+    }
+}
+
+/// An app over the demo set, models still loading, clock frozen for stable snapshots.
+fn app(models: &[&str]) -> App {
+    let data = Arc::new(demo::dataset().unwrap());
+    let mut app = App::new(Mode::Live, data.clone(), models.iter().map(|m| loading_slot(m)).collect());
+    app.set_data(data);
+    app.frozen_clock = true;
+    app.help_path = Some("Your keys: ~/.config/xmrc-lens/keymap.toml".into());
+    app
+}
+
+/// The model is loaded and the trace of the current selection arrives for `slot`.
+fn finish(app: &mut App, slot: Slot, trace: SampleTrace) {
+    worker_event(
+        app,
+        WorkerEvent::ModelLoaded {
+            slot,
+            identity: trace.model.clone(),
+            load_ms: 1.0,
+        },
+    );
+    let key = app.key(slot);
+    worker_event(
+        app,
+        WorkerEvent::Done {
+            key,
+            trace: Arc::new(trace),
+        },
+    );
+}
+
+fn render(app: &App, width: u16, height: u16) -> String {
+    let keymap = Keymap::default_map().unwrap();
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|f| {
+            view::draw(f, app, &keymap);
+        })
+        .unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn loading() {
+    let mut app = app(&["Qwen/Qwen2.5-0.5B-Instruct"]);
+    app.startup = Some("loading the data set".into());
+    insta::assert_snapshot!(render(&app, WIDTH, HEIGHT));
+}
+
+#[test]
+fn main_view_with_a_finished_trace() {
+    let mut app = app(&["demo"]);
+    finish(&mut app, Slot::Primary, fixture("demo-de-0"));
+    let screen = render(&app, WIDTH, HEIGHT);
+    assert!(screen.contains("◆ MRD"), "legend");
+    assert!(screen.contains("◆"), "MRD markers");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn streaming_answer_before_the_trace() {
+    let mut app = app(&["demo"]);
+    let trace = fixture("demo-de-0");
+    worker_event(
+        &mut app,
+        WorkerEvent::ModelLoaded {
+            slot: Slot::Primary,
+            identity: trace.model.clone(),
+            load_ms: 1.0,
+        },
+    );
+    let key = app.key(Slot::Primary);
+    worker_event(&mut app, WorkerEvent::Started { key: key.clone() });
+    for step in trace.generation.steps.iter().take(3) {
+        worker_event(
+            &mut app,
+            WorkerEvent::Token {
+                key: key.clone(),
+                step: step.clone(),
+            },
+        );
+    }
+    let screen = render(&app, WIDTH, HEIGHT);
+    let streamed: String = trace.generation.steps[..3].iter().map(|s| s.piece.as_str()).collect();
+    assert!(screen.contains(streamed.trim()), "{streamed:?} streams in");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn compare_mode() {
+    let mut app = app(&["demo", "demo-b"]);
+    finish(&mut app, Slot::Primary, fixture("demo-de-0"));
+    finish(&mut app, Slot::Compare, fixture("demo-b-de-0"));
+    let screen = render(&app, WIDTH, HEIGHT);
+    assert!(screen.contains("Diff B − A"));
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn language_sweep() {
+    let mut app = app(&["demo"]);
+    finish(&mut app, Slot::Primary, fixture("demo-de-0"));
+    for lang in ["zh", "ar", "hi"] {
+        let trace = fixture(&format!("demo-{lang}-0"));
+        let key = app.key_for(Slot::Primary, lang.parse().unwrap());
+        worker_event(
+            &mut app,
+            WorkerEvent::Done {
+                key,
+                trace: Arc::new(trace),
+            },
+        );
+    }
+    update(&mut app, Action::Sweep);
+    insta::assert_snapshot!(render(&app, WIDTH, HEIGHT));
+}
+
+#[test]
+fn all_languages_similarity_overlay() {
+    let mut app = app(&["demo"]);
+    finish(&mut app, Slot::Primary, fixture("demo-de-0"));
+    for lang in ["zh", "ar", "hi"] {
+        let key = app.key_for(Slot::Primary, lang.parse().unwrap());
+        let trace = Arc::new(fixture(&format!("demo-{lang}-0")));
+        worker_event(&mut app, WorkerEvent::Done { key, trace });
+    }
+    update(&mut app, Action::ToggleOverlay);
+    let screen = render(&app, WIDTH, HEIGHT);
+    assert!(screen.contains("all languages"));
+    assert!(screen.contains("still tracing"));
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = app(&["demo"]);
+    finish(&mut app, Slot::Primary, fixture("demo-de-0"));
+    update(&mut app, Action::Help);
+    insta::assert_snapshot!(render(&app, WIDTH, HEIGHT));
+}
+
+#[test]
+fn error_view() {
+    let mut app = app(&["org/missing-model"]);
+    app.fatal = Some(view::error::model_failed(
+        "org/missing-model",
+        "config.json: unsupported architecture Phi3ForCausalLM; supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM, Gemma2ForCausalLM",
+    ));
+    insta::assert_snapshot!(render(&app, WIDTH, HEIGHT));
+}
+
+#[test]
+fn too_small_terminal() {
+    let app = app(&["demo"]);
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("Please enlarge the terminal"));
+    insta::assert_snapshot!(screen);
+    // Any size, however silly, draws without a panic.
+    for (w, h) in [(1, 1), (0, 0), (119, 36), (120, 35), (300, 100)] {
+        render(&app, w, h);
+    }
+}
+
+#[test]
+fn demo_banner() {
+    let mut app = app(&["demo (random weights)"]);
+    app.mode = Mode::Demo;
+    app.demo_reason
+        .push("the default model could not be loaded (no network)".into());
+    finish(&mut app, Slot::Primary, fixture("demo-de-0"));
+    let screen = render(&app, WIDTH, HEIGHT);
+    assert!(screen.contains("DEMO"));
+    assert!(screen.contains("meaningless"));
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn replay_mode() {
+    let mut live = app(&["demo"]);
+    finish(&mut live, Slot::Primary, fixture("demo-de-0"));
+    live.session_name = "lighthouse".into();
+    let session = xmrc_lens::tui::update::session_of(&live);
+    let text = serde_json::to_string(&session).unwrap();
+    let launch_cache = 64;
+    let mut app = demo::replay_app(Session::parse(&text).unwrap(), launch_cache);
+    app.frozen_clock = true;
+    let screen = render(&app, WIDTH, HEIGHT);
+    assert!(screen.contains("REPLAY"));
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn a_custom_sample_form() {
+    let mut app = app(&["demo"]);
+    update(&mut app, Action::CustomSample);
+    let screen = render(&app, WIDTH, HEIGHT);
+    assert!(screen.contains("Custom sample"));
+    assert!(screen.contains("Gold answer (optional)"));
+}
