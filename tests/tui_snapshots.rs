@@ -31,7 +31,7 @@ fn loading_slot(source: &str) -> ModelSlot {
         source: source.into(),
         state: ModelState::Loading {
             since: Instant::now(),
-            detail: format!("loading {source}"),
+            detail: "loading".into(),
         },
     }
 }
@@ -82,6 +82,20 @@ fn loading() {
     let mut app = app(&["Qwen/Qwen2.5-0.5B-Instruct"]);
     app.startup = Some("loading the data set".into());
     insta::assert_snapshot!(render(&app, WIDTH, HEIGHT));
+}
+
+#[test]
+fn model_download_progress() {
+    let mut app = app(&["Qwen/Qwen2.5-0.5B-Instruct"]);
+    app.download = Some(xmrc_lens::model::source::DownloadProgress {
+        file: "model.safetensors".into(),
+        done: 600_000_000,
+        total: 988_000_000,
+    });
+    let screen = render(&app, WIDTH, HEIGHT);
+    assert!(screen.contains("model.safetensors ██████░░░░ 61% 600/988 MB"), "{screen}");
+    assert!(screen.contains("waiting for the model"));
+    insta::assert_snapshot!(screen);
 }
 
 #[test]

@@ -57,6 +57,13 @@ pub enum Command {
     Report(report::ReportArgs),
 }
 
+impl Cli {
+    /// Whether this run opens the full-screen explorer (which must keep stderr quiet).
+    pub fn is_explorer(&self) -> bool {
+        matches!(self.command, None | Some(Command::Explore(_)))
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
         return explore::run(&cli.explore);

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// The model configuration (architecture and dimensions); required.
 pub const CONFIG_FILE: &str = "config.json";
@@ -607,7 +608,7 @@ fn resolve_online(
         message,
     };
     let api = settings
-        .api(std::io::stderr().is_terminal())
+        .api(std::io::stderr().is_terminal() && download_sink().is_none())
         .map_err(|e| hub_error(e.to_string()))?;
     let api_repo = api.repo(repo.clone());
     let info = match api_repo.info() {
@@ -674,6 +675,68 @@ fn resolve_online(
     })
 }
 
+/// How far a file download has come, for a front end's progress bar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DownloadProgress {
+    pub file: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Where download progress goes instead of hf-hub's stderr bar (which would scribble over a
+/// full-screen terminal UI).
+pub type DownloadSink = Arc<dyn Fn(DownloadProgress) + Send + Sync>;
+
+static DOWNLOAD_SINK: RwLock<Option<DownloadSink>> = RwLock::new(None);
+
+/// Sends every later model download's progress to `sink` (None: back to the stderr bar).
+pub fn set_download_sink(sink: Option<DownloadSink>) {
+    *DOWNLOAD_SINK.write().unwrap_or_else(PoisonError::into_inner) = sink;
+}
+
+fn download_sink() -> Option<DownloadSink> {
+    DOWNLOAD_SINK
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// hf-hub's progress callbacks, forwarded to the sink.
+struct SinkProgress {
+    sink: DownloadSink,
+    file: String,
+    done: u64,
+    total: u64,
+}
+
+impl hf_hub::api::Progress for SinkProgress {
+    fn init(&mut self, size: usize, _filename: &str) {
+        self.total = size as u64;
+        self.done = 0;
+        self.report();
+    }
+
+    fn update(&mut self, size: usize) {
+        self.done += size as u64;
+        self.report();
+    }
+
+    fn finish(&mut self) {
+        self.done = self.total;
+        self.report();
+    }
+}
+
+impl SinkProgress {
+    fn report(&self) {
+        (self.sink)(DownloadProgress {
+            file: self.file.clone(),
+            done: self.done,
+            total: self.total,
+        });
+    }
+}
+
 /// Downloads files of one commit into its snapshot folder.
 struct Fetcher<'a> {
     repo: &'a ApiRepo,
@@ -691,7 +754,19 @@ impl Fetcher<'_> {
             return Ok(target);
         }
         tracing::info!("downloading {name} of {}", self.model);
-        let path = self.repo.download(name).map_err(|e| SourceError::Hub {
+        let downloaded = match download_sink() {
+            Some(sink) => self.repo.download_with_progress(
+                name,
+                SinkProgress {
+                    sink,
+                    file: name.to_string(),
+                    done: 0,
+                    total: 0,
+                },
+            ),
+            None => self.repo.download(name),
+        };
+        let path = downloaded.map_err(|e| SourceError::Hub {
             model: self.model.to_string(),
             message: format!("downloading {name}: {e}"),
         })?;

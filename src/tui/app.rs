@@ -186,6 +186,8 @@ pub struct App {
     pub session_name: String,
     /// A fatal error shown full screen (model or data failed to load).
     pub fatal: Option<String>,
+    /// The model download in progress (loads run one at a time, so one is enough).
+    pub download: Option<crate::model::source::DownloadProgress>,
     /// What the startup is doing while nothing can be shown yet.
     pub startup: Option<String>,
     pub notice: Option<Notice>,
@@ -237,6 +239,7 @@ impl App {
             bookmarks: Vec::new(),
             session_name: "session".to_string(),
             fatal: None,
+            download: None,
             startup: None,
             notice: None,
             help_path: None,

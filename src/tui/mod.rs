@@ -69,6 +69,8 @@ pub enum Event {
     /// The demo model's folder, built on the fly.
     DemoModel(Result<PathBuf, String>),
     Saved(Result<PathBuf, String>),
+    /// Bytes of a model file downloaded so far.
+    Download(crate::model::source::DownloadProgress),
 }
 
 /// Opens the explorer and runs it until the user quits.
@@ -83,12 +85,17 @@ pub fn run(launch: Launch) -> Result<()> {
     if let Some(w) = warning {
         runtime.app.notify(w, true);
     }
+    let sink_tx = tx.clone();
+    crate::model::source::set_download_sink(Some(Arc::new(move |p| {
+        let _ = sink_tx.send(Event::Download(p));
+    })));
     let mut term = terminal::enter().context("opening the terminal")?;
     spawn_input(tx.clone());
     spawn_ticker(tx);
     let result = runtime.event_loop(&mut term, &keymap, &rx);
     terminal::leave();
     runtime.stop();
+    crate::model::source::set_download_sink(None);
     result
 }
 
@@ -225,6 +232,10 @@ impl Runtime {
                 }
                 Vec::new()
             }
+            Event::Download(progress) => {
+                self.app.download = Some(progress);
+                Vec::new()
+            }
             Event::Saved(result) => {
                 match result {
                     Ok(path) => self
@@ -322,7 +333,7 @@ impl Runtime {
         if let Some(m) = self.app.models.get_mut(slot.index()) {
             m.state = ModelState::Loading {
                 since: Instant::now(),
-                detail: format!("loading {}", spec.model),
+                detail: "loading".into(),
             };
         }
         if let Some(worker) = &self.worker {

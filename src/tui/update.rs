@@ -261,15 +261,16 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
 /// A worker event: streaming progress, finished traces, model state.
 pub fn worker_event(app: &mut App, event: WorkerEvent) {
     match event {
-        WorkerEvent::ModelLoading { slot, name } => {
+        WorkerEvent::ModelLoading { slot, .. } => {
             if let Some(m) = app.models.get_mut(slot.index()) {
                 m.state = ModelState::Loading {
                     since: Instant::now(),
-                    detail: format!("loading {name}"),
+                    detail: "loading".into(),
                 };
             }
         }
         WorkerEvent::ModelLoaded { slot, identity, .. } => {
+            app.download = None;
             let first = app.models.iter().all(|m| m.identity().is_none());
             if first {
                 // Start at the middle of the stack, where retrieval usually happens.
@@ -282,6 +283,7 @@ pub fn worker_event(app: &mut App, event: WorkerEvent) {
             app.cache.retain(|k| k.slot != slot);
         }
         WorkerEvent::ModelFailed { slot, error } => {
+            app.download = None;
             if let Some(m) = app.models.get_mut(slot.index()) {
                 m.state = ModelState::Failed(error);
             }

@@ -57,20 +57,58 @@ fn model_spans(model: &ModelSlot, app: &App) -> Vec<Span<'static>> {
                 theme::dim(),
             ),
         ],
-        ModelState::Loading { since, detail } => vec![
-            name,
-            Span::styled(
-                format!(
-                    " {} {detail} {:.0}s",
-                    spinner(app.tick),
-                    app.seconds_since(*since)
+        ModelState::Loading { since, detail } => {
+            let mut spans = vec![
+                name,
+                Span::styled(
+                    format!(
+                        " {} {detail} {:.0}s",
+                        spinner(app.tick),
+                        app.seconds_since(*since)
+                    ),
+                    Style::new().fg(theme::ACCENT),
                 ),
-                Style::new().fg(theme::ACCENT),
-            ),
-        ],
+            ];
+            let first_loading = app
+                .models
+                .iter()
+                .find(|m| matches!(m.state, ModelState::Loading { .. }))
+                .is_some_and(|m| std::ptr::eq(m, model));
+            if let Some(d) = app.download.as_ref().filter(|_| first_loading) {
+                spans.push(Span::raw(" "));
+                spans.extend(download_gauge(d));
+            }
+            spans
+        }
         ModelState::Failed(_) => vec![name, Span::styled(" failed", Style::new().fg(theme::BAD))],
         ModelState::Saved(None) => vec![name],
     }
+}
+
+/// `model.safetensors [██████░░░░] 61% 603/988 MB`.
+pub fn download_gauge(d: &crate::model::source::DownloadProgress) -> Vec<Span<'static>> {
+    const CELLS: u64 = 10;
+    let fraction = if d.total > 0 {
+        (d.done.min(d.total) as f64 / d.total as f64).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let filled = (fraction * CELLS as f64).round() as u64;
+    let mb = |b: u64| b as f64 / 1e6;
+    vec![
+        Span::styled(format!("{} ", d.file), theme::dim()),
+        Span::styled(
+            "█".repeat(filled as usize),
+            Style::new().fg(theme::ACCENT),
+        ),
+        Span::styled("░".repeat((CELLS - filled) as usize), theme::dim()),
+        Span::raw(format!(
+            " {:.0}% {:.0}/{:.0} MB",
+            fraction * 100.0,
+            mb(d.done),
+            mb(d.total)
+        )),
+    ]
 }
 
 fn sample_spans(app: &App) -> Vec<Span<'static>> {
