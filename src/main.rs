@@ -37,7 +37,10 @@ fn main() -> ExitCode {
 
 /// The explorer's log file, `explore.log` beside its other cache files (appended).
 fn explorer_log() -> Option<std::fs::File> {
-    let dir = xmrc_lens::synth::model::default_cache_dir().ok()?.parent()?.to_path_buf();
+    let dir = xmrc_lens::synth::model::default_cache_dir()
+        .ok()?
+        .parent()?
+        .to_path_buf();
     std::fs::create_dir_all(&dir).ok()?;
     std::fs::OpenOptions::new()
         .create(true)

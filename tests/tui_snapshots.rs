@@ -39,7 +39,11 @@ fn loading_slot(source: &str) -> ModelSlot {
 /// An app over the demo set, models still loading, clock frozen for stable snapshots.
 fn app(models: &[&str]) -> App {
     let data = Arc::new(demo::dataset().unwrap());
-    let mut app = App::new(Mode::Live, data.clone(), models.iter().map(|m| loading_slot(m)).collect());
+    let mut app = App::new(
+        Mode::Live,
+        data.clone(),
+        models.iter().map(|m| loading_slot(m)).collect(),
+    );
     app.set_data(data);
     app.frozen_clock = true;
     app.help_path = Some("Your keys: ~/.config/xmrc-lens/keymap.toml".into());
@@ -93,7 +97,10 @@ fn model_download_progress() {
         total: 988_000_000,
     });
     let screen = render(&app, WIDTH, HEIGHT);
-    assert!(screen.contains("model.safetensors ██████░░░░ 61% 600/988 MB"), "{screen}");
+    assert!(
+        screen.contains("model.safetensors ██████░░░░ 61% 600/988 MB"),
+        "{screen}"
+    );
     assert!(screen.contains("waiting for the model"));
     insta::assert_snapshot!(screen);
 }
@@ -132,7 +139,10 @@ fn streaming_answer_before_the_trace() {
         );
     }
     let screen = render(&app, WIDTH, HEIGHT);
-    let streamed: String = trace.generation.steps[..3].iter().map(|s| s.piece.as_str()).collect();
+    let streamed: String = trace.generation.steps[..3]
+        .iter()
+        .map(|s| s.piece.as_str())
+        .collect();
     assert!(screen.contains(streamed.trim()), "{streamed:?} streams in");
     insta::assert_snapshot!(screen);
 }

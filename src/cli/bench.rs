@@ -632,8 +632,12 @@ fn ui_bench(args: &BenchArgs) -> Result<()> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading the trace {}", path.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("{}: not a trace JSON from `xmrc-lens trace`", path.display()))?
+            serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{}: not a trace JSON from `xmrc-lens trace`",
+                    path.display()
+                )
+            })?
         }
         None => ui_trace_now(args, &data)?,
     };
@@ -677,7 +681,11 @@ fn ui_trace_now(args: &BenchArgs, data: &Dataset) -> Result<crate::pipeline::Sam
         Some(dir) => dir.clone(),
         None => default_cache_dir()?,
     };
-    let dir = build_model(&cache_dir, args.preset, &WriteOptions::new(weight_dtype(dtype)?, args.seed))?;
+    let dir = build_model(
+        &cache_dir,
+        args.preset,
+        &WriteOptions::new(weight_dtype(dtype)?, args.seed),
+    )?;
     let mut spec = ModelSpec::new(ModelRef::Local(dir));
     spec.device = args.device;
     spec.dtype = args.dtype;
@@ -713,8 +721,14 @@ fn parse_size(text: &str) -> Result<(u16, u16)> {
     let (w, h) = text
         .split_once(['x', 'X'])
         .with_context(|| format!("--size {text}: expected WIDTHxHEIGHT, e.g. 200x60"))?;
-    let w: u16 = w.trim().parse().with_context(|| format!("--size {text}: bad width"))?;
-    let h: u16 = h.trim().parse().with_context(|| format!("--size {text}: bad height"))?;
+    let w: u16 = w
+        .trim()
+        .parse()
+        .with_context(|| format!("--size {text}: bad width"))?;
+    let h: u16 = h
+        .trim()
+        .parse()
+        .with_context(|| format!("--size {text}: bad height"))?;
     if w == 0 || h == 0 {
         bail!("--size {text}: both sides must be positive");
     }

@@ -51,11 +51,8 @@ pub fn run(args: &ExploreArgs) -> Result<()> {
                     .spec_for(m.parse().with_context(|| format!("--model {m}"))?),
             ),
             None => ModelChoice::Default(
-                args.run.spec_for(
-                    DEFAULT_MODEL
-                        .parse()
-                        .context("the default model id")?,
-                ),
+                args.run
+                    .spec_for(DEFAULT_MODEL.parse().context("the default model id")?),
             ),
         }
     };

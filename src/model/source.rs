@@ -691,7 +691,9 @@ static DOWNLOAD_SINK: RwLock<Option<DownloadSink>> = RwLock::new(None);
 
 /// Sends every later model download's progress to `sink` (None: back to the stderr bar).
 pub fn set_download_sink(sink: Option<DownloadSink>) {
-    *DOWNLOAD_SINK.write().unwrap_or_else(PoisonError::into_inner) = sink;
+    *DOWNLOAD_SINK
+        .write()
+        .unwrap_or_else(PoisonError::into_inner) = sink;
 }
 
 fn download_sink() -> Option<DownloadSink> {

@@ -141,9 +141,9 @@ impl Session {
             serde_json::from_str(text).context("not a JSON session file")?;
         match value.get("version").and_then(serde_json::Value::as_u64) {
             Some(v) if v == u64::from(SESSION_VERSION) => {}
-            Some(v) => bail!(
-                "session format version {v}; this xmrc-lens reads version {SESSION_VERSION}"
-            ),
+            Some(v) => {
+                bail!("session format version {v}; this xmrc-lens reads version {SESSION_VERSION}")
+            }
             None => bail!("no session format version: not an xmrc-lens session"),
         }
         let session: Session = serde_json::from_value(value).context("damaged session")?;
@@ -157,12 +157,19 @@ impl Session {
             self.samples.iter().map(|s| (s.index, s)).collect();
         for t in &self.traces {
             if !known.contains_key(&t.key.sample) {
-                bail!("trace {} names sample #{} which the session does not hold", t.key, t.key.sample);
+                bail!(
+                    "trace {} names sample #{} which the session does not hold",
+                    t.key,
+                    t.key.sample
+                );
             }
         }
         for b in &self.bookmarks {
             if !known.contains_key(&b.sample) {
-                bail!("bookmark on sample #{} which the session does not hold", b.sample);
+                bail!(
+                    "bookmark on sample #{} which the session does not hold",
+                    b.sample
+                );
             }
         }
         Ok(())
@@ -311,7 +318,10 @@ mod tests {
 
     #[test]
     fn names_become_safe_paths() {
-        assert_eq!(Session::path_for("my run"), Path::new("sessions/my_run.json"));
+        assert_eq!(
+            Session::path_for("my run"),
+            Path::new("sessions/my_run.json")
+        );
         assert_eq!(Session::path_for("../x"), Path::new("sessions/_x.json"));
         assert_eq!(Session::path_for("  "), Path::new("sessions/session.json"));
         assert_eq!(Session::path_for("德语"), Path::new("sessions/德语.json"));

@@ -27,7 +27,10 @@ pub enum Mode {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ModelState {
     /// Being fetched or mapped; `detail` says what the startup thread is doing.
-    Loading { since: Instant, detail: String },
+    Loading {
+        since: Instant,
+        detail: String,
+    },
     Ready(ModelIdentity),
     Failed(String),
     /// Replay: the model that made the saved traces, if known.
@@ -44,6 +47,10 @@ pub struct ModelSlot {
 impl ModelSlot {
     /// The short name shown in headers: the model's own name when known, else the source.
     pub fn name(&self) -> &str {
+        if self.source == super::demo::MODEL_LABEL {
+            // Named for what it is, not by the cache folder it was built in.
+            return &self.source;
+        }
         match &self.state {
             ModelState::Ready(id) | ModelState::Saved(Some(id)) => &id.name,
             _ => &self.source,
@@ -122,7 +129,9 @@ impl CustomForm {
 /// A modal layer over the screen; it takes the keys while open.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     /// "Jump to index or id".
     Jump(TextInput),
     /// The note of a new bookmark.
@@ -353,10 +362,7 @@ impl App {
         self.model(slot)
             .and_then(ModelSlot::identity)
             .map(|m| m.layers + 1)
-            .or_else(|| {
-                self.trace_for(&self.key(slot))
-                    .map(|t| t.model.layers + 1)
-            })
+            .or_else(|| self.trace_for(&self.key(slot)).map(|t| t.model.layers + 1))
     }
 
     /// The languages the data has besides English, in tab order.

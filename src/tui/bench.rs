@@ -89,7 +89,13 @@ pub fn app_with_trace(data: Arc<Dataset>, trace: SampleTrace) -> App {
 }
 
 /// Times `frames` key presses (cycling [`ACTIONS`]) at `width` x `height`.
-pub fn frame_times(app: &mut App, keymap: &Keymap, frames: usize, width: u16, height: u16) -> Result<Vec<Duration>> {
+pub fn frame_times(
+    app: &mut App,
+    keymap: &Keymap,
+    frames: usize,
+    width: u16,
+    height: u16,
+) -> Result<Vec<Duration>> {
     let mut terminal = Terminal::new(TestBackend::new(width, height))?;
     // One untimed frame: the first draw allocates the buffers.
     terminal.draw(|f| {

@@ -62,7 +62,9 @@ pub fn build_model() -> Result<PathBuf> {
 /// The demo model's folder with the launch's device and dtype.
 pub fn model_spec(dir: &Path, launch: &Launch) -> ModelSpec {
     let (device, dtype, chat) = match &launch.model {
-        super::ModelChoice::Given(s) | super::ModelChoice::Default(s) => (s.device, s.dtype, s.chat),
+        super::ModelChoice::Given(s) | super::ModelChoice::Default(s) => {
+            (s.device, s.dtype, s.chat)
+        }
         super::ModelChoice::Demo => Default::default(),
     };
     ModelSpec {
@@ -99,10 +101,7 @@ pub fn replay_app(session: Session, cache_entries: usize) -> App {
     app.bookmarks = replay.bookmarks;
     app.selection = replay.selection;
     // Every saved trace stays: replay has nothing else to show.
-    app.cache = TraceCache::new(
-        cache_entries.max(replay.traces.len()),
-        usize::MAX,
-    );
+    app.cache = TraceCache::new(cache_entries.max(replay.traces.len()), usize::MAX);
     let mut layers = None;
     for t in replay.traces {
         layers = layers.or(Some(t.trace.model.layers));

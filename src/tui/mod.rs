@@ -59,6 +59,38 @@ pub struct Launch {
     pub cache_bytes: usize,
 }
 
+impl Launch {
+    /// A session reopens with its own models unless others are given on the command line.
+    fn take_models_from(&mut self, session: &Session) -> Result<()> {
+        let template = match &self.model {
+            ModelChoice::Given(spec) | ModelChoice::Default(spec) => spec.clone(),
+            ModelChoice::Demo => return Ok(()),
+        };
+        let spec_of = |source: &str| -> Result<ModelSpec> {
+            Ok(ModelSpec {
+                model: source
+                    .parse()
+                    .with_context(|| format!("the session's model {source}"))?,
+                ..template.clone()
+            })
+        };
+        let saved = |slot: Slot| session.models.iter().find(|m| m.slot == slot);
+        if let (ModelChoice::Default(_), Some(m)) = (&self.model, saved(Slot::Primary)) {
+            self.model = if m.source == demo::MODEL_LABEL {
+                ModelChoice::Demo
+            } else {
+                ModelChoice::Given(spec_of(&m.source)?)
+            };
+        }
+        if self.compare.is_none() {
+            if let Some(m) = saved(Slot::Compare) {
+                self.compare = Some(spec_of(&m.source)?);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One stream of everything the loop reacts to.
 pub enum Event {
     Term(TermEvent),
@@ -74,11 +106,14 @@ pub enum Event {
 }
 
 /// Opens the explorer and runs it until the user quits.
-pub fn run(launch: Launch) -> Result<()> {
+pub fn run(mut launch: Launch) -> Result<()> {
     let session = match &launch.session {
         Some(path) => Some(Session::load(path)?),
         None => None,
     };
+    if let Some(session) = &session {
+        launch.take_models_from(session)?;
+    }
     let (keymap, warning) = Keymap::load();
     let (tx, rx) = mpsc::channel::<Event>();
     let mut runtime = Runtime::start(&launch, session, tx.clone())?;
@@ -103,6 +138,9 @@ pub fn run(launch: Launch) -> Result<()> {
 pub struct Runtime {
     pub app: App,
     worker: Option<Worker>,
+    /// The session being reopened: restored once the data are there, replayed if its
+    /// models or data cannot be had.
+    session: Option<Session>,
     launch: Launch,
     tx: Sender<Event>,
     regions: view::Regions,
@@ -139,15 +177,17 @@ impl Runtime {
         let mut runtime = Runtime {
             app,
             worker: None,
+            session: None,
             launch: launch.clone(),
             tx: tx.clone(),
             regions: view::Regions::default(),
         };
         if let Some(session) = session {
-            // A saved session opens in replay mode: its traces are shown as saved, and
-            // nothing is recomputed (its models may not even exist here).
-            runtime.app = demo::replay_app(session, launch.cache_entries);
-            return Ok(runtime);
+            if session.models.is_empty() {
+                runtime.app = demo::replay_app(session, launch.cache_entries);
+                return Ok(runtime);
+            }
+            runtime.session = Some(session);
         }
         runtime.app.startup = Some("loading the data set".into());
         let data_launch = launch.clone();
@@ -227,7 +267,8 @@ impl Runtime {
                 match result {
                     Ok(dir) => self.load_model(Slot::Primary, demo::model_spec(&dir, &self.launch)),
                     Err(e) => {
-                        self.app.fatal = Some(format!("the offline demo model could not be built: {e}"))
+                        self.app.fatal =
+                            Some(format!("the offline demo model could not be built: {e}"))
                     }
                 }
                 Vec::new()
@@ -250,8 +291,33 @@ impl Runtime {
         true
     }
 
+    /// The reopened session cannot run live: show what it saved instead.
+    fn replay_session(&mut self, why: &str) -> bool {
+        let Some(session) = self.session.take() else {
+            return false;
+        };
+        if let Some(worker) = self.worker.take() {
+            std::thread::spawn(move || worker.shutdown());
+        }
+        self.app = demo::replay_app(session, self.launch.cache_entries);
+        self.app.notify(format!("replay mode: {why}"), true);
+        true
+    }
+
     fn worker_event(&mut self, event: WorkerEvent) {
-        if let WorkerEvent::ModelFailed { slot: Slot::Primary, error } = &event {
+        if let WorkerEvent::ModelFailed { slot, error } = &event {
+            if self.replay_session(&format!(
+                "the {slot} model could not be loaded ({})",
+                first_line(error)
+            )) {
+                return;
+            }
+        }
+        if let WorkerEvent::ModelFailed {
+            slot: Slot::Primary,
+            error,
+        } = &event
+        {
             if matches!(self.launch.model, ModelChoice::Default(_)) && self.app.mode == Mode::Live {
                 // The default model cannot be had (offline, nothing cached): demo instead.
                 self.app.mode = Mode::Demo;
@@ -271,22 +337,6 @@ impl Runtime {
             }
             self.app.fatal = Some(view::error::model_failed(&self.app.models[0].source, error));
         }
-        // The demo model is named for what it is, not by its cache folder.
-        let event = match event {
-            WorkerEvent::ModelLoaded {
-                slot: Slot::Primary,
-                mut identity,
-                load_ms,
-            } if self.app.mode == Mode::Demo => {
-                identity.name = demo::MODEL_LABEL.to_string();
-                WorkerEvent::ModelLoaded {
-                    slot: Slot::Primary,
-                    identity,
-                    load_ms,
-                }
-            }
-            other => other,
-        };
         update::worker_event(&mut self.app, event);
     }
 
@@ -295,11 +345,22 @@ impl Runtime {
         let (data, demo_reason) = match result {
             Ok(ok) => ok,
             Err(e) => {
-                self.app.fatal = Some(view::error::data_failed(&e));
+                if !self.replay_session(&format!(
+                    "the data set could not be loaded ({})",
+                    first_line(&e)
+                )) {
+                    self.app.fatal = Some(view::error::data_failed(&e));
+                }
                 return;
             }
         };
         self.app.set_data(data.clone());
+        let restore = match &self.session {
+            Some(session) => update::restore_session(&mut self.app, session),
+            None => Vec::new(),
+        };
+        // A restored custom sample grew the data: the worker gets the grown set.
+        let data = Arc::clone(&self.app.data);
         if let Some(reason) = demo_reason {
             self.app.mode = Mode::Demo;
             self.app.demo_reason.push(reason);
@@ -320,13 +381,26 @@ impl Runtime {
             }
             ModelChoice::Demo => {
                 self.app.mode = Mode::Demo;
-                self.app.demo_reason.push("started with --demo".into());
+                self.app.demo_reason.push(
+                    if self.session.is_some() {
+                        "a demo session reopened"
+                    } else {
+                        "started with --demo"
+                    }
+                    .into(),
+                );
                 self.build_demo_model();
             }
         }
         if let Some(spec) = self.launch.compare.clone() {
             self.load_model(Slot::Compare, spec);
         }
+        self.apply(
+            restore
+                .into_iter()
+                .filter(|e| !matches!(e, Effect::SetData(_)))
+                .collect(),
+        );
     }
 
     fn load_model(&mut self, slot: Slot, spec: ModelSpec) {
@@ -406,7 +480,10 @@ fn load_data(launch: &Launch) -> Result<(Arc<Dataset>, Option<String>)> {
         Ok(data) if !data.is_empty() => Ok((Arc::new(data), None)),
         Ok(_) => anyhow::bail!("the data set has no samples"),
         Err(e) if !launch.data_given => {
-            let reason = format!("XQuAD could not be loaded ({})", first_line(&format!("{e:#}")));
+            let reason = format!(
+                "XQuAD could not be loaded ({})",
+                first_line(&format!("{e:#}"))
+            );
             Ok((Arc::new(demo::dataset()?), Some(reason)))
         }
         Err(e) => Err(e),

@@ -9,8 +9,8 @@ use crate::attribution::relevance::TargetMode;
 use crate::cli::data_args::find_sample;
 use crate::data::prompt::{Format, Scenario};
 use crate::data::{Answer, Dataset, Entry, Lang, Sample};
-use crate::session::{now_unix, Bookmark, SavedSample, SavedTrace, Session, SessionModel};
 use crate::session::SESSION_VERSION;
+use crate::session::{now_unix, Bookmark, SavedSample, SavedTrace, Session, SessionModel};
 use crate::worker::{Slot, TraceJob, TraceKey, WorkerEvent};
 use ratatui::crossterm::event::{KeyEvent, MouseEvent, MouseEventKind};
 use std::collections::BTreeSet;
@@ -186,9 +186,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 Scenario::XX => Scenario::EnEn,
             }
         }
-        Action::ToggleShots => {
-            app.selection.shots = if app.selection.shots == 0 { 2 } else { 0 }
-        }
+        Action::ToggleShots => app.selection.shots = if app.selection.shots == 0 { 2 } else { 0 },
         Action::ToggleFormat => {
             app.selection.format = match app.selection.format {
                 Format::V1 => Format::V2,
@@ -276,11 +274,13 @@ pub fn worker_event(app: &mut App, event: WorkerEvent) {
                 // Start at the middle of the stack, where retrieval usually happens.
                 app.layer = identity.layers.div_ceil(2);
             }
+            // Traces of another model in this slot are not this model's (a reopened session's
+            // traces of this very model stay).
+            app.cache
+                .retain(|k, t| k.slot != slot || t.model.name == identity.name);
             if let Some(m) = app.models.get_mut(slot.index()) {
                 m.state = ModelState::Ready(identity);
             }
-            // Traces of an earlier model in this slot are not this model's.
-            app.cache.retain(|k| k.slot != slot);
         }
         WorkerEvent::ModelFailed { slot, error } => {
             app.download = None;
@@ -540,6 +540,76 @@ fn add_custom_sample(app: &mut App, form: &CustomForm) -> Result<Vec<Effect>, St
     app.selection.sample = index;
     app.scroll.clear();
     Ok(vec![Effect::SetData(data)])
+}
+
+/// Puts a saved session back over freshly loaded data: samples found by id (custom ones
+/// appended), the selection, bookmarks and every saved trace whose sample is there.
+pub fn restore_session(app: &mut App, session: &Session) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    let mut data = (*app.data).clone();
+    let mut added = false;
+    let mut index_of = std::collections::HashMap::new();
+    for saved in &session.samples {
+        let at = match data.position_of(&saved.sample.id) {
+            Some(at) => at,
+            None if saved.custom => {
+                data.samples.push(saved.sample.clone());
+                added = true;
+                data.samples.len() - 1
+            }
+            None => continue,
+        };
+        if saved.custom && !app.custom.contains(&at) {
+            app.custom.push(at);
+        }
+        index_of.insert(saved.index, at);
+    }
+    if added {
+        let data = Arc::new(data);
+        app.data = Arc::clone(&data);
+        effects.push(Effect::SetData(data));
+    }
+    let mut missing = 0;
+    for saved in &session.traces {
+        match index_of.get(&saved.key.sample) {
+            Some(&at) if saved.key.slot.index() < app.models.len() => {
+                let mut key = saved.key.clone();
+                key.sample = at;
+                app.cache.insert(key, Arc::new(saved.trace.clone()));
+            }
+            _ => missing += 1,
+        }
+    }
+    app.bookmarks = session
+        .bookmarks
+        .iter()
+        .filter_map(|b| {
+            index_of.get(&b.sample).map(|&at| Bookmark {
+                sample: at,
+                ..b.clone()
+            })
+        })
+        .collect();
+    if let Some(&at) = index_of.get(&session.selection.sample) {
+        app.selection = crate::session::Selection {
+            sample: at,
+            ..session.selection.clone()
+        };
+    }
+    app.session_name = session.name.clone();
+    let restored = session.traces.len() - missing;
+    app.notify(
+        if missing == 0 {
+            format!("session '{}': {restored} traces restored", session.name)
+        } else {
+            format!(
+                "session '{}': {restored} traces restored, {missing} of samples this data set lacks",
+                session.name
+            )
+        },
+        missing > 0,
+    );
+    effects
 }
 
 /// The session as it stands: every cached trace, the samples they and the bookmarks name.

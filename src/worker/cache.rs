@@ -113,8 +113,13 @@ impl TraceCache {
     }
 
     /// Keeps only the entries `keep` accepts (e.g. drop a slot whose model was replaced).
-    pub fn retain(&mut self, mut keep: impl FnMut(&TraceKey) -> bool) {
-        let gone: Vec<TraceKey> = self.entries.keys().filter(|k| !keep(k)).cloned().collect();
+    pub fn retain(&mut self, mut keep: impl FnMut(&TraceKey, &SampleTrace) -> bool) {
+        let gone: Vec<TraceKey> = self
+            .entries
+            .iter()
+            .filter(|(k, e)| !keep(k, &e.trace))
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in gone {
             self.remove(&key);
         }
@@ -254,7 +259,7 @@ mod tests {
         c.insert(key(3), trace(10));
         assert_eq!(c.len(), 1);
         assert_eq!(c.bytes(), estimate_bytes(&trace(10)));
-        c.retain(|_| false);
+        c.retain(|_, _| false);
         assert!(c.is_empty());
         assert_eq!(c.bytes(), 0);
     }

@@ -34,7 +34,10 @@ fn the_current_selection_is_submitted_once() {
     let mut app = app(1);
     let first = schedule(&mut app);
     assert_eq!(submitted(&first), [app.key(Slot::Primary)]);
-    assert!(schedule(&mut app).is_empty(), "no resubmission while it runs");
+    assert!(
+        schedule(&mut app).is_empty(),
+        "no resubmission while it runs"
+    );
 }
 
 #[test]
@@ -61,7 +64,9 @@ fn cached_selections_submit_nothing_and_cancel_the_stale_job() {
     update(&mut app, Action::PrevSample);
     let effects = schedule(&mut app);
     assert!(submitted(&effects).is_empty());
-    assert!(effects.iter().any(|e| matches!(e, Effect::Cancel(Slot::Primary))));
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::Cancel(Slot::Primary))));
 }
 
 #[test]
@@ -105,7 +110,13 @@ fn streaming_events_fill_the_live_job_then_the_cache() {
         },
     );
     assert!(app.trace_for(&key).is_some(), "partial traces are shown");
-    worker_event(&mut app, WorkerEvent::Done { key: key.clone(), trace });
+    worker_event(
+        &mut app,
+        WorkerEvent::Done {
+            key: key.clone(),
+            trace,
+        },
+    );
     assert!(app.live[0].is_none());
     assert!(app.cache.contains(&key));
     assert!(app.submitted[0].is_none());
@@ -136,7 +147,11 @@ fn options_cycle_and_change_the_key() {
     assert_eq!(app.selection.scenario, Scenario::XX);
     update(&mut app, Action::NextScenario);
     assert_eq!(app.selection.scenario, Scenario::EnEn);
-    assert_eq!(app.key(Slot::Primary).lang, Lang::En, "en-en keys ignore the tab");
+    assert_eq!(
+        app.key(Slot::Primary).lang,
+        Lang::En,
+        "en-en keys ignore the tab"
+    );
     update(&mut app, Action::NextScenario);
     update(&mut app, Action::ToggleShots);
     update(&mut app, Action::ToggleFormat);
@@ -229,7 +244,9 @@ fn a_custom_sample_joins_the_data_in_every_language() {
     // A gold answer not in the context is refused with a reason.
     form.fields[2] = TextInput::single_line();
     form.fields[2].insert_str("Mombasa");
-    assert!(add_custom_sample(&mut app, &form).unwrap_err().contains("context"));
+    assert!(add_custom_sample(&mut app, &form)
+        .unwrap_err()
+        .contains("context"));
 }
 
 #[test]
@@ -251,9 +268,38 @@ fn the_session_holds_traces_bookmarks_and_their_samples() {
     assert_eq!(replay.bookmarks[0].note, "note");
 }
 
+#[test]
+fn a_session_reopens_over_fresh_data_with_its_custom_samples() {
+    let mut before = app(1);
+    let mut form = CustomForm::new();
+    form.fields[0].insert_str("Nairobi is the capital of Kenya.");
+    form.fields[1].insert_str("What is the capital of Kenya?");
+    add_custom_sample(&mut before, &form).unwrap();
+    let custom = before.selection.sample;
+    let key = before.key(Slot::Primary);
+    before.cache.insert(key.clone(), Arc::new(fixture_trace()));
+    add_bookmark(&mut before, "mine");
+    before.session_name = "kenya".into();
+    let session = session_of(&before);
+
+    let mut after = app(1);
+    let effects = restore_session(&mut after, &session);
+    assert!(
+        matches!(effects[..], [Effect::SetData(_)]),
+        "the custom sample is added"
+    );
+    assert_eq!(after.data.len(), before.data.len());
+    assert_eq!(after.selection.sample, custom);
+    assert!(after.is_custom(custom));
+    assert!(after.cache.contains(&key));
+    assert_eq!(after.bookmarks[0].note, "mine");
+    assert_eq!(after.session_name, "kenya");
+    // Nothing to compute: the restored trace is the current selection's.
+    assert!(submitted(&schedule(&mut after)).is_empty());
+}
+
 /// A recorded trace of the demo model (see tests/fixtures/traces).
 fn fixture_trace() -> crate::pipeline::SampleTrace {
     let text = include_str!("../../../tests/fixtures/traces/demo-de-0.json");
     serde_json::from_str(text).unwrap()
 }
-

@@ -17,7 +17,10 @@ use ratatui::Frame;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     let key = app.key(slot);
     let title = if app.compare() {
-        format!(" Answer · {} ", app.model(slot).map(|m| m.name()).unwrap_or("?"))
+        format!(
+            " Answer · {} ",
+            app.model(slot).map(|m| m.name()).unwrap_or("?")
+        )
     } else {
         " Answer ".to_string()
     };
@@ -32,7 +35,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
             lines.push(Line::from(vec![
                 Span::styled("Answer ", theme::dim()),
                 Span::styled(text, Style::new().add_modifier(Modifier::BOLD)),
-                Span::styled(format!(" {}", spinner(app.tick)), Style::new().fg(theme::ACCENT)),
+                Span::styled(
+                    format!(" {}", spinner(app.tick)),
+                    Style::new().fg(theme::ACCENT),
+                ),
             ]));
             if let Some(first) = live.tokens.first() {
                 lines.push(top_line(&first.top));
@@ -83,14 +89,22 @@ pub fn trace_lines(trace: &SampleTrace) -> Vec<Line<'static>> {
         Span::styled("Answer ", theme::dim()),
         Span::styled(shown, Style::new().add_modifier(Modifier::BOLD)),
         Span::styled(
-            format!("  ({} tokens, {:?})", trace.generation.ids.len(), trace.generation.stop),
+            format!(
+                "  ({} tokens, {:?})",
+                trace.generation.ids.len(),
+                trace.generation.stop
+            ),
             theme::dim(),
         ),
     ]));
     if let Some(scores) = &trace.scores {
         let mut spans = Vec::new();
         for (i, s) in scores.iter().enumerate() {
-            let colour = if s.f1 >= 50.0 { theme::GOOD } else { theme::BAD };
+            let colour = if s.f1 >= 50.0 {
+                theme::GOOD
+            } else {
+                theme::BAD
+            };
             if i > 0 {
                 spans.push(Span::styled("  ·  ", theme::dim()));
             }
@@ -130,7 +144,10 @@ fn label_line(trace: &SampleTrace) -> Line<'static> {
         spans.push(Span::styled(" · ", theme::dim()));
         match label.error {
             Some(e) => spans.push(Span::styled(e.to_string(), Style::new().fg(theme::BAD))),
-            None => spans.push(Span::styled("no generation error", Style::new().fg(theme::GOOD))),
+            None => spans.push(Span::styled(
+                "no generation error",
+                Style::new().fg(theme::GOOD),
+            )),
         }
         spans.push(Span::styled(format!(" [{}]", label.judge), theme::dim()));
     }

@@ -56,7 +56,9 @@ pub fn fatal(frame: &mut Frame, area: Rect, message: &str, app: &App) {
     }
     lines.push(Line::from(Span::styled("q quits.", theme::dim())));
     frame.render_widget(
-        Paragraph::new(lines).block(block).wrap(Wrap { trim: false }),
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
         area,
     );
 }

@@ -11,11 +11,20 @@ use unicode_width::UnicodeWidthStr;
 const GAP: &str = "  ";
 
 /// The footer: the latest notice (saved, errors) while it is fresh, else the key hints.
-pub fn draw(frame: &mut ratatui::Frame, area: ratatui::layout::Rect, app: &crate::tui::app::App, keymap: &Keymap) {
+pub fn draw(
+    frame: &mut ratatui::Frame,
+    area: ratatui::layout::Rect,
+    app: &crate::tui::app::App,
+    keymap: &Keymap,
+) {
     let line = match &app.notice {
         Some(notice) => Line::from(Span::styled(
             format!(" {}", notice.text),
-            Style::new().fg(if notice.error { theme::BAD } else { theme::GOOD }),
+            Style::new().fg(if notice.error {
+                theme::BAD
+            } else {
+                theme::GOOD
+            }),
         )),
         None => footer_line(keymap, area.width),
     };

@@ -26,7 +26,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Vec<(Rect, Lang)> {
     }
     top.push(Span::styled(" │ ", theme::dim()));
     top.extend(sample_spans(app));
-    frame.render_widget(Paragraph::new(Line::from(top)), area.rows().next().unwrap_or(area));
+    frame.render_widget(
+        Paragraph::new(Line::from(top)),
+        area.rows().next().unwrap_or(area),
+    );
 
     let second = Rect {
         y: area.y + 1,
@@ -97,10 +100,7 @@ pub fn download_gauge(d: &crate::model::source::DownloadProgress) -> Vec<Span<'s
     let mb = |b: u64| b as f64 / 1e6;
     vec![
         Span::styled(format!("{} ", d.file), theme::dim()),
-        Span::styled(
-            "█".repeat(filled as usize),
-            Style::new().fg(theme::ACCENT),
-        ),
+        Span::styled("█".repeat(filled as usize), Style::new().fg(theme::ACCENT)),
         Span::styled("░".repeat((CELLS - filled) as usize), theme::dim()),
         Span::raw(format!(
             " {:.0}% {:.0}/{:.0} MB",
@@ -175,7 +175,10 @@ fn selection_line(app: &App, area: Rect) -> (Line<'static>, Vec<(Rect, Lang)>) {
             (true, false) => Style::new().add_modifier(Modifier::UNDERLINED),
             _ => theme::dim(),
         };
-        let rect = push(&mut spans, Span::styled(format!(" {} ", lang.code()), style));
+        let rect = push(
+            &mut spans,
+            Span::styled(format!(" {} ", lang.code()), style),
+        );
         tabs.push((rect, lang));
     }
     push(&mut spans, Span::styled(" │ ", theme::dim()));

@@ -151,10 +151,7 @@ fn compare_body(frame: &mut Frame, body: Rect, app: &App, regions: &mut Regions)
     prompt::draw(frame, prompt_area, app);
     panes::similarity(frame, sim_area, app);
     panes::diff(frame, diff_area, app);
-    regions.panes = vec![
-        (prompt_area, Pane::Prompt),
-        (sim_area, Pane::Similarity),
-    ];
+    regions.panes = vec![(prompt_area, Pane::Prompt), (sim_area, Pane::Similarity)];
     let columns: [Rect; 2] =
         Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(right);
     for (slot, column) in Slot::ALL.into_iter().zip(columns) {

@@ -61,7 +61,10 @@ fn one_field(
     frame.render_widget(block, rect);
     let [hint_area, field] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(3)]).areas(inner);
-    frame.render_widget(Paragraph::new(Span::styled(hint.to_string(), theme::dim())), hint_area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(hint.to_string(), theme::dim())),
+        hint_area,
+    );
     render_input(input, field, frame.buffer_mut(), true, "");
 }
 

@@ -11,7 +11,9 @@ use crate::tui::widgets::bars::{Bar, LabelledBars};
 use crate::tui::widgets::heatmap::{
     token_column, top_k_rows, HeatRow, Heatmap, HeatmapLegend, MRD_MARKER,
 };
-use crate::tui::widgets::sparklines::{language_chart, series_palette, LayerSparklines, NamedSeries, Series};
+use crate::tui::widgets::sparklines::{
+    language_chart, series_palette, LayerSparklines, NamedSeries, Series,
+};
 use crate::worker::{Slot, TraceKey};
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -31,7 +33,11 @@ pub fn waiting(frame: &mut Frame, area: Rect, title: &str, what: &str, tick: u64
             Span::raw(format!(" {what}")),
         ]))
         .alignment(Alignment::Center),
-        Rect { y, height: 1, ..inner },
+        Rect {
+            y,
+            height: 1,
+            ..inner
+        },
     );
 }
 
@@ -189,7 +195,9 @@ pub fn mrd(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     let block = pane_block(title, false);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(rel) = with_trace(app, &key, |t| t.relevance.is_some()).and_then(|t| t.relevance.as_ref()) else {
+    let Some(rel) =
+        with_trace(app, &key, |t| t.relevance.is_some()).and_then(|t| t.relevance.as_ref())
+    else {
         frame.render_widget(Paragraph::new(status_line(app, &key, "MRD")), inner);
         return;
     };
@@ -205,11 +213,15 @@ pub fn mrd(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         .map(|p| {
             Bar::new(p.part.label(), p.mrd.map_or(0.0, |m| m as f32))
                 .label_color(theme::part_color(p.part))
-                .text(p.mrd.map_or_else(|| "–".to_string(), |m| format!("{m}/{n}")))
+                .text(
+                    p.mrd
+                        .map_or_else(|| "–".to_string(), |m| format!("{m}/{n}")),
+                )
                 .style(Style::new().fg(theme::part_color(p.part)))
         })
         .collect();
-    let [bars_area, note] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let [bars_area, note] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     frame.render_widget(LabelledBars::new(&bars).max(Some(n as f32)), bars_area);
     frame.render_widget(
         Paragraph::new(Span::styled(
@@ -254,8 +266,8 @@ pub fn similarity(frame: &mut Frame, area: Rect, app: &App) {
     let mut ratio_text = Vec::new();
     for slot in &slots {
         let key = app.key(*slot);
-        let Some(sim) = with_trace(app, &key, |t| t.similarity.is_some())
-            .and_then(|t| t.similarity.as_ref())
+        let Some(sim) =
+            with_trace(app, &key, |t| t.similarity.is_some()).and_then(|t| t.similarity.as_ref())
         else {
             continue;
         };
@@ -265,7 +277,13 @@ pub fn similarity(frame: &mut Frame, area: Rect, app: &App) {
             } else {
                 part.name().to_string()
             };
-            let values = sim.series.cosine.get(part).iter().map(|v| *v as f32).collect();
+            let values = sim
+                .series
+                .cosine
+                .get(part)
+                .iter()
+                .map(|v| *v as f32)
+                .collect();
             owned.push((name, series_palette(i + 3 * slot.index()), values));
         }
         ratio_text.push(ratio_line(app, sim));
@@ -301,11 +319,7 @@ fn all_languages(frame: &mut Frame, area: Rect, app: &App) {
     let mut missing = 0;
     for (i, lang) in app.x_langs().into_iter().enumerate() {
         let key = app.key_for(Slot::Primary, lang);
-        match app
-            .cache
-            .peek(&key)
-            .and_then(|t| t.similarity.as_ref())
-        {
+        match app.cache.peek(&key).and_then(|t| t.similarity.as_ref()) {
             Some(sim) => series.push((
                 lang.code().to_string(),
                 series_palette(i),
@@ -348,10 +362,15 @@ fn all_languages(frame: &mut Frame, area: Rect, app: &App) {
 /// sentence is ablated (first step, whole sequence); the gold sentence starred.
 pub fn oracle(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     let key = app.key(slot);
-    let block = pane_block(slot_title(app, slot, "Oracle · sentence ablation"), app.focus == Pane::Oracle);
+    let block = pane_block(
+        slot_title(app, slot, "Oracle · sentence ablation"),
+        app.focus == Pane::Oracle,
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(result) = with_trace(app, &key, |t| t.oracle.is_some()).and_then(|t| t.oracle.as_ref()) else {
+    let Some(result) =
+        with_trace(app, &key, |t| t.oracle.is_some()).and_then(|t| t.oracle.as_ref())
+    else {
         frame.render_widget(Paragraph::new(status_line(app, &key, "oracle")), inner);
         return;
     };
@@ -415,10 +434,7 @@ pub fn oracle(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     let [summary_area, bars_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
     frame.render_widget(Paragraph::new(summary), summary_area);
-    frame.render_widget(
-        LabelledBars::new(&bars).max(Some(max)),
-        bars_area,
-    );
+    frame.render_widget(LabelledBars::new(&bars).max(Some(max)), bars_area);
 }
 
 /// Compare mode: what differs between the two models on this selection.
@@ -450,7 +466,14 @@ pub fn diff(frame: &mut Frame, area: Rect, app: &App) {
     let mut mrd_spans = vec![Span::styled("ΔMRD ", theme::dim())];
     match (&a.relevance, &b.relevance) {
         (Some(ra), Some(rb)) => {
-            for part in [Part::System, Part::Task, Part::Demo1, Part::Demo2, Part::Context, Part::Question] {
+            for part in [
+                Part::System,
+                Part::Task,
+                Part::Demo1,
+                Part::Demo2,
+                Part::Context,
+                Part::Question,
+            ] {
                 if let (Some(x), Some(y)) = (ra.part_mrd.get(part), rb.part_mrd.get(part)) {
                     mrd_spans.push(Span::styled(
                         format!("{} ", part.name()),

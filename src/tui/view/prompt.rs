@@ -59,12 +59,21 @@ fn legend(trace: &SampleTrace) -> Line<'static> {
 }
 
 /// The traced prompt, styled char by char and wrapped to `width`.
-pub fn prompt_lines(trace: &SampleTrace, layer: usize, shading: bool, width: u16) -> Vec<Line<'static>> {
+pub fn prompt_lines(
+    trace: &SampleTrace,
+    layer: usize,
+    shading: bool,
+    width: u16,
+) -> Vec<Line<'static>> {
     let text: Vec<char> = trace.text.chars().collect();
     let mut styles: Vec<Style> = vec![Style::new(); text.len()];
     if let Some(prompt) = &trace.prompt {
         for span in &prompt.spans {
-            for s in styles.iter_mut().take(span.end.min(text.len())).skip(span.start) {
+            for s in styles
+                .iter_mut()
+                .take(span.end.min(text.len()))
+                .skip(span.start)
+            {
                 *s = s.fg(theme::part_color(span.part));
             }
         }
@@ -78,22 +87,26 @@ pub fn prompt_lines(trace: &SampleTrace, layer: usize, shading: bool, width: u16
         }
     } else {
         for token in &trace.tokens {
-            for s in styles.iter_mut().take(token.end.min(text.len())).skip(token.start) {
+            for s in styles
+                .iter_mut()
+                .take(token.end.min(text.len()))
+                .skip(token.start)
+            {
                 *s = s.fg(theme::part_color(token.part));
             }
         }
     }
     if shading {
-        if let Some(row) = trace
-            .relevance
-            .as_ref()
-            .and_then(|r| r.display.get(layer))
-        {
+        if let Some(row) = trace.relevance.as_ref().and_then(|r| r.display.get(layer)) {
             for (token, value) in trace.tokens.iter().zip(row) {
                 if value.abs() < 0.02 {
                     continue;
                 }
-                for s in styles.iter_mut().take(token.end.min(text.len())).skip(token.start) {
+                for s in styles
+                    .iter_mut()
+                    .take(token.end.min(text.len()))
+                    .skip(token.start)
+                {
                     *s = s.bg(theme::diverging(*value));
                 }
             }
@@ -243,7 +256,9 @@ mod tests {
 
     #[test]
     fn wide_scripts_never_overflow() {
-        let text: Vec<char> = "北京是中华人民共和国的首都，也是全国政治中心。".chars().collect();
+        let text: Vec<char> = "北京是中华人民共和国的首都，也是全国政治中心。"
+            .chars()
+            .collect();
         let styles = vec![Style::new(); text.len()];
         let lines = plain(&wrap_styled(&text, &styles, 9));
         for l in &lines {

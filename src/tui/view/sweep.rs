@@ -17,24 +17,36 @@ use ratatui::Frame;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let slots: Vec<Slot> = app.slots().collect();
     let columns = slots.len().max(1) as u32;
-    let areas = ratatui::layout::Layout::horizontal(
-        slots.iter().map(|_| Constraint::Ratio(1, columns)),
-    )
-    .split(area);
+    let areas =
+        ratatui::layout::Layout::horizontal(slots.iter().map(|_| Constraint::Ratio(1, columns)))
+            .split(area);
     for (slot, area) in slots.into_iter().zip(areas.iter()) {
         table(frame, *area, app, slot);
     }
 }
 
 fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
-    let model = app.model(slot).map(|m| m.name().to_string()).unwrap_or_default();
+    let model = app
+        .model(slot)
+        .map(|m| m.name().to_string())
+        .unwrap_or_default();
     let title = format!(
         " Language sweep · #{} · {} · {} ",
         app.selection.sample, app.selection.scenario, model
     );
     let header = Row::new(
-        ["lang", "answer", "F1", "EM", "lang err", "gen err", "MRD q", "MRD ctx", "sim peak ctx"]
-            .map(|h| Cell::from(h).style(theme::title())),
+        [
+            "lang",
+            "answer",
+            "F1",
+            "EM",
+            "lang err",
+            "gen err",
+            "MRD q",
+            "MRD ctx",
+            "sim peak ctx",
+        ]
+        .map(|h| Cell::from(h).style(theme::title())),
     );
     let mut langs = vec![Lang::En];
     langs.extend(app.x_langs());
@@ -53,7 +65,11 @@ fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
                     let f1 = t.scores.as_ref().and_then(|s| s.first());
                     let f1_cell = match f1 {
                         Some(s) => Cell::from(format!("{:.1}", s.f1)).style(Style::new().fg(
-                            if s.f1 >= 50.0 { theme::GOOD } else { theme::BAD },
+                            if s.f1 >= 50.0 {
+                                theme::GOOD
+                            } else {
+                                theme::BAD
+                            },
                         )),
                         None => Cell::from("–"),
                     };
@@ -106,9 +122,10 @@ fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
                             ),
                             Style::new().fg(theme::ACCENT),
                         )),
-                        (None, Some(e)) => {
-                            Line::from(Span::styled(format!("failed: {e}"), Style::new().fg(theme::BAD)))
-                        }
+                        (None, Some(e)) => Line::from(Span::styled(
+                            format!("failed: {e}"),
+                            Style::new().fg(theme::BAD),
+                        )),
                         (None, None) => Line::from(Span::styled("queued", theme::dim())),
                     };
                     Row::new(vec![code, Cell::from(status)])
