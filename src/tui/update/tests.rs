@@ -298,6 +298,60 @@ fn a_session_reopens_over_fresh_data_with_its_custom_samples() {
     assert!(submitted(&schedule(&mut after)).is_empty());
 }
 
+#[test]
+fn a_click_on_a_language_tab_selects_it_and_the_wheel_scrolls() {
+    use crate::tui::view::Regions;
+    use ratatui::crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    use ratatui::layout::Rect;
+    let mut app = app(1);
+    let regions = Regions {
+        tabs: vec![(Rect::new(10, 1, 4, 1), Lang::Zh)],
+        panes: vec![(Rect::new(0, 3, 40, 20), Pane::Oracle)],
+    };
+    let at = |kind, column, row| MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    mouse(&mut app, &at(MouseEventKind::Down(MouseButton::Left), 12, 1), &regions);
+    assert_eq!(app.selection.lang, Lang::Zh);
+    mouse(&mut app, &at(MouseEventKind::Down(MouseButton::Left), 5, 10), &regions);
+    assert_eq!(app.focus, Pane::Oracle);
+    mouse(&mut app, &at(MouseEventKind::ScrollDown, 5, 10), &regions);
+    mouse(&mut app, &at(MouseEventKind::ScrollDown, 5, 10), &regions);
+    assert_eq!(app.scroll_of(Pane::Oracle), 2);
+    // Overlays take no clicks.
+    update(&mut app, Action::Help);
+    mouse(&mut app, &at(MouseEventKind::Down(MouseButton::Left), 12, 1), &regions);
+    assert_eq!(app.selection.lang, Lang::Zh);
+}
+
+#[test]
+fn overlays_take_the_keys_until_closed() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let keymap = Keymap::default_map().unwrap();
+    let press = |c: KeyCode| KeyEvent::new(c, KeyModifiers::NONE);
+    let mut app = app(1);
+    key(&mut app, &keymap, &press(KeyCode::Char('g')));
+    assert!(matches!(app.overlay, Some(Overlay::Jump(_))));
+    // '3' is typed into the prompt, not taken as "next sample".
+    key(&mut app, &keymap, &press(KeyCode::Char('3')));
+    assert_eq!(app.selection.sample, 0);
+    key(&mut app, &keymap, &press(KeyCode::Enter));
+    assert_eq!(app.selection.sample, 3);
+    assert!(app.overlay.is_none());
+    key(&mut app, &keymap, &press(KeyCode::Char('w')));
+    let effects = key(&mut app, &keymap, &press(KeyCode::Enter));
+    assert!(matches!(&effects[..], [Effect::Save(_, path)] if path.ends_with("session.json")));
+    key(&mut app, &keymap, &press(KeyCode::Char('?')));
+    key(&mut app, &keymap, &press(KeyCode::Esc));
+    assert!(app.overlay.is_none());
+    let effects = key(&mut app, &keymap, &press(KeyCode::Char('q')));
+    assert!(matches!(effects[..], [Effect::Quit]));
+    assert!(app.quit);
+}
+
 /// A recorded trace of the demo model (see tests/fixtures/traces).
 fn fixture_trace() -> crate::pipeline::SampleTrace {
     let text = include_str!("../../../tests/fixtures/traces/demo-de-0.json");
