@@ -48,7 +48,7 @@ pub fn fatal(frame: &mut Frame, area: Rect, message: &str, app: &App) {
         ));
     let mut lines: Vec<Line> = message.lines().map(|l| Line::from(l.to_string())).collect();
     lines.push(Line::default());
-    if app.cache.len() > 0 {
+    if !app.cache.is_empty() {
         lines.push(Line::from(format!(
             "{} finished traces are still in memory: w saves them as a session.",
             app.cache.len()
