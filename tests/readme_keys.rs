@@ -17,7 +17,10 @@ fn every_binding_is_in_the_readme_key_table() {
             .unwrap_or_else(|| panic!("README has no key table row for {action}"));
         for key in &binding.keys {
             let key = format!("`{}`", key.config_string());
-            assert!(row.contains(&key), "README row of {action} lacks {key}: {row}");
+            assert!(
+                row.contains(&key),
+                "README row of {action} lacks {key}: {row}"
+            );
         }
     }
 }

@@ -314,16 +314,28 @@ fn a_click_on_a_language_tab_selects_it_and_the_wheel_scrolls() {
         row,
         modifiers: KeyModifiers::NONE,
     };
-    mouse(&mut app, &at(MouseEventKind::Down(MouseButton::Left), 12, 1), &regions);
+    mouse(
+        &mut app,
+        &at(MouseEventKind::Down(MouseButton::Left), 12, 1),
+        &regions,
+    );
     assert_eq!(app.selection.lang, Lang::Zh);
-    mouse(&mut app, &at(MouseEventKind::Down(MouseButton::Left), 5, 10), &regions);
+    mouse(
+        &mut app,
+        &at(MouseEventKind::Down(MouseButton::Left), 5, 10),
+        &regions,
+    );
     assert_eq!(app.focus, Pane::Oracle);
     mouse(&mut app, &at(MouseEventKind::ScrollDown, 5, 10), &regions);
     mouse(&mut app, &at(MouseEventKind::ScrollDown, 5, 10), &regions);
     assert_eq!(app.scroll_of(Pane::Oracle), 2);
     // Overlays take no clicks.
     update(&mut app, Action::Help);
-    mouse(&mut app, &at(MouseEventKind::Down(MouseButton::Left), 12, 1), &regions);
+    mouse(
+        &mut app,
+        &at(MouseEventKind::Down(MouseButton::Left), 12, 1),
+        &regions,
+    );
     assert_eq!(app.selection.lang, Lang::Zh);
 }
 
