@@ -100,7 +100,8 @@ pub enum Event {
     Data(Result<(Arc<Dataset>, Option<String>), String>),
     /// The demo model's folder, built on the fly.
     DemoModel(Result<PathBuf, String>),
-    Saved(Result<PathBuf, String>),
+    /// What saving the session did (the message for the footer), or why it failed.
+    Saved(Result<String, String>),
     /// Bytes of a model file downloaded so far.
     Download(crate::model::source::DownloadProgress),
 }
@@ -279,9 +280,7 @@ impl Runtime {
             }
             Event::Saved(result) => {
                 match result {
-                    Ok(path) => self
-                        .app
-                        .notify(format!("session saved to {}", path.display()), false),
+                    Ok(message) => self.app.notify(message, false),
                     Err(e) => self.app.notify(e, true),
                 }
                 Vec::new()
@@ -443,10 +442,26 @@ impl Runtime {
                 }
                 Effect::Save(session, path) => {
                     let tx = self.tx.clone();
+                    // Only finished traces are saved: say so when one is still running.
+                    let running = self.app.live.iter().flatten().count();
+                    let note = match running {
+                        0 => String::new(),
+                        n => format!(
+                            " ({n} running trace{} not included: save again when done)",
+                            if n == 1 { "" } else { "s" }
+                        ),
+                    };
                     std::thread::spawn(move || {
+                        let traces = session.traces.len();
                         let result = session
                             .save(&path)
-                            .map(|()| path)
+                            .map(|()| {
+                                format!(
+                                    "session saved to {} with {traces} trace{}{note}",
+                                    path.display(),
+                                    if traces == 1 { "" } else { "s" }
+                                )
+                            })
                             .map_err(|e| format!("{e:#}"));
                         let _ = tx.send(Event::Saved(result));
                     });
