@@ -220,3 +220,46 @@ fn synthetic_folders_load_as_models_with_their_dimensions() {
         assert!(spread > 1e-4, "{spread}");
     }
 }
+
+#[test]
+fn ui_bench_times_frames_of_a_recorded_trace() {
+    let cache = tempfile::tempdir().unwrap();
+    let trace = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/traces/demo-de-0.json");
+    let out = bench(
+        cache.path(),
+        &[
+            "--ui",
+            "--ui-trace",
+            trace.to_str().unwrap(),
+            "--frames",
+            "50",
+            "--size",
+            "150x40",
+            "--json-only",
+        ],
+    )
+    .success();
+    let report = json_line(&out.get_output().stdout);
+    assert_eq!(report["frames"], 50);
+    assert_eq!(report["size"], "150x40");
+    assert_eq!(report["levels"], 13);
+    let mean = positive(&report, "mean_ms");
+    let p99 = positive(&report, "p99_ms");
+    assert!(p99 >= mean * 0.5 && positive(&report, "max_ms") >= p99);
+}
+
+#[test]
+fn ui_bench_refuses_a_bad_size_and_a_non_trace() {
+    let cache = tempfile::tempdir().unwrap();
+    bench(cache.path(), &["--ui", "--size", "200"])
+        .failure()
+        .stderr(predicates::str::contains("WIDTHxHEIGHT"));
+    let not_a_trace = cache.path().join("x.json");
+    std::fs::write(&not_a_trace, "{}").unwrap();
+    bench(
+        cache.path(),
+        &["--ui", "--ui-trace", not_a_trace.to_str().unwrap()],
+    )
+    .failure()
+    .stderr(predicates::str::contains("not a trace JSON"));
+}
