@@ -156,6 +156,9 @@ pub struct ModelIdentity {
     pub device: String,
     pub dtype: String,
     pub chat: bool,
+    /// Bytes of the weight files (mapped, not copied, on the CPU): the model's memory.
+    #[serde(default)]
+    pub weight_bytes: u64,
 }
 
 impl ModelIdentity {
@@ -171,6 +174,13 @@ impl ModelIdentity {
             device: model.describe_device(),
             dtype: format!("{:?}", model.dtype).to_lowercase(),
             chat: model.is_chat(),
+            weight_bytes: model
+                .files
+                .weights
+                .iter()
+                .filter_map(|w| std::fs::metadata(w).ok())
+                .map(|m| m.len())
+                .sum(),
         }
     }
 }

@@ -493,3 +493,21 @@ fn small_terminal_asks_to_enlarge_and_quits() {
     assert!(status.success(), "exit status {status:?}");
     tui.assert_restored();
 }
+
+/// No `--model`, no `--data`, no network and an empty Hugging Face cache: the explorer falls
+/// back to the offline demo (random-weight model built on the fly, bundled demo set) and works.
+#[test]
+fn without_network_or_cache_the_demo_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tui = Tui::spawn(&[], dir.path(), 160, 48);
+    let screen = tui.wait_for("DEMO", TIMEOUT);
+    assert!(screen.contains("meaningless"), "banner:\n{}", dump(&screen));
+    tui.wait_for("demo (random weights)", TIMEOUT);
+    // A scored answer and the relevance legend: the demo model traced the first sample.
+    tui.wait_for("F1 ", TIMEOUT);
+    tui.wait_for("◆ MRD", TIMEOUT);
+    tui.keys("q");
+    let status = tui.wait_exit(EXIT_TIMEOUT);
+    assert!(status.success(), "exit status {status:?}");
+    tui.assert_restored();
+}

@@ -154,6 +154,7 @@ fn unit(s: Spec) -> UnitRecord {
             device: "cpu".into(),
             dtype: "f32".into(),
             chat: true,
+            weight_bytes: 0,
         },
         prompt_tokens: 900,
         timings: StageTimings::default(),

@@ -317,7 +317,9 @@ impl Runtime {
             error,
         } = &event
         {
-            if matches!(self.launch.model, ModelChoice::Default(_)) && self.app.mode == Mode::Live {
+            // (The demo data set may already be in use; the demo model is not yet.)
+            let demo_model = self.app.models[0].source == demo::MODEL_LABEL;
+            if matches!(self.launch.model, ModelChoice::Default(_)) && !demo_model {
                 // The default model cannot be had (offline, nothing cached): demo instead.
                 self.app.mode = Mode::Demo;
                 self.app.demo_reason.push(format!(

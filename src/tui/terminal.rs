@@ -14,10 +14,18 @@ pub type Term = DefaultTerminal;
 /// plus mouse capture and bracketed paste, undone by our own hook and [`leave`].
 pub fn enter() -> std::io::Result<Term> {
     let terminal = ratatui::try_init()?;
+    // ratatui's hook restores the screen on any panic; only one on this (the drawing) thread
+    // ends the explorer. A worker's panic is caught and reported as a failed trace, so it
+    // must neither restore the screen under the running app nor print over it: it is logged.
+    let ui_thread = std::thread::current().id();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = execute!(stdout(), DisableMouseCapture, DisableBracketedPaste);
-        previous(info);
+        if std::thread::current().id() == ui_thread {
+            let _ = execute!(stdout(), DisableMouseCapture, DisableBracketedPaste);
+            previous(info);
+        } else {
+            tracing::error!("panic on a background thread: {info}");
+        }
     }));
     if let Err(e) = execute!(stdout(), EnableMouseCapture, EnableBracketedPaste) {
         leave();

@@ -191,6 +191,7 @@ mod tests {
             device: "cpu".into(),
             dtype: "f32".into(),
             chat: false,
+            weight_bytes: 0,
         };
         Arc::new(SampleTrace {
             version: 1,

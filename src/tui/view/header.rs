@@ -51,11 +51,16 @@ fn model_spans(model: &ModelSlot, app: &App) -> Vec<Span<'static>> {
             name,
             Span::styled(
                 format!(
-                    " {} {} · {}L{}",
+                    " {} {} · {}L{}{}",
                     id.device,
                     id.dtype,
                     id.layers,
-                    if id.chat { " · chat" } else { "" }
+                    if id.chat { " · chat" } else { "" },
+                    if id.weight_bytes > 0 {
+                        format!(" · {:.0} MB", id.weight_bytes as f64 / 1e6)
+                    } else {
+                        String::new()
+                    }
                 ),
                 theme::dim(),
             ),
