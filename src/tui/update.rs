@@ -278,6 +278,8 @@ pub fn worker_event(app: &mut App, event: WorkerEvent) {
             // traces of this very model stay).
             app.cache
                 .retain(|k, t| k.slot != slot || t.model.name == identity.name);
+            // What failed on the slot's previous model (or for want of one) gets a new try.
+            app.failures.retain(|k, _| k.slot != slot);
             if let Some(m) = app.models.get_mut(slot.index()) {
                 m.state = ModelState::Ready(identity);
             }

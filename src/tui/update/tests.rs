@@ -140,6 +140,29 @@ fn failures_are_not_retried_until_asked() {
 }
 
 #[test]
+fn a_newly_loaded_model_retries_what_failed_without_one() {
+    let mut app = app(1);
+    schedule(&mut app);
+    let key = app.key(Slot::Primary);
+    worker_event(
+        &mut app,
+        WorkerEvent::Failed {
+            key: key.clone(),
+            error: "the primary model failed to load".into(),
+        },
+    );
+    worker_event(
+        &mut app,
+        WorkerEvent::ModelLoaded {
+            slot: Slot::Primary,
+            identity: fixture_trace().model,
+            load_ms: 1.0,
+        },
+    );
+    assert_eq!(submitted(&schedule(&mut app)), [key]);
+}
+
+#[test]
 fn options_cycle_and_change_the_key() {
     let mut app = app(1);
     let before = app.key(Slot::Primary);
