@@ -213,6 +213,14 @@ impl Tui {
 
     /// Checks that the terminal was handed back: the alternate screen left after it was
     /// entered.
+    /// `q`, a successful exit, and the terminal left as it was found.
+    fn quit_cleanly(&mut self) {
+        self.keys("q");
+        let status = self.wait_exit(EXIT_TIMEOUT);
+        assert!(status.success(), "exit status {status:?}");
+        self.assert_restored();
+    }
+
     fn assert_restored(&self) {
         let raw = self.raw();
         let entered = find(&raw, ENTER_ALT_SCREEN).expect("the alternate screen was never entered");
@@ -431,10 +439,7 @@ fn explorer_traces_navigates_saves_and_quits() {
     tui.wait_for("session saved to", TIMEOUT);
 
     // (6) Quit: a clean exit, the terminal restored.
-    tui.keys("q");
-    let status = tui.wait_exit(EXIT_TIMEOUT);
-    assert!(status.success(), "exit status {status:?}");
-    tui.assert_restored();
+    tui.quit_cleanly();
 }
 
 #[test]
@@ -460,10 +465,7 @@ fn bad_model_shows_the_error_view_and_quits() {
         "no cause on the error view:\n{}",
         dump(&screen)
     );
-    tui.keys("q");
-    let status = tui.wait_exit(EXIT_TIMEOUT);
-    assert!(status.success(), "exit status {status:?}");
-    tui.assert_restored();
+    tui.quit_cleanly();
 }
 
 #[test]
@@ -488,10 +490,7 @@ fn small_terminal_asks_to_enlarge_and_quits() {
         "the notice does not name the size:\n{}",
         dump(&screen)
     );
-    tui.keys("q");
-    let status = tui.wait_exit(EXIT_TIMEOUT);
-    assert!(status.success(), "exit status {status:?}");
-    tui.assert_restored();
+    tui.quit_cleanly();
 }
 
 /// No `--model`, no `--data`, no network and an empty Hugging Face cache: the explorer falls
@@ -506,8 +505,5 @@ fn without_network_or_cache_the_demo_runs() {
     // A scored answer and the relevance legend: the demo model traced the first sample.
     tui.wait_for("F1 ", TIMEOUT);
     tui.wait_for("◆ MRD", TIMEOUT);
-    tui.keys("q");
-    let status = tui.wait_exit(EXIT_TIMEOUT);
-    assert!(status.success(), "exit status {status:?}");
-    tui.assert_restored();
+    tui.quit_cleanly();
 }

@@ -466,14 +466,7 @@ pub fn diff(frame: &mut Frame, area: Rect, app: &App) {
     let mut mrd_spans = vec![Span::styled("ΔMRD ", theme::dim())];
     match (&a.relevance, &b.relevance) {
         (Some(ra), Some(rb)) => {
-            for part in [
-                Part::System,
-                Part::Task,
-                Part::Demo1,
-                Part::Demo2,
-                Part::Context,
-                Part::Question,
-            ] {
+            for part in Part::ALL.into_iter().filter(|p| *p != Part::Trailer) {
                 if let (Some(x), Some(y)) = (ra.part_mrd.get(part), rb.part_mrd.get(part)) {
                     mrd_spans.push(Span::styled(
                         format!("{} ", part.name()),

@@ -1,7 +1,7 @@
 //! Horizontal labelled bars: the layer each prompt part reaches its MRD (`12/24`), and the
 //! answer-probability drops when an oracle removes each sentence (signed).
 
-use super::{display_width, truncate};
+use super::{display_width, label_column, truncate};
 use crate::tui::theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -135,13 +135,12 @@ impl Widget for LabelledBars<'_> {
         if area.is_empty() {
             return;
         }
-        let lw = match self.label_width {
-            Some(w) => w.min(area.width),
-            None => {
-                let widest = self.bars.iter().map(|b| display_width(b.label)).max();
-                (widest.unwrap_or(0).min(usize::from(MAX_LABEL_WIDTH)) as u16).min(area.width / 2)
-            }
-        };
+        let lw = label_column(
+            self.bars.iter().map(|b| b.label),
+            self.label_width,
+            MAX_LABEL_WIDTH,
+            area.width,
+        );
         let marker_w = self
             .bars
             .iter()
@@ -234,13 +233,7 @@ impl Widget for LabelledBars<'_> {
 mod tests {
     use super::*;
     use crate::data::prompt::Part;
-    use crate::tui::widgets::test_util::{assert_symbols, symbol_lines};
-
-    fn render(widget: impl Widget, w: u16, h: u16) -> Buffer {
-        let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
-        widget.render(buf.area, &mut buf);
-        buf
-    }
+    use crate::tui::widgets::test_util::{assert_symbols, render, symbol_lines};
 
     #[test]
     fn mrd_bars_scale_to_layers() {

@@ -379,13 +379,7 @@ pub fn top_k_rows(display: &[Vec<f32>], parts: &[Part], k: usize) -> Vec<usize> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::widgets::test_util::{assert_symbols, symbol_lines};
-
-    fn render(widget: impl Widget, w: u16, h: u16) -> Buffer {
-        let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
-        widget.render(buf.area, &mut buf);
-        buf
-    }
+    use crate::tui::widgets::test_util::{assert_symbols, render, symbol_lines};
 
     #[test]
     fn default_mode_layout_colours_marker_cursor() {

@@ -92,9 +92,35 @@ pub fn nearest_column(cols: &[LevelColumn], level: usize) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
+/// The label column: `fixed` when given, else the widest label up to `max`, never more than
+/// half of `area_width` (the data need the rest).
+pub fn label_column<'a>(
+    labels: impl Iterator<Item = &'a str>,
+    fixed: Option<u16>,
+    max: u16,
+    area_width: u16,
+) -> u16 {
+    match fixed {
+        Some(w) => w.min(area_width),
+        None => {
+            let widest = labels.map(display_width).max().unwrap_or(0);
+            (widest.min(usize::from(max)) as u16).min(area_width / 2)
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_util {
     use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+    use ratatui::widgets::Widget;
+
+    /// `widget` drawn into a fresh `w` x `h` buffer.
+    pub fn render(widget: impl Widget, w: u16, h: u16) -> Buffer {
+        let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
+        widget.render(buf.area, &mut buf);
+        buf
+    }
 
     /// The symbols of each buffer line, wide characters once (their hidden cells skipped).
     pub fn symbol_lines(buf: &Buffer) -> Vec<String> {

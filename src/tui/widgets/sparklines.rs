@@ -2,7 +2,7 @@
 //! question, context and last token across levels), and a line chart for many series at once
 //! (one line per language).
 
-use super::{display_width, level_columns, nearest_column, truncate, CURSOR_BG};
+use super::{display_width, label_column, level_columns, nearest_column, truncate, CURSOR_BG};
 use crate::tui::theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -119,13 +119,12 @@ impl Widget for LayerSparklines<'_> {
         if area.is_empty() {
             return;
         }
-        let lw = match self.label_width {
-            Some(w) => w.min(area.width),
-            None => {
-                let widest = self.series.iter().map(|s| display_width(s.label)).max();
-                (widest.unwrap_or(0).min(usize::from(MAX_LABEL_WIDTH)) as u16).min(area.width / 2)
-            }
-        };
+        let lw = label_column(
+            self.series.iter().map(|s| s.label),
+            self.label_width,
+            MAX_LABEL_WIDTH,
+            area.width,
+        );
         let grid_x = area.x + lw + u16::from(lw > 0 && lw < area.width);
         let texts: Vec<String> = self.series.iter().map(|s| self.value_text(s)).collect();
         let tw = texts.iter().map(|t| display_width(t)).max().unwrap_or(0) as u16;
@@ -262,13 +261,7 @@ pub fn language_chart<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::widgets::test_util::{assert_symbols, symbol_lines};
-
-    fn render(widget: impl Widget, w: u16, h: u16) -> Buffer {
-        let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
-        widget.render(buf.area, &mut buf);
-        buf
-    }
+    use crate::tui::widgets::test_util::{assert_symbols, render, symbol_lines};
 
     const Q: Color = Color::Rgb(1, 2, 3);
     const C: Color = Color::Rgb(4, 5, 6);
