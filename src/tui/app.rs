@@ -51,10 +51,11 @@ impl ModelSlot {
             // Named for what it is, not by the cache folder it was built in.
             return &self.source;
         }
-        match &self.state {
+        let full = match &self.state {
             ModelState::Ready(id) | ModelState::Saved(Some(id)) => &id.name,
             _ => &self.source,
-        }
+        };
+        short_model_name(full)
     }
 
     pub fn identity(&self) -> Option<&ModelIdentity> {
@@ -63,6 +64,20 @@ impl ModelSlot {
             _ => None,
         }
     }
+}
+
+/// A model folder by its last component ("tiny-qwen2" for /x/models/tiny-qwen2); hub ids
+/// (`org/name`) stay whole.
+pub fn short_model_name(name: &str) -> &str {
+    let is_path = name.starts_with(['/', '.', '~']) || name.matches('/').count() > 1;
+    if !is_path {
+        return name;
+    }
+    name.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|last| !last.is_empty())
+        .unwrap_or(name)
 }
 
 /// The panes that take focus (scrolling goes to the focused one).
@@ -398,5 +413,22 @@ impl App {
             error,
             at: Instant::now(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_model_name;
+
+    #[test]
+    fn folders_are_named_by_their_last_component() {
+        assert_eq!(short_model_name("/x/models/tiny-qwen2"), "tiny-qwen2");
+        assert_eq!(short_model_name("./tiny/"), "tiny");
+        assert_eq!(short_model_name("a/b/c"), "c");
+        assert_eq!(
+            short_model_name("Qwen/Qwen2.5-0.5B-Instruct"),
+            "Qwen/Qwen2.5-0.5B-Instruct"
+        );
+        assert_eq!(short_model_name("/"), "/");
     }
 }
