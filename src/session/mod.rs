@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Version of the session layout; older files are refused with a message, never misread.
 pub const SESSION_VERSION: u32 = 1;
@@ -75,10 +76,11 @@ pub struct SavedSample {
     pub sample: Sample,
 }
 
+/// A finished trace; shared with the app's cache, so saving copies no matrices.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedTrace {
     pub key: TraceKey,
-    pub trace: SampleTrace,
+    pub trace: Arc<SampleTrace>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -106,7 +106,7 @@ pub fn replay_app(session: Session, cache_entries: usize) -> App {
     for t in replay.traces {
         layers = layers.or(Some(t.trace.model.layers));
         if t.key.slot == Slot::Primary || app.models.len() > 1 {
-            app.cache.insert(t.key, Arc::new(t.trace));
+            app.cache.insert(t.key, t.trace);
         }
     }
     app.layer = layers.unwrap_or(0).div_ceil(2);

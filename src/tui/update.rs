@@ -577,7 +577,7 @@ pub fn restore_session(app: &mut App, session: &Session) -> Vec<Effect> {
             Some(&at) if saved.key.slot.index() < app.models.len() => {
                 let mut key = saved.key.clone();
                 key.sample = at;
-                app.cache.insert(key, Arc::new(saved.trace.clone()));
+                app.cache.insert(key, Arc::clone(&saved.trace));
             }
             _ => missing += 1,
         }
@@ -621,7 +621,7 @@ pub fn session_of(app: &App) -> Session {
         .iter()
         .map(|(key, trace)| SavedTrace {
             key: key.clone(),
-            trace: (**trace).clone(),
+            trace: Arc::clone(trace),
         })
         .collect();
     traces.sort_by(|a, b| a.key.cmp(&b.key));
