@@ -507,3 +507,15 @@ fn without_network_or_cache_the_demo_runs() {
     tui.wait_for("◆ MRD", TIMEOUT);
     tui.quit_cleanly();
 }
+
+/// Without a terminal (a pipe, a CI log) the explorer refuses at once and names the headless
+/// commands instead of failing somewhere in raw mode.
+#[test]
+fn without_a_terminal_the_explorer_says_what_to_use_instead() {
+    common::bin()
+        .env("HF_HUB_OFFLINE", "1")
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("needs a terminal"))
+        .stderr(predicates::str::contains("xmrc-lens trace"));
+}

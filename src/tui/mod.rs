@@ -108,6 +108,13 @@ pub enum Event {
 
 /// Opens the explorer and runs it until the user quits.
 pub fn run(mut launch: Launch) -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "the explorer needs a terminal (stdin and stdout a TTY); without one, use \
+             `xmrc-lens trace` for one sample or `xmrc-lens eval` for many"
+        );
+    }
     let session = match &launch.session {
         Some(path) => Some(Session::load(path)?),
         None => None,
