@@ -116,6 +116,18 @@ impl Tui {
     }
 
     /// Types `keys` (raw bytes as a terminal sends them: "q", "\r", "\x1b[C").
+    /// The explorer on `model` and the bundled demo set.
+    fn spawn_on_demo_data(model: &Path, dir: &Path, cols: u16, rows: u16) -> Tui {
+        let data = demo_data();
+        let args = [
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ];
+        Tui::spawn(&args, dir, cols, rows)
+    }
+
     fn keys(&self, keys: &str) {
         let mut w = self.writer.lock().unwrap();
         w.write_all(keys.as_bytes()).unwrap();
@@ -335,19 +347,7 @@ fn explorer_traces_navigates_saves_and_quits() {
     let prefix = answer_prefix(&answer);
     let f1_text = format!("F1 {f1:.1}");
 
-    let model = model_dir();
-    let data = demo_data();
-    let mut tui = Tui::spawn(
-        &[
-            "--model",
-            model.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ],
-        dir.path(),
-        160,
-        48,
-    );
+    let mut tui = Tui::spawn_on_demo_data(&model_dir(), dir.path(), 160, 48);
 
     // (1) The header and the language tabs.
     tui.wait_for("xmrc-lens", TIMEOUT);
@@ -447,18 +447,7 @@ fn bad_model_shows_the_error_view_and_quits() {
     let dir = tempfile::tempdir().unwrap();
     let not_a_model = dir.path().join("not-a-model");
     std::fs::create_dir_all(&not_a_model).unwrap();
-    let data = demo_data();
-    let mut tui = Tui::spawn(
-        &[
-            "--model",
-            not_a_model.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ],
-        dir.path(),
-        160,
-        48,
-    );
+    let mut tui = Tui::spawn_on_demo_data(&not_a_model, dir.path(), 160, 48);
     let screen = tui.wait_for("cannot continue", TIMEOUT);
     assert!(
         screen.contains("could not be loaded"),
@@ -471,19 +460,7 @@ fn bad_model_shows_the_error_view_and_quits() {
 #[test]
 fn small_terminal_asks_to_enlarge_and_quits() {
     let dir = tempfile::tempdir().unwrap();
-    let model = model_dir();
-    let data = demo_data();
-    let mut tui = Tui::spawn(
-        &[
-            "--model",
-            model.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ],
-        dir.path(),
-        100,
-        30,
-    );
+    let mut tui = Tui::spawn_on_demo_data(&model_dir(), dir.path(), 100, 30);
     let screen = tui.wait_for("Please enlarge the terminal", TIMEOUT);
     assert!(
         screen.contains("this one is 100x30"),

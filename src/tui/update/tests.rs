@@ -127,13 +127,7 @@ fn failures_are_not_retried_until_asked() {
     let mut app = app(1);
     schedule(&mut app);
     let key = app.key(Slot::Primary);
-    worker_event(
-        &mut app,
-        WorkerEvent::Failed {
-            key: key.clone(),
-            error: "boom".into(),
-        },
-    );
+    fail(&mut app, &key, "boom");
     assert!(submitted(&schedule(&mut app)).is_empty());
     update(&mut app, Action::Retry);
     assert_eq!(submitted(&schedule(&mut app)), [key]);
@@ -144,21 +138,8 @@ fn a_newly_loaded_model_retries_what_failed_without_one() {
     let mut app = app(1);
     schedule(&mut app);
     let key = app.key(Slot::Primary);
-    worker_event(
-        &mut app,
-        WorkerEvent::Failed {
-            key: key.clone(),
-            error: "the primary model failed to load".into(),
-        },
-    );
-    worker_event(
-        &mut app,
-        WorkerEvent::ModelLoaded {
-            slot: Slot::Primary,
-            identity: fixture_trace().model,
-            load_ms: 1.0,
-        },
-    );
+    fail(&mut app, &key, "the primary model failed to load");
+    load_fixture_model(&mut app);
     assert_eq!(submitted(&schedule(&mut app)), [key]);
 }
 
@@ -201,14 +182,7 @@ fn languages_and_samples_wrap_around() {
 #[test]
 fn the_layer_cursor_stays_in_the_model() {
     let mut app = app(1);
-    worker_event(
-        &mut app,
-        WorkerEvent::ModelLoaded {
-            slot: Slot::Primary,
-            identity: fixture_trace().model,
-            load_ms: 1.0,
-        },
-    );
+    load_fixture_model(&mut app);
     let layers = fixture_trace().model.layers;
     update(&mut app, Action::LayerLast);
     assert_eq!(app.layer, layers);
@@ -385,6 +359,29 @@ fn overlays_take_the_keys_until_closed() {
     let effects = key(&mut app, &keymap, &press(KeyCode::Char('q')));
     assert!(matches!(effects[..], [Effect::Quit]));
     assert!(app.quit);
+}
+
+/// The worker reports `key` failed.
+fn fail(app: &mut App, key: &TraceKey, error: &str) {
+    worker_event(
+        app,
+        WorkerEvent::Failed {
+            key: key.clone(),
+            error: error.into(),
+        },
+    );
+}
+
+/// The primary slot's model (the fixture trace's) has loaded.
+fn load_fixture_model(app: &mut App) {
+    worker_event(
+        app,
+        WorkerEvent::ModelLoaded {
+            slot: Slot::Primary,
+            identity: fixture_trace().model,
+            load_ms: 1.0,
+        },
+    );
 }
 
 /// A recorded trace of the demo model (see tests/fixtures/traces).
