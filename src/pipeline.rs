@@ -176,7 +176,7 @@ impl ModelIdentity {
             chat: model.is_chat(),
             weight_bytes: model
                 .files
-                .weights
+                .weight_files()
                 .iter()
                 .filter_map(|w| std::fs::metadata(w).ok())
                 .map(|m| m.len())

@@ -109,6 +109,10 @@ pub struct ModelConfig {
     pub rms_norm_eps: f64,
     pub rope_theta: f64,
     pub rope_scaling: Option<Llama3RopeScaling>,
+    /// Per-frequency divisors of the RoPE frequencies (a Llama-3.1 GGUF file's
+    /// `rope_freqs.weight`, which holds the llama3 rescaling precomputed); None for folders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rope_freq_factors: Option<Vec<f32>>,
     pub max_position_embeddings: usize,
     pub activation: Activation,
     /// Bias on the q, k and v projections (Qwen2; Llama/Mistral with `attention_bias`).
@@ -280,6 +284,7 @@ fn normalise(raw: RawConfig, file: &str) -> Result<ModelConfig, ConfigError> {
         rms_norm_eps: raw.rms_norm_eps.unwrap_or(1e-6),
         rope_theta,
         rope_scaling,
+        rope_freq_factors: None,
         max_position_embeddings: raw.max_position_embeddings.unwrap_or(8192),
         activation,
         qkv_bias,

@@ -1,5 +1,5 @@
-//! Model side: where a model comes from (hub or folder), its config and special ids, device
-//! and dtype, memory-mapped weights, the instrumented decoder, generation and the tokenizer.
+//! Model side: where a model comes from (hub, folder or GGUF file), its config and special
+//! ids, device and dtype, memory-mapped (or dequantized GGUF) weights, the instrumented decoder, generation and the tokenizer.
 
 pub mod chat_mode;
 pub mod config;
@@ -7,6 +7,7 @@ pub mod decoder;
 pub mod device;
 pub mod generate;
 pub mod generation_config;
+pub mod gguf;
 pub mod load;
 pub mod source;
 pub mod spec;

@@ -1,11 +1,13 @@
 //! Where a model comes from (`--model`) and which of its files loading reads.
 //!
-//! A `--model` value is a local folder or a hub id `org/name[@revision]`
-//! ([`ModelRef`]). Either way [`resolve`] ends in one folder holding the files
-//! ([`ModelFiles`]): the local folder itself, or the snapshot folder of the revision in the
-//! standard Hugging Face cache, so a download made by any HF tool is reused and vice versa.
-//! Weights are read from safetensors only (one file or shards listed by an index); PyTorch
-//! pickle weights are refused, since loading a pickle can run arbitrary code.
+//! A `--model` value is a local folder, a local `.gguf` file, a hub id
+//! `org/name[@revision]`, or one GGUF file of a hub repository `org/name[@revision]:FILE.gguf`
+//! ([`ModelRef`]). [`resolve_model`] ends in a [`ResolvedModel`]: a folder of transformers
+//! files ([`ModelFiles`]: the local folder itself, or the snapshot folder of the revision in
+//! the standard Hugging Face cache, so a download made by any HF tool is reused and vice
+//! versa), or one GGUF file (a folder holding a single `.gguf` and no config.json counts as
+//! that file). Folder weights are read from safetensors only (one file or shards listed by
+//! an index); PyTorch pickle weights are refused, since loading a pickle can run arbitrary code.
 
 use crate::data::hub::{cached_snapshot, HubSettings, DEFAULT_REVISION};
 use hf_hub::api::sync::{ApiError, ApiRepo};
@@ -68,6 +70,14 @@ pub enum ModelRef {
     Local(PathBuf),
     /// A model repository on the Hugging Face hub.
     Hub { repo_id: String, revision: String },
+    /// A GGUF file on this machine.
+    GgufFile(PathBuf),
+    /// One GGUF file of a hub repository (`org/name[@revision]:FILE.gguf`).
+    HubGguf {
+        repo_id: String,
+        revision: String,
+        file: String,
+    },
 }
 
 /// Why a `--model` value was not accepted.
@@ -77,8 +87,12 @@ pub enum ModelRefError {
     Empty,
     #[error("folder not found: {0} (a value that looks like a path is read as a folder, never as a hub id; check the path, or give a hub id such as Qwen/Qwen2.5-0.5B-Instruct)")]
     FolderNotFound(PathBuf),
-    #[error("{0} is a file, not a model folder: --model takes the folder that holds config.json, tokenizer.json and the safetensors weights{hint}", hint = parent_hint(.0))]
+    #[error("{0} is a file, not a model folder: --model takes the folder that holds config.json, tokenizer.json and the safetensors weights{hint}, or a .gguf file", hint = parent_hint(.0))]
     NotAFolder(PathBuf),
+    #[error("GGUF file not found: {0}")]
+    GgufNotFound(PathBuf),
+    #[error("'{value}': the file after ':' must be a .gguf file inside the repository ({reason}); the syntax is org/name[@revision]:FILE.gguf")]
+    BadHubFile { value: String, reason: String },
     #[error("'{value}' is not a hub id: {reason} (a hub id is name or org/name made of letters, digits, '-', '_' and '.', optionally followed by @revision; a local folder must exist)")]
     BadHubId { value: String, reason: String },
 }
@@ -131,10 +145,19 @@ impl ModelRef {
         let path = expand_home(value);
         match kind(&path) {
             PathKind::Folder => return Ok(Self::Local(path)),
+            PathKind::File if crate::model::gguf::is_gguf_path(&path) => {
+                return Ok(Self::GgufFile(path))
+            }
             PathKind::File => return Err(ModelRefError::NotAFolder(path)),
             PathKind::Missing => {}
         }
         let value = value.trim();
+        if let Some(hub_file) = Self::parse_hub_gguf(value)? {
+            return Ok(hub_file);
+        }
+        if crate::model::gguf::is_gguf_path(Path::new(value)) {
+            return Err(ModelRefError::GgufNotFound(path));
+        }
         let (id, revision) = match value.split_once('@') {
             Some((id, revision)) => (id, Some(revision)),
             None => (value, None),
@@ -151,6 +174,50 @@ impl ModelRef {
             check_revision(revision).map_err(bad)?;
         }
         Ok(Self::hub(id, revision))
+    }
+}
+
+impl ModelRef {
+    /// `org/name[@revision]:FILE.gguf`, when `value` has that shape (a `:` followed by a
+    /// `.gguf` name, and no path before it).
+    fn parse_hub_gguf(value: &str) -> Result<Option<Self>, ModelRefError> {
+        let Some((repo, file)) = value.rsplit_once(':') else {
+            return Ok(None);
+        };
+        if !crate::model::gguf::is_gguf_path(Path::new(file))
+            || repo.starts_with(['/', '.', '~', '\\'])
+            || repo.contains('\\')
+            || repo.len() == 1
+        {
+            return Ok(None);
+        }
+        let bad = |reason: String| ModelRefError::BadHubFile {
+            value: value.to_string(),
+            reason,
+        };
+        let inside = Path::new(file)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+        if file.is_empty() || !inside {
+            return Err(bad("it must be a relative path without '..'".into()));
+        }
+        let (id, revision) = match repo.split_once('@') {
+            Some((id, revision)) => (id, Some(revision)),
+            None => (repo, None),
+        };
+        let bad_id = |reason: String| ModelRefError::BadHubId {
+            value: value.to_string(),
+            reason,
+        };
+        check_repo_id(id).map_err(bad_id)?;
+        if let Some(revision) = revision {
+            check_revision(revision).map_err(bad_id)?;
+        }
+        Ok(Some(Self::HubGguf {
+            repo_id: id.to_string(),
+            revision: revision.unwrap_or(DEFAULT_REVISION).to_string(),
+            file: file.to_string(),
+        }))
     }
 }
 
@@ -171,6 +238,17 @@ impl fmt::Display for ModelRef {
                 write!(f, "{repo_id}")
             }
             Self::Hub { repo_id, revision } => write!(f, "{repo_id}@{revision}"),
+            Self::GgufFile(path) => write!(f, "{}", path.display()),
+            Self::HubGguf {
+                repo_id,
+                revision,
+                file,
+            } if revision == DEFAULT_REVISION => write!(f, "{repo_id}:{file}"),
+            Self::HubGguf {
+                repo_id,
+                revision,
+                file,
+            } => write!(f, "{repo_id}@{revision}:{file}"),
         }
     }
 }
@@ -307,6 +385,8 @@ pub enum SourceError {
     },
     #[error("cannot load {model} from the Hugging Face hub: {message}{}", no_folder_hint(.model))]
     Hub { model: String, message: String },
+    #[error("{place} holds several GGUF files ({}): pass the one to load, --model PATH/FILE.gguf", list(.files))]
+    ManyGguf { place: String, files: Vec<String> },
 }
 
 fn list(items: &[String]) -> String {
@@ -512,12 +592,117 @@ pub fn parse_shard_names(text: &str) -> Result<Vec<String>, String> {
 // ---------------------------------------------------------------------------------------------
 // Resolution.
 
+/// One GGUF model file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GgufFiles {
+    pub file: PathBuf,
+    /// The hub commit the file belongs to; `None` for a local file.
+    pub commit: Option<String>,
+}
+
+/// What a `--model` value resolved to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResolvedModel {
+    /// A transformers folder (config.json, tokenizer.json, safetensors).
+    Folder(ModelFiles),
+    /// One GGUF file.
+    Gguf(GgufFiles),
+}
+
+impl ResolvedModel {
+    /// The files holding the weights.
+    pub fn weight_files(&self) -> Vec<PathBuf> {
+        match self {
+            Self::Folder(files) => files.weights.clone(),
+            Self::Gguf(g) => vec![g.file.clone()],
+        }
+    }
+
+    /// The folder the model's files are in.
+    pub fn dir(&self) -> PathBuf {
+        match self {
+            Self::Folder(files) => files.dir.clone(),
+            Self::Gguf(g) => g.file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        }
+    }
+
+    pub fn commit(&self) -> Option<&str> {
+        match self {
+            Self::Folder(files) => files.commit.as_deref(),
+            Self::Gguf(g) => g.commit.as_deref(),
+        }
+    }
+}
+
+/// A local folder: transformers files when it has a config.json, else its one GGUF file.
+pub fn resolve_local_dir(dir: &Path) -> Result<ResolvedModel, SourceError> {
+    if !dir.is_dir() {
+        return Err(SourceError::FolderNotFound(dir.to_path_buf()));
+    }
+    if dir.join(CONFIG_FILE).is_file() {
+        return ModelFiles::from_dir(dir).map(ResolvedModel::Folder);
+    }
+    let ggufs = crate::model::gguf::gguf_files_in(dir).map_err(|e| SourceError::Io {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    match ggufs.as_slice() {
+        [] => ModelFiles::from_dir(dir).map(ResolvedModel::Folder),
+        [one] => Ok(ResolvedModel::Gguf(GgufFiles {
+            file: one.clone(),
+            commit: None,
+        })),
+        many => Err(SourceError::ManyGguf {
+            place: format!("folder {}", dir.display()),
+            files: many
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect(),
+        }),
+    }
+}
+
+/// Resolves any `--model` value: folders and GGUF files, local or from the hub (see
+/// [`resolve`] for the hub rules).
+pub fn resolve_model(
+    model: &ModelRef,
+    settings: &HubSettings,
+) -> Result<ResolvedModel, SourceError> {
+    match model {
+        ModelRef::Local(dir) => resolve_local_dir(dir),
+        ModelRef::GgufFile(file) => {
+            if file.is_file() {
+                Ok(ResolvedModel::Gguf(GgufFiles {
+                    file: file.clone(),
+                    commit: None,
+                }))
+            } else {
+                Err(SourceError::FolderNotFound(file.clone()))
+            }
+        }
+        ModelRef::Hub { .. } => resolve(model, settings).map(ResolvedModel::Folder),
+        ModelRef::HubGguf {
+            repo_id,
+            revision,
+            file,
+        } => {
+            let repo = Repo::with_revision(repo_id.clone(), RepoType::Model, revision.clone());
+            resolve_hub_gguf(model, &repo, file, settings).map(ResolvedModel::Gguf)
+        }
+    }
+}
+
 /// The files of `model`: a local folder directly; a hub model through the HF cache of
 /// `settings`, downloading what is missing unless `settings.offline`. When the hub cannot be
-/// reached, a complete cached copy of the revision is used instead.
+/// reached, a complete cached copy of the revision is used instead. GGUF values are
+/// [`resolve_model`]'s.
 pub fn resolve(model: &ModelRef, settings: &HubSettings) -> Result<ModelFiles, SourceError> {
     match model {
         ModelRef::Local(dir) => ModelFiles::from_dir(dir),
+        ModelRef::GgufFile(_) | ModelRef::HubGguf { .. } => Err(SourceError::Hub {
+            model: model.to_string(),
+            message: "a GGUF model is not a model folder".to_string(),
+        }),
         ModelRef::Hub { repo_id, revision } => {
             let repo = Repo::with_revision(repo_id.clone(), RepoType::Model, revision.clone());
             if settings.offline {
@@ -534,13 +719,111 @@ pub fn resolve(model: &ModelRef, settings: &HubSettings) -> Result<ModelFiles, S
     }
 }
 
-/// [`resolve`] with the HF settings of the environment (`HF_HOME`, `HF_HUB_OFFLINE`,
+/// [`resolve_model`] with the HF settings of the environment (`HF_HOME`, `HF_HUB_OFFLINE`,
 /// `HF_TOKEN`, `HF_ENDPOINT`).
-pub fn resolve_from_env(model: &ModelRef) -> anyhow::Result<ModelFiles> {
+pub fn resolve_from_env(model: &ModelRef) -> anyhow::Result<ResolvedModel> {
     match model {
-        ModelRef::Local(dir) => Ok(ModelFiles::from_dir(dir)?),
-        ModelRef::Hub { .. } => Ok(resolve(model, &HubSettings::from_env()?)?),
+        ModelRef::Local(dir) => Ok(resolve_local_dir(dir)?),
+        ModelRef::GgufFile(file) => Ok(resolve_model(
+            model,
+            &HubSettings::offline_at(file.parent().unwrap_or(Path::new("."))),
+        )?),
+        ModelRef::Hub { .. } | ModelRef::HubGguf { .. } => {
+            Ok(resolve_model(model, &HubSettings::from_env()?)?)
+        }
     }
+}
+
+/// One GGUF file of a hub repository: from the cache, or downloaded into it.
+fn resolve_hub_gguf(
+    model: &ModelRef,
+    repo: &Repo,
+    file: &str,
+    settings: &HubSettings,
+) -> Result<GgufFiles, SourceError> {
+    let cached = |reason: &str| -> Result<GgufFiles, SourceError> {
+        let not_cached = |missing: String| SourceError::NotCached {
+            model: model.to_string(),
+            cache: settings.cache_dir.clone(),
+            missing,
+            reason: reason.to_string(),
+        };
+        let snapshot = cached_snapshot(&settings.cache_dir, repo).ok_or_else(|| {
+            not_cached(format!(
+                "revision {} of {} is",
+                repo.revision(),
+                repo.folder_name()
+            ))
+        })?;
+        let path = snapshot.join(file);
+        if !path.is_file() {
+            return Err(not_cached(format!(
+                "{file} (from the snapshot folder {}) is",
+                snapshot.display()
+            )));
+        }
+        Ok(GgufFiles {
+            file: path,
+            commit: snapshot
+                .file_name()
+                .and_then(|c| c.to_str())
+                .map(str::to_string),
+        })
+    };
+    if settings.offline {
+        return cached("offline mode (HF_HUB_OFFLINE) does not ask the hub");
+    }
+    use std::io::IsTerminal;
+    let hub_error = |message: String| SourceError::Hub {
+        model: model.to_string(),
+        message,
+    };
+    let api = settings
+        .api(std::io::stderr().is_terminal() && download_sink().is_none())
+        .map_err(|e| hub_error(e.to_string()))?;
+    let api_repo = api.repo(repo.clone());
+    let info = match api_repo.info() {
+        Ok(info) => info,
+        Err(ApiError::RequestError(error)) => {
+            if let Some(message) = refusal_message(&error) {
+                return Err(hub_error(message));
+            }
+            let reason = format!("the hub could not be reached: {error}");
+            let files = cached(&reason)?;
+            tracing::warn!("{reason}; using the cached copy of {model}");
+            return Ok(files);
+        }
+        Err(other) => return Err(hub_error(other.to_string())),
+    };
+    let names: BTreeSet<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
+    if !names.contains(file) {
+        let ggufs: Vec<String> = names
+            .iter()
+            .filter(|n| crate::model::gguf::is_gguf_path(Path::new(n)))
+            .cloned()
+            .collect();
+        return Err(hub_error(if ggufs.is_empty() {
+            format!("the repository has no file {file} and no GGUF file at all")
+        } else {
+            format!(
+                "the repository has no file {file}; its GGUF files: {}",
+                list(&ggufs)
+            )
+        }));
+    }
+    let snapshot = hf_hub::Cache::new(settings.cache_dir.clone())
+        .repo(repo.clone())
+        .pointer_path(&info.sha);
+    let fetcher = Fetcher {
+        repo: &api_repo,
+        snapshot: &snapshot,
+        model,
+    };
+    let path = fetcher.fetch(file)?;
+    Ok(GgufFiles {
+        file: path,
+        commit: Some(info.sha),
+    })
 }
 
 /// The cached snapshot of the revision, without the network.
@@ -627,6 +910,29 @@ fn resolve_online(
     };
     let names: BTreeSet<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
     let place = format!("hub repository {model}");
+    let ggufs: Vec<String> = names
+        .iter()
+        .filter(|n| crate::model::gguf::is_gguf_path(Path::new(n)))
+        .cloned()
+        .collect();
+    if !names.contains(CONFIG_FILE) && !ggufs.is_empty() {
+        let (ModelRef::Hub { repo_id, revision }
+        | ModelRef::HubGguf {
+            repo_id, revision, ..
+        }) = model
+        else {
+            return Err(hub_error("not a hub model".into()));
+        };
+        let at = if revision == DEFAULT_REVISION {
+            String::new()
+        } else {
+            format!("@{revision}")
+        };
+        return Err(hub_error(format!(
+            "it holds GGUF files, not a transformers folder: name one as {repo_id}{at}:FILE.gguf (files: {})",
+            list(&ggufs)
+        )));
+    }
     let layout = check_listing(&place, &names)?;
 
     let snapshot = hf_hub::Cache::new(settings.cache_dir.clone())

@@ -12,6 +12,10 @@ pub fn inverse_frequencies(config: &ModelConfig) -> Vec<f32> {
         .step_by(2)
         .map(|i| 1.0 / theta.powf(i as f32 / dim as f32))
         .collect();
+    if let Some(factors) = &config.rope_freq_factors {
+        // llama.cpp divides each frequency by its factor (GGUF `rope_freqs.weight`).
+        return base.iter().zip(factors).map(|(f, d)| f / d).collect();
+    }
     match &config.rope_scaling {
         Some(scaling) => base
             .into_iter()
