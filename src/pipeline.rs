@@ -156,9 +156,13 @@ pub struct ModelIdentity {
     pub device: String,
     pub dtype: String,
     pub chat: bool,
-    /// Bytes of the weight files (mapped, not copied, on the CPU): the model's memory.
+    /// Bytes of the weight files (mapped, not copied, on the CPU; a GGUF file's size, its
+    /// weights dequantized in memory).
     #[serde(default)]
     pub weight_bytes: u64,
+    /// A GGUF model's file name, tensor types and size; absent for a safetensors folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gguf: Option<crate::model::gguf::GgufSummary>,
 }
 
 impl ModelIdentity {
@@ -181,6 +185,7 @@ impl ModelIdentity {
                 .filter_map(|w| std::fs::metadata(w).ok())
                 .map(|m| m.len())
                 .sum(),
+            gguf: model.gguf.clone(),
         }
     }
 }

@@ -676,3 +676,133 @@ proptest! {
         prop_assert_eq!(shown.parse::<ModelRef>().unwrap(), parsed);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// GGUF models: a local file, a folder holding one, and `org/name[@rev]:FILE.gguf` from the hub.
+
+fn tiny_gguf_bytes() -> Vec<u8> {
+    std::fs::read("tests/fixtures/models/gguf/tiny-qwen2.q8_0.gguf").unwrap()
+}
+
+#[test]
+fn gguf_file_and_folder_resolve_to_the_file() {
+    use xmrc_lens::model::source::{resolve_model, GgufFiles, ResolvedModel};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("model.Q8_0.gguf");
+    std::fs::write(&file, tiny_gguf_bytes()).unwrap();
+    let settings = HubSettings::offline_at(dir.path());
+    let by_file: ModelRef = file.to_str().unwrap().parse().unwrap();
+    assert_eq!(by_file, ModelRef::GgufFile(file.clone()));
+    let expected = ResolvedModel::Gguf(GgufFiles {
+        file: file.clone(),
+        commit: None,
+    });
+    assert_eq!(resolve_model(&by_file, &settings).unwrap(), expected);
+    let by_folder: ModelRef = dir.path().to_str().unwrap().parse().unwrap();
+    assert_eq!(resolve_model(&by_folder, &settings).unwrap(), expected);
+    // Two GGUF files: the folder does not say which.
+    std::fs::write(dir.path().join("model.F32.gguf"), b"x").unwrap();
+    let err = resolve_model(&by_folder, &settings)
+        .unwrap_err()
+        .to_string();
+    assert_mentions(&err, "several GGUF files (model.F32.gguf, model.Q8_0.gguf)");
+    assert_mentions(&err, "--model PATH/FILE.gguf");
+    // A missing .gguf path is a missing file, never a hub id.
+    let missing = dir.path().join("gone.gguf");
+    let err = missing
+        .to_str()
+        .unwrap()
+        .parse::<ModelRef>()
+        .unwrap_err()
+        .to_string();
+    assert_mentions(&err, "GGUF file not found");
+}
+
+#[test]
+fn hub_gguf_names_parse_and_print() {
+    let m: ModelRef = "org/repo:SmolLM2.Q4_1.gguf".parse().unwrap();
+    assert_eq!(
+        m,
+        ModelRef::HubGguf {
+            repo_id: "org/repo".into(),
+            revision: "main".into(),
+            file: "SmolLM2.Q4_1.gguf".into()
+        }
+    );
+    assert_eq!(m.to_string(), "org/repo:SmolLM2.Q4_1.gguf");
+    let m: ModelRef = "org/repo@v2:sub/x.gguf".parse().unwrap();
+    assert_eq!(m.to_string(), "org/repo@v2:sub/x.gguf");
+    for (value, needle) in [
+        ("org/repo:../x.gguf", "without '..'"),
+        ("org/re po:x.gguf", "' '"),
+        ("org/repo@:x.gguf", "empty"),
+    ] {
+        let err = value.parse::<ModelRef>().unwrap_err().to_string();
+        assert_mentions(&err, needle);
+    }
+}
+
+#[test]
+fn hub_gguf_offline_from_the_cache() {
+    use xmrc_lens::model::source::{resolve_model, ResolvedModel};
+    let cache = tempfile::tempdir().unwrap();
+    let files: BTreeMap<String, Vec<u8>> =
+        [("tiny.Q8_0.gguf".to_string(), tiny_gguf_bytes())].into();
+    let snapshot = cache_model(
+        cache.path(),
+        "org/tiny-gguf",
+        Some("main"),
+        COMMIT_A,
+        &files,
+    );
+    let settings = HubSettings::offline_at(cache.path());
+    let model: ModelRef = "org/tiny-gguf:tiny.Q8_0.gguf".parse().unwrap();
+    let ResolvedModel::Gguf(g) = resolve_model(&model, &settings).unwrap() else {
+        panic!("not a GGUF model")
+    };
+    assert_eq!(g.file, snapshot.join("tiny.Q8_0.gguf"));
+    assert_eq!(g.commit.as_deref(), Some(COMMIT_A));
+    let model: ModelRef = "org/tiny-gguf:other.gguf".parse().unwrap();
+    let err = resolve_model(&model, &settings).unwrap_err().to_string();
+    assert_mentions(&err, "other.gguf (from the snapshot folder");
+    assert_mentions(&err, "HF_HUB_OFFLINE");
+}
+
+#[test]
+fn hub_gguf_downloads_only_the_named_file() {
+    use xmrc_lens::model::source::{resolve_model, ResolvedModel};
+    let files: BTreeMap<String, Vec<u8>> = [
+        ("tiny.Q8_0.gguf".to_string(), tiny_gguf_bytes()),
+        ("tiny.F32.gguf".to_string(), b"other".to_vec()),
+        ("README.md".to_string(), b"# tiny".to_vec()),
+    ]
+    .into();
+    let hub = FakeHub::start("org/tiny-gguf", COMMIT_B, files, 200);
+    let cache = tempfile::tempdir().unwrap();
+    let model: ModelRef = "org/tiny-gguf:tiny.Q8_0.gguf".parse().unwrap();
+    let ResolvedModel::Gguf(g) = resolve_model(&model, &hub.settings(cache.path())).unwrap() else {
+        panic!("not a GGUF model")
+    };
+    assert_eq!(hub.downloaded(), ["tiny.Q8_0.gguf"]);
+    assert_eq!(std::fs::read(&g.file).unwrap(), tiny_gguf_bytes());
+    assert_eq!(g.commit.as_deref(), Some(COMMIT_B));
+    // The downloaded file loads as a model, offline.
+    let spec = xmrc_lens::model::spec::ModelSpec::new(ModelRef::GgufFile(g.file.clone()));
+    let loaded = xmrc_lens::model::LoadedModel::load(&spec).unwrap();
+    assert_eq!(loaded.config.family.name(), "qwen2");
+    // A file the repository does not have: the error lists its GGUF files.
+    let model: ModelRef = "org/tiny-gguf:nope.gguf".parse().unwrap();
+    let err = resolve_model(&model, &hub.settings(cache.path()))
+        .unwrap_err()
+        .to_string();
+    assert_mentions(
+        &err,
+        "no file nope.gguf; its GGUF files: tiny.F32.gguf, tiny.Q8_0.gguf",
+    );
+    // The repository named without a file: say how to name one.
+    let model: ModelRef = "org/tiny-gguf".parse().unwrap();
+    let err = xmrc_lens::model::source::resolve(&model, &hub.settings(cache.path()))
+        .unwrap_err()
+        .to_string();
+    assert_mentions(&err, "org/tiny-gguf:FILE.gguf");
+}

@@ -4,6 +4,7 @@ use super::sample_args::{flag, SampleArgs};
 use super::{use_colour, write_out};
 use crate::data::chat_template::ChatTemplate;
 use crate::data::prompt::{build_prompt, tokenize_prompt, Part, Prompt};
+use crate::model::gguf::{is_gguf_path, GgufModel};
 use crate::model::tokenizer::Tokenizer;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -13,9 +14,10 @@ use std::path::PathBuf;
 pub struct PromptArgs {
     #[command(flatten)]
     pub which: SampleArgs,
-    /// A local model folder: its chat template (tokenizer_config.json / chat_template.jinja)
-    /// wraps the prompt, and its tokenizer.json gives the tokens.
-    #[arg(long, value_name = "DIR")]
+    /// A local model folder (its chat template, from tokenizer_config.json /
+    /// chat_template.jinja, wraps the prompt, and its tokenizer.json gives the tokens), or a
+    /// GGUF file (its `tokenizer.chat_template` and vocabulary).
+    #[arg(long, value_name = "DIR|FILE.gguf")]
     pub model: Option<PathBuf>,
     /// Force the chat template on (instruct) or off (base model, raw text).
     #[arg(long, overrides_with = "no_chat")]
@@ -81,6 +83,7 @@ fn load_template(args: &PromptArgs) -> Result<Option<ChatTemplate>> {
         return Ok(None);
     }
     let template = match &args.model {
+        Some(file) if is_gguf_path(file) => GgufModel::open(file)?.chat_template()?,
         Some(dir) => ChatTemplate::from_model_dir(dir)
             .with_context(|| format!("reading the chat template of {}", dir.display()))?,
         None => None,
@@ -97,6 +100,9 @@ fn load_template(args: &PromptArgs) -> Result<Option<ChatTemplate>> {
 fn load_tokenizer(args: &PromptArgs) -> Result<Option<Tokenizer>> {
     let path = match (&args.tokenizer, &args.model) {
         (Some(file), _) => file.clone(),
+        (None, Some(file)) if is_gguf_path(file) => {
+            return GgufModel::open(file)?.tokenizer().map(Some);
+        }
         (None, Some(dir)) => dir.join("tokenizer.json"),
         (None, None) => return Ok(None),
     };

@@ -155,6 +155,7 @@ fn unit(s: Spec) -> UnitRecord {
             dtype: "f32".into(),
             chat: true,
             weight_bytes: 0,
+            gguf: None,
         },
         prompt_tokens: 900,
         timings: StageTimings::default(),

@@ -192,6 +192,7 @@ mod tests {
             dtype: "f32".into(),
             chat: false,
             weight_bytes: 0,
+            gguf: None,
         };
         Arc::new(SampleTrace {
             version: 1,

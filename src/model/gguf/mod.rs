@@ -57,6 +57,18 @@ pub struct GgufSummary {
 }
 
 impl GgufSummary {
+    /// The most frequent quantised type (`Q4_1`), else the most frequent type.
+    pub fn main_type(&self) -> &str {
+        let quantised = self
+            .types
+            .iter()
+            .filter(|(t, _)| !matches!(t.as_str(), "F32" | "F16" | "BF16"))
+            .max_by_key(|(_, n)| **n);
+        quantised
+            .or_else(|| self.types.iter().max_by_key(|(_, n)| **n))
+            .map_or("?", |(t, _)| t.as_str())
+    }
+
     /// `Q4_1 (169), F32 (61)`: the types, most frequent first.
     pub fn types_label(&self) -> String {
         let mut types: Vec<(&String, &usize)> = self.types.iter().collect();

@@ -56,10 +56,14 @@ fn model_spans(model: &ModelSlot, app: &App) -> Vec<Span<'static>> {
                     id.dtype,
                     id.layers,
                     if id.chat { " · chat" } else { "" },
-                    if id.weight_bytes > 0 {
-                        format!(" · {:.0} MB", id.weight_bytes as f64 / 1e6)
-                    } else {
-                        String::new()
+                    match (&id.gguf, id.weight_bytes) {
+                        (Some(g), _) => format!(
+                            " · GGUF {} · {:.0} MB file",
+                            g.main_type(),
+                            g.bytes as f64 / 1e6
+                        ),
+                        (None, 0) => String::new(),
+                        (None, bytes) => format!(" · {:.0} MB", bytes as f64 / 1e6),
                     }
                 ),
                 theme::dim(),
