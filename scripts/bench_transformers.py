@@ -119,7 +119,8 @@ def lxt_trace(model, input_ids, sync):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="model folder (HF layout)")
+    parser.add_argument("--model", required=True, help="model folder (HF layout, or the folder of --gguf-file)")
+    parser.add_argument("--gguf-file", default=None, help="a GGUF file in --model (transformers dequantizes it)")
     parser.add_argument("--ids", required=True, help="JSON file with the prompt ids")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])
@@ -151,8 +152,9 @@ def main():
 
     log(f"loading {args.model} ({args.dtype}, {device}, {torch.get_num_threads()} threads)")
     t0 = time.perf_counter()
+    extra = {"gguf_file": args.gguf_file} if args.gguf_file else {}
     model = AutoModelForCausalLM.from_pretrained(
-        args.model, attn_implementation="eager", **{dtype_kw: dtype}
+        args.model, attn_implementation="eager", **{dtype_kw: dtype}, **extra
     )
     model.to(device)
     model.eval()

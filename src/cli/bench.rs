@@ -15,7 +15,7 @@ use crate::model::chat_mode::ChatMode;
 use crate::model::decoder::Decoder;
 use crate::model::device::{cpu_threads, resolve_device, resolve_dtype, DTypeChoice, DeviceChoice};
 use crate::model::load::LoadedModel;
-use crate::model::source::ModelRef;
+use crate::model::source::{ModelRef, ResolvedModel};
 use crate::model::spec::ModelSpec;
 use crate::model::tokenizer::Tokenizer;
 use crate::synth::model::{
@@ -44,6 +44,11 @@ pub struct BenchArgs {
     /// Model shape: qwen2.5-0.5b, llama-3.1-8b, or tiny / tiny-llama (2 layers, for tests).
     #[arg(long, default_value = "qwen2.5-0.5b")]
     pub preset: Preset,
+    /// Measure this model instead of a preset's random one: a folder, a GGUF file, a hub id or
+    /// `org/name:FILE.gguf` (as `--model` elsewhere). `--compare-transformers` then loads the
+    /// same folder or GGUF file in transformers.
+    #[arg(long, value_name = "ID|DIR|FILE.gguf", conflicts_with = "build_only")]
+    pub model: Option<ModelRef>,
     /// Prompt length in tokens.
     #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(WARM_UP_TOKENS as u64..))]
     pub tokens: u64,
@@ -128,19 +133,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         None => default_cache_dir()?,
     };
     let opts = WriteOptions::new(weight_dtype, args.seed);
-    let model_dir = build_model(&cache_dir, args.preset, &opts)?;
-    if args.build_only {
-        return write_out(&format!("{}\n", model_dir.display()));
-    }
+    let model_ref = match &args.model {
+        Some(model) => model.clone(),
+        None => {
+            let model_dir = build_model(&cache_dir, args.preset, &opts)?;
+            if args.build_only {
+                return write_out(&format!("{}\n", model_dir.display()));
+            }
+            ModelRef::Local(model_dir)
+        }
+    };
 
     progress(&format!(
-        "loading {} ({}, {})",
-        model_dir.display(),
+        "loading {model_ref} ({}, {})",
         dtype.as_str(),
         device_name(&device)
     ));
     let spec = ModelSpec {
-        model: ModelRef::Local(model_dir.clone()),
+        model: model_ref.clone(),
         // What was resolved above, so both loads agree.
         device: device_choice(&device),
         dtype: dtype_choice(weight_dtype),
@@ -156,12 +166,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     };
     let (ids, built_len) = prompt_ids(&model, args)?;
     let mut report = measure(&model.decoder, &ids, &load, args)?;
+    let files = model.files.clone();
+    if let Some(gguf) = &model.gguf {
+        report.insert("gguf".into(), serde_json::to_value(gguf)?);
+    }
     drop(model);
-    report.insert("preset".into(), json!(args.preset.name()));
+    match &args.model {
+        Some(m) => report.insert("model".into(), json!(m.to_string())),
+        None => report.insert("preset".into(), json!(args.preset.name())),
+    };
     report.insert("prompt_tokens_built".into(), json!(built_len));
-    report.insert("model_dir".into(), json!(model_dir.display().to_string()));
+    report.insert("model_dir".into(), json!(files.dir().display().to_string()));
     if args.compare_transformers {
-        let theirs = run_transformers(&model_dir, &ids, &device, dtype, args)?;
+        let theirs = run_transformers(&files, &ids, &device, dtype, args)?;
         report.insert("transformers".into(), theirs);
     }
     let report = Value::Object(report);
@@ -427,9 +444,10 @@ fn device_name(device: &Device) -> String {
     }
 }
 
-/// Runs the embedded transformers script on the same folder and ids; its JSON line.
+/// Runs the embedded transformers script on the same folder (or GGUF file) and ids; its
+/// JSON line.
 fn run_transformers(
-    model_dir: &Path,
+    model: &ResolvedModel,
     ids: &[u32],
     device: &Device,
     dtype: DType,
@@ -438,7 +456,7 @@ fn run_transformers(
     let scratch = std::env::temp_dir().join(format!("xmrc-lens-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("{}: cannot create", scratch.display()))?;
-    let result = run_script(&scratch, model_dir, ids, device, dtype, args);
+    let result = run_script(&scratch, model, ids, device, dtype, args);
     // Best effort: the scratch files are small and in the temp folder.
     let _ = std::fs::remove_dir_all(&scratch);
     result
@@ -446,7 +464,7 @@ fn run_transformers(
 
 fn run_script(
     scratch: &Path,
-    model_dir: &Path,
+    model: &ResolvedModel,
     ids: &[u32],
     device: &Device,
     dtype: DType,
@@ -462,7 +480,7 @@ fn run_script(
     command
         .arg(&script)
         .arg("--model")
-        .arg(model_dir)
+        .arg(model.dir())
         .arg("--ids")
         .arg(&ids_file)
         .args(["--threads", &cpu_threads().to_string()])
@@ -472,6 +490,11 @@ fn run_script(
         .stderr(std::process::Stdio::inherit());
     if args.skip_trace {
         command.arg("--skip-diff");
+    }
+    if let ResolvedModel::Gguf(g) = model {
+        if let Some(name) = g.file.file_name() {
+            command.arg("--gguf-file").arg(name);
+        }
     }
     progress(&format!("running transformers with {}", args.python));
     let output = command.output().with_context(|| {
@@ -514,8 +537,12 @@ fn table(report: &Value) -> String {
     let number = |v: Option<&Value>| v.and_then(Value::as_f64);
     let show = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"));
     let mut out = format!(
-        "preset {} · {} tokens · {} new · {} · {} · {} threads\n",
-        report["preset"].as_str().unwrap_or("?"),
+        "{} · {} tokens · {} new · {} · {} · {} threads\n",
+        match (report["preset"].as_str(), report["model"].as_str()) {
+            (Some(preset), _) => format!("preset {preset}"),
+            (None, Some(model)) => format!("model {model}"),
+            (None, None) => "?".to_string(),
+        },
         report["tokens"],
         report["new_tokens"],
         report["device"].as_str().unwrap_or("?"),

@@ -13,12 +13,13 @@ pub const DEFAULT_MODEL: &str = "Qwen/Qwen2.5-0.5B-Instruct";
 
 #[derive(Debug, Clone, Args)]
 pub struct ExploreArgs {
-    /// The model: hub id `org/name[@rev]` or a local folder. Default: Qwen/Qwen2.5-0.5B-Instruct,
+    /// The model: hub id `org/name[@rev]`, a local folder, a GGUF file, or
+    /// `org/name[@rev]:FILE.gguf`. Default: Qwen/Qwen2.5-0.5B-Instruct,
     /// or, when it cannot be had (no network, nothing cached), an offline demo model.
-    #[arg(long, env = "XMRC_LENS_MODEL", value_name = "ID[@REV]|DIR")]
+    #[arg(long, env = "XMRC_LENS_MODEL", value_name = "ID[@REV]|DIR|FILE.gguf")]
     pub model: Option<String>,
     /// A second model shown side by side (e.g. the base twin of an instruct model).
-    #[arg(long, value_name = "ID[@REV]|DIR")]
+    #[arg(long, value_name = "ID[@REV]|DIR|FILE.gguf")]
     pub compare: Option<String>,
     /// Folder of `xquad.<lang>.json` files. Default: env XMRC_LENS_DATA, else the hub
     /// dataset google/xquad, else (offline) the bundled demo set.

@@ -9,9 +9,10 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// The model: a hub id `org/name[@revision]`, downloaded into the Hugging Face cache
-    /// (HF_HOME, HF_TOKEN, HF_HUB_OFFLINE, HF_ENDPOINT), or a local folder with config.json,
-    /// tokenizer.json and safetensors weights.
-    #[arg(long, env = "XMRC_LENS_MODEL", value_name = "ID[@REV]|DIR")]
+    /// (HF_HOME, HF_TOKEN, HF_HUB_OFFLINE, HF_ENDPOINT); a local folder with config.json,
+    /// tokenizer.json and safetensors weights; a GGUF file (or a folder holding one); or one
+    /// GGUF file of a hub repository, `org/name[@revision]:FILE.gguf`.
+    #[arg(long, env = "XMRC_LENS_MODEL", value_name = "ID[@REV]|DIR|FILE.gguf")]
     pub model: ModelRef,
     #[command(flatten)]
     pub run: RunArgs,

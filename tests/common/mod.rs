@@ -138,3 +138,44 @@ pub fn assert_answers_at_offsets(data: &xmrc_lens::data::Dataset) {
         }
     }
 }
+
+/// The real instruct model fetched by scripts/fetch_real_model.sh (`.ci/run` exports
+/// `XMRC_LENS_REAL_MODEL`); `None`, with a note on stderr, when it is not set.
+pub fn real_model(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("XMRC_LENS_REAL_MODEL").filter(|v| !v.is_empty()) {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            assert!(
+                path.is_file(),
+                "XMRC_LENS_REAL_MODEL={} is not a file",
+                path.display()
+            );
+            Some(path)
+        }
+        None => {
+            eprintln!(
+                "note: {test} skipped: XMRC_LENS_REAL_MODEL is not set (run \
+                 `export XMRC_LENS_REAL_MODEL=$(scripts/fetch_real_model.sh)`)"
+            );
+            None
+        }
+    }
+}
+
+/// The XQuAD folder of `XMRC_LENS_DATA`, else `../shared/xquad` beside the clone.
+pub fn xquad_dir() -> Option<PathBuf> {
+    std::env::var_os("XMRC_LENS_DATA")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| Some(repo_path("../shared/xquad")))
+        .filter(|d| d.join("xquad.en.json").is_file())
+}
+
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va.sqrt() * vb.sqrt())
+}
