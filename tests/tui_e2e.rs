@@ -496,3 +496,46 @@ fn without_a_terminal_the_explorer_says_what_to_use_instead() {
         .stderr(predicates::str::contains("needs a terminal"))
         .stderr(predicates::str::contains("xmrc-lens trace"));
 }
+
+/// The acceptance: `xmrc-lens --model ./SmolLM2-135M-Instruct.Q4_1.gguf --data XQUAD`
+/// opens the explorer with the real model's answer streaming in (the answer `trace` gives).
+#[test]
+fn explorer_runs_the_real_gguf_model() {
+    let Some(model) = common::real_model("explorer_runs_the_real_gguf_model") else {
+        return;
+    };
+    let data = common::xquad_dir().unwrap_or_else(demo_data);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.json");
+    common::bin()
+        .current_dir(dir.path())
+        .env("HOME", dir.path().join("home"))
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .arg("trace")
+        .arg("--model")
+        .arg(&model)
+        .arg("--data")
+        .arg(&data)
+        .args(["--sample", "0", "--scenario", "en-x", "--lang", "de"])
+        .args(["--shots", "0", "--format", "v1", "--no-oracle", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["model"]["gguf"]["file"], "SmolLM2-135M-Instruct.Q4_1.gguf");
+    let prefix = answer_prefix(v["answer"].as_str().unwrap());
+
+    let args = [
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ];
+    let mut tui = Tui::spawn(&args, dir.path(), 160, 48);
+    tui.wait_for("GGUF Q4_1", TIMEOUT);
+    tui.wait_for(&prefix, TIMEOUT);
+    let screen = tui.wait_idle(TIMEOUT);
+    assert!(screen.contains("◆ MRD"), "no relevance:\n{}", dump(&screen));
+    tui.quit_cleanly();
+}
