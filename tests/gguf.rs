@@ -276,3 +276,78 @@ fn bad_files_say_what_is_wrong() {
     let err = format!("{:#}", GgufModel::open(&iq).err().unwrap());
     assert!(err.contains("IQ2_XXS") && err.contains("Q4_K"), "{err}");
 }
+
+/// `trace`, `generate` and `eval` run the GGUF file end to end, and say what it is.
+#[test]
+fn commands_run_a_gguf_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = gguf_path("qwen2", "q8_0");
+    let data = repo_path("tests/fixtures/xquad-mini");
+    let out = dir.path().join("t.json");
+    common::bin()
+        .arg("trace")
+        .arg("--model")
+        .arg(&model)
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "--sample",
+            "0",
+            "--scenario",
+            "en-x",
+            "--lang",
+            "de",
+            "--no-oracle",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["model"]["gguf"]["file"], "tiny-qwen2.q8_0.gguf");
+    assert_eq!(v["model"]["gguf"]["types"]["Q8_0"], 29);
+    assert!(v["relevance"].is_object(), "{}", v["relevance"]);
+    let generated = common::bin()
+        .arg("generate")
+        .arg("--model")
+        .arg(&model)
+        .arg("--data")
+        .arg(&data)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&generated.get_output().stdout).to_string();
+    assert!(
+        text.contains("tiny-qwen2.q8_0.gguf") && text.contains("F1"),
+        "{text}"
+    );
+    let results = dir.path().join("r.jsonl");
+    common::bin()
+        .arg("eval")
+        .arg("--models")
+        .arg(&model)
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "--samples",
+            "2",
+            "--scenarios",
+            "en-en",
+            "--shots",
+            "0",
+            "--out",
+        ])
+        .arg(&results)
+        .assert()
+        .success();
+    let lines = std::fs::read_to_string(&results).unwrap();
+    // Two unit lines, each naming the file in its model identity.
+    let units: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v.get("answer").is_some())
+        .collect();
+    assert_eq!(units.len(), 2, "{lines}");
+    assert!(units
+        .iter()
+        .all(|u| u["model"]["gguf"]["file"] == "tiny-qwen2.q8_0.gguf"));
+}

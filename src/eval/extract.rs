@@ -1,20 +1,29 @@
-//! From a model's generated text to the answer that is scored.
+//! From a model's generated text to the answer that is scored, and where generation may
+//! stop (METHOD.md, "Generation and scoring").
 //!
-//! Rules, in order:
-//! 1. If the text contains the marker `Answer:` (or `Answer：` with the full-width colon that
-//!    Chinese-leaning models write), keep only what follows its first occurrence. The marker is
-//!    matched case-sensitively, exactly as the prompt spells it: a lower-case "answer:" inside
-//!    prose is more often part of a sentence than the requested answer slot. A marker written
-//!    in bold (`**Answer:**`) loses its closing `**` too.
-//! 2. Keep the first line that is not blank, trimmed (Python whitespace, as the scorer uses).
+//! Extraction, in order:
+//! 1. The first answer marker: `Answer:` matched case-sensitively, exactly as the prompt
+//!    spells it (a lower-case "answer:" inside prose is more often part of a sentence than
+//!    the requested answer slot), spaces allowed before the colon (`Answer :`), the
+//!    full-width colon accepted (`Answer：`, as Chinese-leaning models write it), optionally
+//!    in bold (`**Answer:**`, whose closing `**` goes too). The answer is the text after it,
+//!    leading whitespace (line breaks included) dropped, up to the end of that line, trimmed;
+//!    a marker repeated right after the first ("Answer: Answer: x") is dropped too.
+//! 2. Without a marker: the first non-blank line that does not end with a colon, trimmed, so
+//!    a lead-in such as "The answer to this question is:" is skipped.
 //! 3. If the whole answer is wrapped in markdown bold (`**1876**`) or in one pair of quotes
 //!    (`"…"`, `'…'`, `“…”`, `‘…’`, `«…»`, `「…」`, `『…』`), unwrap it, repeatedly (`**"1876"**`).
 //!    A pair only counts as wrapping when the closing mark does not occur inside, so
-//!    `"A" and "B"` stays as it is.
+//!    `"A" and "B"` stays as it is. (The project's addition to METHOD, applied after it.)
+//!
+//! The stop rule ([`stop_cut`]) cuts at the first line break after non-blank text that
+//! follows a marker, or, with no marker yet, after a non-blank line that does not end with a
+//! colon: the same lines extraction reads, so the default stop never changes the answer.
 
 use super::chars::is_python_whitespace;
 
-const ANSWER_MARKERS: [&str; 2] = ["Answer:", "Answer："];
+const MARKER_WORD: &str = "Answer";
+const COLONS: [char; 2] = [':', '：'];
 const BOLD: &str = "**";
 const QUOTE_PAIRS: [(char, char); 7] = [
     ('"', '"'),
@@ -28,34 +37,91 @@ const QUOTE_PAIRS: [(char, char); 7] = [
 
 /// The answer a generation gives (see the module documentation for the rules).
 pub fn extract_answer(generated: &str) -> String {
-    let after_marker = text_after_marker(generated);
-    let first_line = after_marker
-        .lines()
-        .map(trim_python)
-        .find(|line| !line.is_empty())
-        .unwrap_or("");
-    unwrap_decorations(first_line).to_string()
+    let line = match marker_end(generated) {
+        Some(end) => {
+            let mut rest = trim_start_python(&generated[end..]);
+            while let Some(again) = leading_marker_end(rest) {
+                rest = trim_start_python(&rest[again..]);
+            }
+            trim_python(rest.split('\n').next().unwrap_or(""))
+        }
+        None => generated
+            .split('\n')
+            .map(trim_python)
+            .find(|line| !line.is_empty() && !line.ends_with(COLONS))
+            .unwrap_or(""),
+    };
+    unwrap_decorations(line).to_string()
+}
+
+/// Byte index of the line break where the default stop rule ends generation, if the text
+/// has one yet (see the module documentation).
+pub fn stop_cut(text: &str) -> Option<usize> {
+    let marker = marker_end(text);
+    let mut line_start = 0;
+    for (at, c) in text.char_indices() {
+        if c != '\n' {
+            continue;
+        }
+        match marker {
+            Some(end) if end <= at => {
+                if !trim_python(&text[end..at]).is_empty() {
+                    return Some(at);
+                }
+            }
+            _ => {
+                let line = trim_python(&text[line_start..at]);
+                if !line.is_empty() && !line.ends_with(COLONS) {
+                    return Some(at);
+                }
+            }
+        }
+        line_start = at + 1;
+    }
+    None
 }
 
 fn trim_python(text: &str) -> &str {
     text.trim_matches(is_python_whitespace)
 }
 
-/// The text after the earliest answer marker, or the whole text when there is none.
-fn text_after_marker(generated: &str) -> &str {
-    let earliest = ANSWER_MARKERS
-        .iter()
-        .filter_map(|marker| generated.find(marker).map(|at| (at, marker.len())))
-        .min_by_key(|&(at, _)| at);
-    let Some((at, marker_len)) = earliest else {
-        return generated;
+fn trim_start_python(text: &str) -> &str {
+    text.trim_start_matches(is_python_whitespace)
+}
+
+/// After `Answer` at `at`: spaces, then a colon; the end of the colon.
+fn colon_after(text: &str, at: usize) -> Option<usize> {
+    let rest = &text[at + MARKER_WORD.len()..];
+    let spaces = rest.len() - rest.trim_start_matches(' ').len();
+    let colon = rest[spaces..]
+        .chars()
+        .next()
+        .filter(|c| COLONS.contains(c))?;
+    Some(at + MARKER_WORD.len() + spaces + colon.len_utf8())
+}
+
+/// The end of the first marker (its bold closing included), if there is one.
+fn marker_end(text: &str) -> Option<usize> {
+    text.match_indices(MARKER_WORD).find_map(|(at, _)| {
+        let end = colon_after(text, at)?;
+        let bolded = text[..at].ends_with(BOLD) && text[end..].starts_with(BOLD);
+        Some(if bolded { end + BOLD.len() } else { end })
+    })
+}
+
+/// The end of a marker that starts `text` (bolded or not).
+fn leading_marker_end(text: &str) -> Option<usize> {
+    let (bold, at) = match text.strip_prefix(BOLD) {
+        Some(rest) if rest.starts_with(MARKER_WORD) => (true, BOLD.len()),
+        _ if text.starts_with(MARKER_WORD) => (false, 0),
+        _ => return None,
     };
-    let rest = &generated[at + marker_len..];
-    let marker_in_bold = generated[..at].ends_with(BOLD);
-    match rest.strip_prefix(BOLD) {
-        Some(unbolded) if marker_in_bold => unbolded,
-        _ => rest,
-    }
+    let end = colon_after(text, at)?;
+    Some(if bold && text[end..].starts_with(BOLD) {
+        end + BOLD.len()
+    } else {
+        end
+    })
 }
 
 /// Removes wrapping bold and quote pairs until none is left.
@@ -119,6 +185,48 @@ mod tests {
         );
         assert_eq!(extract_answer("   "), "");
         assert_eq!(extract_answer("Answer:"), "");
+    }
+
+    #[test]
+    fn method_marker_forms_and_lead_ins() {
+        assert_eq!(extract_answer("Answer :  Denver"), "Denver");
+        assert_eq!(extract_answer("Answer:\nDenver Broncos"), "Denver Broncos");
+        assert_eq!(extract_answer("Answer: Answer: 1876"), "1876");
+        assert_eq!(extract_answer("**Answer:** **Answer:** x"), "x");
+        assert_eq!(
+            extract_answer("Here is the answer:\nDenver Broncos\nmore"),
+            "Denver Broncos"
+        );
+        assert_eq!(extract_answer("The answer to this question is:"), "");
+        assert_eq!(extract_answer("Answers: x"), "Answers: x");
+    }
+
+    #[test]
+    fn stop_rule_cuts_only_where_extraction_has_read_its_line() {
+        assert_eq!(stop_cut("\n\n Paris\nmore"), Some(8));
+        assert_eq!(stop_cut("\n  \n"), None);
+        assert_eq!(stop_cut("Paris"), None);
+        // The marker alone, a lead-in line: no cut yet.
+        assert_eq!(stop_cut("Answer:\n"), None);
+        assert_eq!(stop_cut("Here is the answer:\n"), None);
+        assert_eq!(stop_cut("Answer:\nDenver Broncos\n"), Some(22));
+        assert_eq!(stop_cut("Here is the answer:\nDenver\n"), Some(26));
+        // A lead-in line with a marker later: the marker's text decides.
+        let text = "Sure:\nAnswer: Paris\nx";
+        assert_eq!(stop_cut(text), Some(19));
+        for text in [
+            "Answer:\nDenver Broncos\nmore",
+            "Here is the answer:\nDenver\nmore",
+            "Sure:\nAnswer: Paris\nx",
+            "\n\n Paris\nmore",
+        ] {
+            let cut = stop_cut(text).unwrap();
+            assert_eq!(
+                extract_answer(&text[..cut]),
+                extract_answer(text),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub struct GenerateOptions {
     pub max_new_tokens: usize,
     /// EOS ids (config and generation config) and end-of-turn ids of the chat template.
     pub stop_ids: BTreeSet<u32>,
-    /// Stop at the first line break that follows non-blank answer text.
+    /// Stop at the first line break after answer text (METHOD's default stop rule).
     pub stop_at_newline: bool,
     /// Alternatives kept per step for display.
     pub top_k: usize,
@@ -331,10 +331,11 @@ fn per_second(tokens: usize, ms: f64) -> f64 {
     }
 }
 
-/// Byte index of the first `\n` that comes after a non-whitespace character.
+/// Byte index of the line break where the default stop rule ends generation (METHOD's
+/// rule: after answer text that follows a marker, or after a non-blank line that is not a
+/// lead-in ending with a colon); see [`crate::eval::extract::stop_cut`].
 pub fn line_break_after_text(text: &str) -> Option<usize> {
-    let first_text = text.find(|c: char| !c.is_whitespace())?;
-    text[first_text..].find('\n').map(|i| first_text + i)
+    crate::eval::extract::stop_cut(text)
 }
 
 /// The `k` best tokens of a logit vector (softmax probabilities over the whole vocabulary)
@@ -389,6 +390,7 @@ mod tests {
         assert_eq!(line_break_after_text("\n\n Paris\nmore"), Some(8));
         assert_eq!(line_break_after_text("\n  \n"), None);
         assert_eq!(line_break_after_text("Paris"), None);
+        assert_eq!(line_break_after_text("Answer:\nDenver Broncos"), None);
     }
 
     #[test]
