@@ -8,7 +8,7 @@ mod common;
 
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use common::{load_decoder, repo_path, tiny_model_dir, weight_files};
+use common::{load_decoder, pearson, repo_path, tiny_model_dir, weight_files};
 use serde_json::Value;
 use std::collections::HashMap;
 use xmrc_lens::attribution::relevance::{attribute, RelevanceOptions, TargetMode};
@@ -26,15 +26,6 @@ fn floats(v: &Value) -> Vec<f64> {
         .iter()
         .map(|x| x.as_f64().unwrap())
         .collect()
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va.sqrt() * vb.sqrt())
 }
 
 fn top5(v: &[f64]) -> Vec<usize> {

@@ -36,19 +36,11 @@ fn fixture(name: &str) -> Value {
 }
 
 fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
+    common::json_ids(v)
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
+    common::json_f64s(v).into_iter().map(|x| x as f32).collect()
 }
 
 fn load(path: PathBuf, chat: ChatMode) -> LoadedModel {

@@ -38,21 +38,7 @@ fn fixture() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
+use common::{json_f64s as floats, json_ids as ids};
 
 fn load_model(path: &Path) -> LoadedModel {
     LoadedModel::load(&ModelSpec {
@@ -113,7 +99,11 @@ fn chat_template_and_tokens_match_transformers() {
         let expected = ids(&case["smollm_ids"]);
         assert_eq!(encoded.ids, expected, "{name}: token ids");
         if case["agree"].as_bool().unwrap() {
-            assert_eq!(encoded.ids, ids(&p["input_ids"]), "{name}: token ids (transformers)");
+            assert_eq!(
+                encoded.ids,
+                ids(&p["input_ids"]),
+                "{name}: token ids (transformers)"
+            );
         } else {
             eprintln!("note: {name}: transformers' GGUF tokenizer splits spaces before digits differently (its pre-tokenizer ignores `smollm`); xmrc-lens follows SmolLM2 and llama.cpp");
         }

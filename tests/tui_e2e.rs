@@ -523,7 +523,10 @@ fn explorer_runs_the_real_gguf_model() {
         .success();
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(v["model"]["gguf"]["file"], "SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert_eq!(
+        v["model"]["gguf"]["file"],
+        "SmolLM2-135M-Instruct.Q4_1.gguf"
+    );
     let prefix = answer_prefix(v["answer"].as_str().unwrap());
 
     let args = [

@@ -165,16 +165,22 @@ impl ModelRef {
         if looks_like_path(value, id) {
             return Err(ModelRefError::FolderNotFound(path));
         }
-        let bad = |reason: String| ModelRefError::BadHubId {
-            value: value.to_string(),
-            reason,
-        };
-        check_repo_id(id).map_err(bad)?;
-        if let Some(revision) = revision {
-            check_revision(revision).map_err(bad)?;
-        }
+        check_hub_id(value, id, revision)?;
         Ok(Self::hub(id, revision))
     }
+}
+
+/// The hub's rules for an id and its revision; errors quote the whole `value`.
+fn check_hub_id(value: &str, id: &str, revision: Option<&str>) -> Result<(), ModelRefError> {
+    let bad = |reason: String| ModelRefError::BadHubId {
+        value: value.to_string(),
+        reason,
+    };
+    check_repo_id(id).map_err(bad)?;
+    if let Some(revision) = revision {
+        check_revision(revision).map_err(bad)?;
+    }
+    Ok(())
 }
 
 impl ModelRef {
@@ -205,14 +211,7 @@ impl ModelRef {
             Some((id, revision)) => (id, Some(revision)),
             None => (repo, None),
         };
-        let bad_id = |reason: String| ModelRefError::BadHubId {
-            value: value.to_string(),
-            reason,
-        };
-        check_repo_id(id).map_err(bad_id)?;
-        if let Some(revision) = revision {
-            check_revision(revision).map_err(bad_id)?;
-        }
+        check_hub_id(value, id, revision)?;
         Ok(Some(Self::HubGguf {
             repo_id: id.to_string(),
             revision: revision.unwrap_or(DEFAULT_REVISION).to_string(),
@@ -773,27 +772,13 @@ fn resolve_hub_gguf(
     if settings.offline {
         return cached("offline mode (HF_HUB_OFFLINE) does not ask the hub");
     }
-    use std::io::IsTerminal;
     let hub_error = |message: String| SourceError::Hub {
         model: model.to_string(),
         message,
     };
-    let api = settings
-        .api(std::io::stderr().is_terminal() && download_sink().is_none())
-        .map_err(|e| hub_error(e.to_string()))?;
-    let api_repo = api.repo(repo.clone());
-    let info = match api_repo.info() {
-        Ok(info) => info,
-        Err(ApiError::RequestError(error)) => {
-            if let Some(message) = refusal_message(&error) {
-                return Err(hub_error(message));
-            }
-            let reason = format!("the hub could not be reached: {error}");
-            let files = cached(&reason)?;
-            tracing::warn!("{reason}; using the cached copy of {model}");
-            return Ok(files);
-        }
-        Err(other) => return Err(hub_error(other.to_string())),
+    let (api_repo, info) = match ask_hub(model, repo, settings, cached)? {
+        HubAnswer::Listed(api_repo, info) => (api_repo, info),
+        HubAnswer::Cached(files) => return Ok(files),
     };
     let names: BTreeSet<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
     if !names.contains(file) {
@@ -878,13 +863,21 @@ fn resolve_cached(
     }
 }
 
-/// Asks the hub which files the revision has, downloads the needed ones that the cache
-/// lacks (shards only after reading the index), and returns the snapshot folder's files.
-fn resolve_online(
+/// What the hub said about a revision: its file list, or (no answer) the cached copy.
+enum HubAnswer<T> {
+    Listed(ApiRepo, hf_hub::api::RepoInfo),
+    Cached(T),
+}
+
+/// Asks the hub for the revision's file list. A refusal (404, 401/403) is an error that a
+/// cached copy must not hide; no answer at all falls back, as huggingface_hub does, to
+/// `cached` (a complete cached copy) with a warning.
+fn ask_hub<T>(
     model: &ModelRef,
     repo: &Repo,
     settings: &HubSettings,
-) -> Result<ModelFiles, SourceError> {
+    cached: impl FnOnce(&str) -> Result<T, SourceError>,
+) -> Result<HubAnswer<T>, SourceError> {
     use std::io::IsTerminal;
     let hub_error = |message: String| SourceError::Hub {
         model: model.to_string(),
@@ -894,19 +887,36 @@ fn resolve_online(
         .api(std::io::stderr().is_terminal() && download_sink().is_none())
         .map_err(|e| hub_error(e.to_string()))?;
     let api_repo = api.repo(repo.clone());
-    let info = match api_repo.info() {
-        Ok(info) => info,
+    match api_repo.info() {
+        Ok(info) => Ok(HubAnswer::Listed(api_repo, info)),
         Err(ApiError::RequestError(error)) => {
             if let Some(message) = refusal_message(&error) {
                 return Err(hub_error(message));
             }
-            // No answer: as huggingface_hub, fall back to a complete cached copy.
             let reason = format!("the hub could not be reached: {error}");
-            let files = resolve_cached(model, repo, settings, &reason)?;
+            let files = cached(&reason)?;
             tracing::warn!("{reason}; using the cached copy of {model}");
-            return Ok(files);
+            Ok(HubAnswer::Cached(files))
         }
-        Err(other) => return Err(hub_error(other.to_string())),
+        Err(other) => Err(hub_error(other.to_string())),
+    }
+}
+
+/// Asks the hub which files the revision has, downloads the needed ones that the cache
+/// lacks (shards only after reading the index), and returns the snapshot folder's files.
+fn resolve_online(
+    model: &ModelRef,
+    repo: &Repo,
+    settings: &HubSettings,
+) -> Result<ModelFiles, SourceError> {
+    let hub_error = |message: String| SourceError::Hub {
+        model: model.to_string(),
+        message,
+    };
+    let cached = |reason: &str| resolve_cached(model, repo, settings, reason);
+    let (api_repo, info) = match ask_hub(model, repo, settings, cached)? {
+        HubAnswer::Listed(api_repo, info) => (api_repo, info),
+        HubAnswer::Cached(files) => return Ok(files),
     };
     let names: BTreeSet<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
     let place = format!("hub repository {model}");

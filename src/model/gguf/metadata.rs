@@ -98,56 +98,53 @@ impl<'a> Metadata<'a> {
         }
     }
 
-    pub fn strings(&self, key: &str) -> Result<Option<Vec<&'a str>>> {
+    /// Every item of an array converted by `item`, or an error naming the first that is not
+    /// `what`.
+    fn array_of<T>(
+        &self,
+        key: &str,
+        what: &str,
+        item: impl Fn(&'a Value) -> Option<T>,
+    ) -> Result<Option<Vec<T>>> {
         let Some(items) = self.array(key)? else {
             return Ok(None);
         };
         items
             .iter()
             .enumerate()
-            .map(|(i, item)| match item {
-                Value::String(s) => Ok(s.as_str()),
-                other => bail!("GGUF key {key}[{i}] is {other:?}, expected a string"),
+            .map(|(i, v)| {
+                item(v).ok_or_else(|| anyhow!("GGUF key {key}[{i}] is {v:?}, expected {what}"))
             })
             .collect::<Result<Vec<_>>>()
             .map(Some)
+    }
+
+    pub fn strings(&self, key: &str) -> Result<Option<Vec<&'a str>>> {
+        self.array_of(key, "a string", |v| match v {
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        })
     }
 
     pub fn floats(&self, key: &str) -> Result<Option<Vec<f32>>> {
-        let Some(items) = self.array(key)? else {
-            return Ok(None);
-        };
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Value::F32(v) => Ok(*v),
-                Value::F64(v) => Ok(*v as f32),
-                other => bail!("GGUF key {key}[{i}] is {other:?}, expected a number"),
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Some)
+        self.array_of(key, "a number", |v| match v {
+            Value::F32(x) => Some(*x),
+            Value::F64(x) => Some(*x as f32),
+            _ => None,
+        })
     }
 
     pub fn ints(&self, key: &str) -> Result<Option<Vec<i64>>> {
-        let Some(items) = self.array(key)? else {
-            return Ok(None);
-        };
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Value::I32(v) => Ok(i64::from(*v)),
-                Value::U32(v) => Ok(i64::from(*v)),
-                Value::I8(v) => Ok(i64::from(*v)),
-                Value::U8(v) => Ok(i64::from(*v)),
-                Value::I16(v) => Ok(i64::from(*v)),
-                Value::U16(v) => Ok(i64::from(*v)),
-                Value::I64(v) => Ok(*v),
-                other => bail!("GGUF key {key}[{i}] is {other:?}, expected an integer"),
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Some)
+        self.array_of(key, "an integer", |v| match v {
+            Value::I32(x) => Some(i64::from(*x)),
+            Value::U32(x) => Some(i64::from(*x)),
+            Value::I8(x) => Some(i64::from(*x)),
+            Value::U8(x) => Some(i64::from(*x)),
+            Value::I16(x) => Some(i64::from(*x)),
+            Value::U16(x) => Some(i64::from(*x)),
+            Value::I64(x) => Some(*x),
+            _ => None,
+        })
     }
 }
 

@@ -228,22 +228,43 @@ fn byte_level_bpe(
     };
     let add_bos = meta.bool("tokenizer.ggml.add_bos_token")?.unwrap_or(false);
     let bos = special.bos.map(|id| (id, tokens[id as usize]));
-    Ok(json!({
-        "version": "1.0",
-        "truncation": null,
-        "padding": null,
-        "added_tokens": added,
-        "normalizer": normalizer,
-        "pre_tokenizer": pre_tokenizer,
-        "post_processor": post_processor(add_bos, bos, true),
-        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
-        "model": {
+    Ok(document(Document {
+        added,
+        normalizer,
+        pre_tokenizer,
+        post_processor: post_processor(add_bos, bos, true),
+        decoder: json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true}),
+        model: json!({
             "type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
             "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
             "ignore_merges": rule == PreRule::Llama3,
             "vocab": vocab_map(tokens), "merges": merges,
-        },
+        }),
     }))
+}
+
+/// The parts of a tokenizer.json that differ between vocabulary kinds.
+struct Document {
+    added: Vec<Value>,
+    normalizer: Value,
+    pre_tokenizer: Value,
+    post_processor: Value,
+    decoder: Value,
+    model: Value,
+}
+
+fn document(d: Document) -> Value {
+    json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": d.added,
+        "normalizer": d.normalizer,
+        "pre_tokenizer": d.pre_tokenizer,
+        "post_processor": d.post_processor,
+        "decoder": d.decoder,
+        "model": d.model,
+    })
 }
 
 fn sentencepiece_bpe(
@@ -290,20 +311,17 @@ fn sentencepiece_bpe(
         decoders.push(json!({"type": "Strip", "content": " ", "start": 1, "stop": 0}));
     }
     let bos = special.bos.map(|id| (id, tokens[id as usize]));
-    Ok(json!({
-        "version": "1.0",
-        "truncation": null,
-        "padding": null,
-        "added_tokens": added,
-        "normalizer": normalizer,
-        "pre_tokenizer": null,
-        "post_processor": post_processor(add_bos, bos, false),
-        "decoder": {"type": "Sequence", "decoders": decoders},
-        "model": {
+    Ok(document(Document {
+        added,
+        normalizer,
+        pre_tokenizer: Value::Null,
+        post_processor: post_processor(add_bos, bos, false),
+        decoder: json!({"type": "Sequence", "decoders": decoders}),
+        model: json!({
             "type": "BPE", "dropout": null, "unk_token": unk, "continuing_subword_prefix": null,
             "end_of_word_suffix": null, "fuse_unk": true, "byte_fallback": true,
             "ignore_merges": false, "vocab": vocab_map(tokens), "merges": merges,
-        },
+        }),
     }))
 }
 
