@@ -37,6 +37,23 @@ const QUOTE_PAIRS: [(char, char); 7] = [
 
 /// The answer a generation gives (see the module documentation for the rules).
 pub fn extract_answer(generated: &str) -> String {
+    answer_slice(generated).to_string()
+}
+
+/// Where the extracted answer stands in `generated` (byte range); `None` when it is empty.
+/// The answer span of METHOD is the generated tokens that overlap its non-space characters.
+pub fn answer_range(generated: &str) -> Option<std::ops::Range<usize>> {
+    let answer = answer_slice(generated);
+    if answer.is_empty() {
+        return None;
+    }
+    // `answer_slice` only narrows `generated`, so the slice lies inside it.
+    let start = answer.as_ptr() as usize - generated.as_ptr() as usize;
+    Some(start..start + answer.len())
+}
+
+/// The extracted answer as a slice of `generated`.
+fn answer_slice(generated: &str) -> &str {
     let line = match marker_end(generated) {
         Some(end) => {
             let mut rest = trim_start_python(&generated[end..]);
@@ -51,7 +68,7 @@ pub fn extract_answer(generated: &str) -> String {
             .find(|line| !line.is_empty() && !line.ends_with(COLONS))
             .unwrap_or(""),
     };
-    unwrap_decorations(line).to_string()
+    unwrap_decorations(line)
 }
 
 /// Byte index of the line break where the default stop rule ends generation, if the text
@@ -199,6 +216,20 @@ mod tests {
         );
         assert_eq!(extract_answer("The answer to this question is:"), "");
         assert_eq!(extract_answer("Answers: x"), "Answers: x");
+    }
+
+    #[test]
+    fn answer_range_points_into_the_text() {
+        for (text, answer) in [
+            ("Answer: **1876**\n", "1876"),
+            ("Here is the answer:\n  Denver Broncos \nmore", "Denver Broncos"),
+            ("Answer: Answer: x", "x"),
+        ] {
+            let r = answer_range(text).unwrap();
+            assert_eq!(&text[r], answer, "{text:?}");
+        }
+        assert_eq!(answer_range("The answer is:"), None);
+        assert_eq!(answer_range(""), None);
     }
 
     #[test]
