@@ -4,8 +4,11 @@
 //! `xmrc-lens eval` all call it, so every number a view shows can be reproduced headless.
 
 use crate::attribution::mrd::{display_rows, part_mrd, token_mrd, MrdOptions, PartMrd};
-use crate::attribution::oracle::{run_oracle, OracleOptions, OracleResult, PrefixCachedScorer};
+use crate::attribution::oracle::{
+    run_oracle, Explained, OracleOptions, OracleResult, PrefixCachedScorer,
+};
 use crate::attribution::relevance::{attribute, Relevance, RelevanceOptions};
+use crate::attribution::target::{answer_target, AnswerTarget, TargetBasis, TargetChoice};
 use crate::data::prompt::{
     build_prompt, tokenize_prompt, Part, Prompt, PromptOptions, PromptToken, Scenario,
 };
@@ -31,7 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Version of the [`SampleTrace`] JSON layout.
-pub const TRACE_VERSION: u32 = 1;
+pub const TRACE_VERSION: u32 = 2;
 
 /// Logits kept at the last prompt position.
 pub const TOP_LOGITS: usize = crate::model::generate::PROMPT_TOP;
@@ -89,6 +92,9 @@ pub struct TraceOptions {
     pub oracle: Option<OracleOptions>,
     /// Per level, the mean over positions and the last-position hidden vector.
     pub dump_hidden: bool,
+    /// What relevance and the oracle explain: the answer span (default) or the first
+    /// generated token (the old target).
+    pub explain: TargetChoice,
 }
 
 impl Default for TraceOptions {
@@ -102,6 +108,7 @@ impl Default for TraceOptions {
             similarity: true,
             oracle: Some(OracleOptions::default()),
             dump_hidden: false,
+            explain: TargetChoice::AnswerSpan,
         }
     }
 }
@@ -266,7 +273,23 @@ pub struct SampleTrace {
     /// Cosine to the en-en run of the same sample per level, and S(en,x) against the pool.
     pub similarity: Option<SampleSimilarity>,
     pub oracle: Option<OracleResult>,
+    /// What relevance and the oracle explained: the answer span and its teacher-forced
+    /// prefix (absent in version-1 traces, which explained the first generated token).
+    #[serde(default)]
+    pub target: Option<AnswerTarget>,
     pub timings: StageTimings,
+}
+
+impl SampleTrace {
+    /// The tokens relevance has a column for: the prompt's, then the answer prefix fed back
+    /// as input.
+    pub fn relevance_tokens(&self) -> Vec<PromptToken> {
+        let mut tokens = self.tokens.clone();
+        if let Some(target) = &self.target {
+            tokens.extend(target.prefix.iter().cloned());
+        }
+        tokens
+    }
 }
 
 /// Everything `trace_sample` needs besides the input.
@@ -483,6 +506,7 @@ pub fn trace_sample(
         hidden_dump: None,
         similarity: None,
         oracle: None,
+        target: None,
         timings,
     };
     let partial = |trace: &SampleTrace, progress: &mut dyn FnMut(Progress)| {
@@ -490,17 +514,28 @@ pub fn trace_sample(
     };
     partial(&trace, progress);
 
-    // What relevance and the oracle explain: the generated tokens, or, when the model
-    // stopped at once, the token it stopped with (the top-1 at the last prompt position).
+    // What relevance and the oracle explain: the answer span, its prefix teacher-forced
+    // (or the first generated token, when asked; or, when the model stopped at once, the
+    // token it stopped with: the top-1 at the last prompt position).
+    if options.relevance.is_some() || (options.oracle.is_some() && trace.prompt.is_some()) {
+        trace.target = Some(explain_target(model, &ids, &trace, options.explain)?);
+    }
     let mut recording: Option<Recording> = None;
-    if let Some(rel_options) = &options.relevance {
+    if let (Some(rel_options), Some(target)) = (&options.relevance, &trace.target) {
         check_cancel(cancel)?;
         progress(Progress::Stage(Stage::Relevance));
         let t = Instant::now();
-        let explained = explained_tokens(model, &ids, &trace.generation)?;
-        let attribution = attribute(&model.decoder, &ids, &explained, rel_options, cancel)?;
+        let mut input = ids.clone();
+        input.extend(target.prefix_ids());
+        let attribution = attribute(
+            &model.decoder,
+            &input,
+            &target.span_ids,
+            rel_options,
+            cancel,
+        )?;
         let matrix = &attribution.relevance.raw;
-        let labels_per_token: Vec<Part> = trace.tokens.iter().map(|t| t.part).collect();
+        let labels_per_token: Vec<Part> = trace.relevance_tokens().iter().map(|t| t.part).collect();
         trace.relevance = Some(RelevanceTrace {
             display: display_rows(matrix),
             token_mrd: token_mrd(matrix, &options.mrd)?,
@@ -576,18 +611,23 @@ pub fn trace_sample(
     }
     drop(states);
 
-    if let (Some(oracle_options), Some(prompt)) = (&options.oracle, &trace.prompt) {
+    if let (Some(oracle_options), Some(prompt), Some(target)) =
+        (&options.oracle, &trace.prompt, &trace.target)
+    {
         check_cancel(cancel)?;
         progress(Progress::Stage(Stage::Oracle));
         let t = Instant::now();
-        let explained = explained_tokens(model, &ids, &trace.generation)?;
+        let explained = Explained {
+            prefix: &target.prefix_ids(),
+            span: &target.span_ids,
+        };
         let result = if let Some(cache) = &gen_cache {
             let scorer = PrefixCachedScorer::from_cache(&model.decoder, &ids, cache)?;
             let mut result = run_oracle(
                 &scorer,
                 prompt,
                 &trace.tokens,
-                &explained,
+                explained,
                 oracle_options,
                 cancel,
             )?;
@@ -598,7 +638,7 @@ pub fn trace_sample(
                 &model.decoder,
                 prompt,
                 &trace.tokens,
-                &explained,
+                explained,
                 oracle_options,
                 cancel,
             )?
@@ -633,13 +673,33 @@ pub fn trace_sample(
 }
 
 /// The generated ids, or the token the model stopped with when it generated nothing.
-fn explained_tokens(model: &LoadedModel, ids: &[u32], generation: &Generation) -> Result<Vec<u32>> {
+/// The explained tokens of a trace: the answer span (or the first generated token), or,
+/// when nothing was generated, the token the model stopped with.
+fn explain_target(
+    model: &LoadedModel,
+    ids: &[u32],
+    trace: &SampleTrace,
+    choice: TargetChoice,
+) -> Result<AnswerTarget> {
+    let generation = &trace.generation;
     if !generation.ids.is_empty() {
-        return Ok(generation.ids.clone());
+        let prompt_chars = trace.text.chars().count();
+        return answer_target(
+            &model.tokenizer,
+            &generation.ids,
+            &generation.text,
+            choice,
+            prompt_chars,
+        );
     }
     let rec = model.decoder.record(ids)?;
     let logits = model.decoder.logits_at(&rec, &[ids.len() - 1])?;
-    Ok(vec![logits.flatten_all()?.argmax(0)?.to_scalar::<u32>()?])
+    let stop = logits.flatten_all()?.argmax(0)?.to_scalar::<u32>()?;
+    Ok(AnswerTarget::bare(
+        choice,
+        TargetBasis::StopToken,
+        vec![stop],
+    ))
 }
 
 /// The prompt's hidden states, transformers' convention, each `[1, prompt_len, hidden]`.

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use xmrc_lens::attribution::oracle::{
-    run_oracle, Ablation, AnswerScore, OracleCancelled, OracleOptions, OracleResult,
+    run_oracle, Ablation, AnswerScore, Explained, OracleCancelled, OracleOptions, OracleResult,
     PrefixCachedScorer, SequenceScorer,
 };
 use xmrc_lens::attribution::sentences::split_sentences;
@@ -158,7 +158,7 @@ fn oracle_with_key(gold: usize, key: usize, answer: &[u32]) -> (Prompt, KeyScore
         &scorer,
         &prompt,
         &tokens,
-        answer,
+        Explained::span(answer),
         &OracleOptions::default(),
         None,
     )
@@ -220,7 +220,7 @@ fn no_gold_sentence_gives_no_verdict() {
         &scorer,
         &prompt,
         &tokens,
-        &[7],
+        Explained::span(&[7]),
         &OracleOptions::default(),
         None,
     )
@@ -243,7 +243,15 @@ fn batches_share_forwards_within_the_budget() {
         max_batch_tokens: budget,
         ..OracleOptions::default()
     };
-    let a = run_oracle(&batched, &prompt, &tokens, &answer, &options, None).unwrap();
+    let a = run_oracle(
+        &batched,
+        &prompt,
+        &tokens,
+        Explained::span(&answer),
+        &options,
+        None,
+    )
+    .unwrap();
     assert_eq!(a.rows, 9, "the unperturbed prompt and 8 ablations");
     assert_eq!(a.forwards, 3);
     assert!(a.forwards < a.sentences.len() / 2);
@@ -258,7 +266,15 @@ fn batches_share_forwards_within_the_budget() {
         max_batch_tokens: 1,
         ..OracleOptions::default()
     };
-    let b = run_oracle(&single, &prompt, &tokens, &answer, &tiny, None).unwrap();
+    let b = run_oracle(
+        &single,
+        &prompt,
+        &tokens,
+        Explained::span(&answer),
+        &tiny,
+        None,
+    )
+    .unwrap();
     assert_eq!((b.forwards, b.rows), (9, 9));
     assert!(single.calls.borrow().iter().all(|c| c.len() == 1));
     assert_eq!(scores_only(a), scores_only(b));
@@ -279,7 +295,15 @@ fn baseline_ablation_keeps_every_row_length() {
         ablation: Ablation::Baseline(0),
         ..OracleOptions::default()
     };
-    let r = run_oracle(&scorer, &prompt, &tokens, &[7], &options, None).unwrap();
+    let r = run_oracle(
+        &scorer,
+        &prompt,
+        &tokens,
+        Explained::span(&[7]),
+        &options,
+        None,
+    )
+    .unwrap();
     let lens: Vec<usize> = scorer.calls.borrow().iter().flatten().copied().collect();
     assert_eq!(lens.len(), 9);
     assert!(lens.iter().all(|&l| l == tokens.len()), "{lens:?}");
@@ -300,7 +324,7 @@ fn an_empty_answer_and_cancellation_are_errors() {
         &scorer,
         &prompt,
         &tokens,
-        &[],
+        Explained::span(&[]),
         &OracleOptions::default(),
         None,
     )
@@ -312,7 +336,7 @@ fn an_empty_answer_and_cancellation_are_errors() {
         &scorer,
         &prompt,
         &tokens,
-        &[7],
+        Explained::span(&[7]),
         &OracleOptions::default(),
         Some(&cancel),
     )
@@ -446,8 +470,24 @@ fn tiny_llama_batched_oracle_equals_one_forward_per_ablation() {
                 max_batch_tokens: 1,
                 ..OracleOptions::default()
             };
-            let a = run_oracle(&m.decoder, &prompt, &tokens, &answer, &batched, None).unwrap();
-            let b = run_oracle(&m.decoder, &prompt, &tokens, &answer, &alone, None).unwrap();
+            let a = run_oracle(
+                &m.decoder,
+                &prompt,
+                &tokens,
+                Explained::span(&answer),
+                &batched,
+                None,
+            )
+            .unwrap();
+            let b = run_oracle(
+                &m.decoder,
+                &prompt,
+                &tokens,
+                Explained::span(&answer),
+                &alone,
+                None,
+            )
+            .unwrap();
             assert_eq!(a.forwards, 1, "everything fits one forward");
             assert_eq!(b.forwards, b.rows);
             assert!(a.sentences.len() >= 3);
@@ -459,7 +499,15 @@ fn tiny_llama_batched_oracle_equals_one_forward_per_ablation() {
             // same drops while running far fewer tokens.
             let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
             let cached = PrefixCachedScorer::new(&m.decoder, &ids).unwrap();
-            let c = run_oracle(&cached, &prompt, &tokens, &answer, &batched, None).unwrap();
+            let c = run_oracle(
+                &cached,
+                &prompt,
+                &tokens,
+                Explained::span(&answer),
+                &batched,
+                None,
+            )
+            .unwrap();
             assert_close(&a, &c, 1e-4);
             let run = cached.tokens_computed();
             assert!(
@@ -563,7 +611,15 @@ fn oracle_cost_on_a_real_context() {
                 ..OracleOptions::default()
             };
             let t = Instant::now();
-            let r = run_oracle(&m.decoder, &prompt, &tokens, &answer, &options, None).unwrap();
+            let r = run_oracle(
+                &m.decoder,
+                &prompt,
+                &tokens,
+                Explained::span(&answer),
+                &options,
+                None,
+            )
+            .unwrap();
             best[k] = best[k].min(t.elapsed().as_secs_f64() * 1e3);
             results[k] = Some(r);
         }
@@ -595,7 +651,7 @@ fn oracle_cost_on_a_real_context() {
             &scorer,
             &prompt,
             &tokens,
-            &answer,
+            Explained::span(&answer),
             &OracleOptions::default(),
             None,
         )

@@ -279,3 +279,67 @@ fn relevance_matches_lxt() {
     }
     eprintln!("real model: lowest relevance Pearson r over levels and prompts {worst:.6}");
 }
+
+/// METHOD's step target on the real instruct model: the first token of the answer span,
+/// never the `Answer` marker or a lead-in. Over the 36 generations of the eval fixture (the
+/// model's own greedy answers) and constructed replies with a marker and a lead-in line.
+#[test]
+fn step_target_is_a_token_of_the_extracted_answer() {
+    use xmrc_lens::attribution::target::{answer_target, TargetBasis, TargetChoice};
+    use xmrc_lens::eval::extract::extract_answer;
+    let Some(path) = real_model("step_target_is_a_token_of_the_extracted_answer") else {
+        return;
+    };
+    let model = load_model(&path);
+    let tok = &model.tokenizer;
+    let eval: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_path("tests/fixtures/real/smollm2-eval.json")).unwrap(),
+    )
+    .unwrap();
+    let mut generations: Vec<Vec<u32>> = Vec::new();
+    for s in eval["samples"].as_array().unwrap() {
+        for u in s["units"].as_array().unwrap() {
+            generations.push(ids(&u["generated_ids"]));
+        }
+    }
+    for reply in [
+        "Answer: Denver Broncos\n",
+        "Answer:\nDenver Broncos",
+        "The answer to this question is:\n**Santa Clara**",
+        "Answer: Answer: 1876",
+    ] {
+        generations.push(tok.encode(reply, false).unwrap().ids);
+    }
+    let mut with_prefix = 0;
+    for ids in &generations {
+        let text = tok.decode(ids).unwrap();
+        let answer = extract_answer(&text);
+        let target = answer_target(tok, ids, &text, TargetChoice::AnswerSpan, 100).unwrap();
+        if answer.is_empty() {
+            assert_eq!(target.basis, TargetBasis::NoAnswerSpan, "{text:?}");
+            continue;
+        }
+        assert_eq!(target.basis, TargetBasis::AnswerSpan, "{text:?}");
+        let first = tok.decode(&target.span_ids[..1]).unwrap();
+        assert!(
+            !first.trim().is_empty() && answer.contains(first.trim()),
+            "{text:?}: step target {first:?} is not in the answer {answer:?}"
+        );
+        assert!(!first.contains("Answer"), "{text:?}: explains the marker");
+        let span = tok.decode(&target.span_ids).unwrap();
+        assert!(
+            span.contains(&answer),
+            "{text:?}: span {span:?} vs {answer:?}"
+        );
+        with_prefix += usize::from(!target.prefix.is_empty());
+        // The old target, asked for, is the first generated token.
+        let old = answer_target(tok, ids, &text, TargetChoice::FirstGenerated, 100).unwrap();
+        assert_eq!(old.span_ids, [ids[0]]);
+        assert_eq!(old.basis, TargetBasis::FirstGenerated);
+    }
+    eprintln!(
+        "real model: {} generations, {with_prefix} with an answer prefix teacher-forced",
+        generations.len()
+    );
+    assert!(with_prefix >= 4);
+}

@@ -5,3 +5,4 @@ pub mod mrd;
 pub mod oracle;
 pub mod relevance;
 pub mod sentences;
+pub mod target;

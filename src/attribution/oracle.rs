@@ -116,15 +116,31 @@ pub struct OracleCancelled;
 
 /// Runs the oracle for `prompt`, tokenised as `tokens`, against the model's greedy `answer`
 /// (its ids as generated). An empty answer is an error: there is nothing to score.
+/// The tokens the oracle scores after each (ablated) prompt: the answer span, after its
+/// prefix (the marker the model wrote), which is fed as input and never scored.
+#[derive(Clone, Copy, Debug)]
+pub struct Explained<'a> {
+    pub prefix: &'a [u32],
+    pub span: &'a [u32],
+}
+
+impl<'a> Explained<'a> {
+    /// `span` with no prefix.
+    pub fn span(span: &'a [u32]) -> Self {
+        Self { prefix: &[], span }
+    }
+}
+
 pub fn run_oracle<S: SequenceScorer + ?Sized>(
     scorer: &S,
     prompt: &Prompt,
     tokens: &[PromptToken],
-    answer: &[u32],
+    explained: Explained<'_>,
     options: &OracleOptions,
     cancel: Option<&AtomicBool>,
 ) -> Result<OracleResult> {
     let start = Instant::now();
+    let answer = explained.span;
     if answer.is_empty() {
         bail!("the model's answer is empty: the sentence oracle has nothing to score");
     }
@@ -153,14 +169,19 @@ pub fn run_oracle<S: SequenceScorer + ?Sized>(
         .first()
         .and_then(|g| prompt_spans.iter().position(|r| r.contains(&g.start)));
 
-    // Row 0 is the unperturbed prompt; then one row per sentence that has tokens.
+    // Row 0 is the unperturbed prompt; then one row per sentence that has tokens. Every
+    // row ends with the answer prefix, teacher-forced.
     let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
-    let mut rows = vec![ids.clone()];
+    let with_prefix = |mut row: Vec<u32>| {
+        row.extend_from_slice(explained.prefix);
+        row
+    };
+    let mut rows = vec![with_prefix(ids.clone())];
     let mut row_of_sentence = vec![None; spans.len()];
     for (s, m) in members.iter().enumerate() {
         if !m.is_empty() {
             row_of_sentence[s] = Some(rows.len());
-            rows.push(ablate(&ids, m, options.ablation));
+            rows.push(with_prefix(ablate(&ids, m, options.ablation)));
         }
     }
 

@@ -4,6 +4,7 @@
 use crate::attribution::mrd::MrdOptions;
 use crate::attribution::oracle::{Ablation, OracleOptions, DEFAULT_MAX_BATCH_TOKENS};
 use crate::attribution::relevance::{RelevanceOptions, TargetMode};
+use crate::attribution::target::TargetChoice;
 use crate::batch::Analyses;
 use crate::model::decoder::{GradientRules, DEFAULT_QUERY_BLOCK};
 use crate::model::generate::DEFAULT_MAX_NEW_TOKENS;
@@ -15,6 +16,15 @@ pub struct AnalysisArgs {
     /// What relevance explains: the first answer token (step) or all of them (sequence).
     #[arg(long, default_value = "step")]
     pub target: TargetMode,
+    /// Which generated tokens relevance and the oracle explain: answer-span (the tokens of
+    /// the extracted answer, the marker and lead-in before them fed as input) or
+    /// first-generated (the first generated token whatever it is, the old target).
+    #[arg(
+        long,
+        default_value = "answer-span",
+        value_name = "answer-span|first-generated"
+    )]
+    pub explain: TargetChoice,
     /// Propagation rules: attn-lrp (LXT's efficient AttnLRP), cp-lrp, or gradient
     /// (plain gradient x input).
     #[arg(long, default_value = "attn-lrp")]
@@ -74,6 +84,7 @@ impl AnalysisArgs {
                 prefix_cache: !self.oracle_batched,
             }),
             dump_hidden: false,
+            explain: self.explain,
         }
     }
 

@@ -167,5 +167,6 @@ fn part_colour(part: Part) -> &'static str {
         Part::Context => "\x1b[32m",
         Part::Question => "\x1b[33m",
         Part::Trailer => "\x1b[34m",
+        Part::AnswerPrefix => "\x1b[31m",
     }
 }

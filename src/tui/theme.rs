@@ -27,6 +27,7 @@ pub fn part_color(part: Part) -> Color {
         Part::Context => Color::Rgb(120, 210, 130),
         Part::Question => Color::Rgb(250, 170, 90),
         Part::Trailer => Color::Rgb(200, 200, 120),
+        Part::AnswerPrefix => Color::Rgb(235, 120, 150),
     }
 }
 

@@ -224,6 +224,7 @@ mod tests {
             hidden_dump: None,
             similarity: None,
             oracle: None,
+            target: None,
             timings: StageTimings::default(),
         })
     }

@@ -21,11 +21,15 @@ pub enum Part {
     Question,
     /// The answer cue of raw prompts; in chat prompts everything after the user content.
     Trailer,
+    /// Generated tokens before the answer span (an `Answer:` marker, a lead-in line), fed
+    /// back as input when relevance and the oracle explain the answer span.
+    #[serde(rename = "answer_prefix")]
+    AnswerPrefix,
 }
 
 impl Part {
     /// Every part, in prompt order.
-    pub const ALL: [Part; 7] = [
+    pub const ALL: [Part; 8] = [
         Part::System,
         Part::Task,
         Part::Demo1,
@@ -33,6 +37,7 @@ impl Part {
         Part::Context,
         Part::Question,
         Part::Trailer,
+        Part::AnswerPrefix,
     ];
 
     /// The serde name ("demo1").
@@ -45,6 +50,7 @@ impl Part {
             Part::Context => "context",
             Part::Question => "question",
             Part::Trailer => "trailer",
+            Part::AnswerPrefix => "answer_prefix",
         }
     }
 
@@ -58,6 +64,7 @@ impl Part {
             Part::Context => "Context",
             Part::Question => "Question",
             Part::Trailer => "Trailer",
+            Part::AnswerPrefix => "Answer prefix",
         }
     }
 }

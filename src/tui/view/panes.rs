@@ -141,15 +141,30 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         Rows::TopK(k) => format!("top-{k} tokens per part"),
         Rows::All => "all tokens".into(),
     };
+    let ready = with_trace(app, &key, |t| t.relevance.is_some());
+    // What the relevance explains: the step target's piece and how it was chosen.
+    let explains = ready
+        .and_then(|t| t.target.as_ref())
+        .map(|target| {
+            let piece = target
+                .step_id()
+                .and_then(|id| t_piece(ready, id))
+                .unwrap_or_default();
+            format!(" · explains {piece} ({})", target.basis.label())
+        })
+        .unwrap_or_default();
     let title = slot_title(
         app,
         slot,
-        &format!("Relevance · {} · {rows_label}", app.selection.target.name()),
+        &format!(
+            "Relevance · {}{explains} · {rows_label}",
+            app.selection.target.name()
+        ),
     );
     let block = pane_block(title, app.focus == Pane::Relevance);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(trace) = with_trace(app, &key, |t| t.relevance.is_some()) else {
+    let Some(trace) = ready else {
         frame.render_widget(Paragraph::new(status_line(app, &key, "relevance")), inner);
         return;
     };
@@ -158,10 +173,12 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     };
     let [map_area, legend_area] =
         Layout::vertical([Constraint::Min(2), Constraint::Length(2)]).areas(inner);
-    let parts: Vec<Part> = trace.tokens.iter().map(|t| t.part).collect();
+    // The prompt's tokens, then the answer prefix fed back as input.
+    let tokens = trace.relevance_tokens();
+    let parts: Vec<Part> = tokens.iter().map(|t| t.part).collect();
     let chosen: Vec<usize> = match app.rows {
         Rows::TopK(k) => top_k_rows(&rel.display, &parts, k),
-        Rows::All => (0..trace.tokens.len()).collect(),
+        Rows::All => (0..tokens.len()).collect(),
     };
     let columns: Vec<Vec<f32>> = chosen
         .iter()
@@ -171,7 +188,7 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         .iter()
         .zip(&columns)
         .map(|(&t, values)| HeatRow {
-            label: trace.tokens.get(t).map_or("", |tok| tok.piece.as_str()),
+            label: tokens.get(t).map_or("", |tok| tok.piece.as_str()),
             color: parts.get(t).map(|p| theme::part_color(*p)),
             values,
             mrd: rel.token_mrd.get(t).copied().flatten(),
@@ -186,6 +203,18 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         HeatmapLegend::new().title(Some(legend_title.as_str())),
         legend_area,
     );
+}
+
+/// The readable piece of a generated token of `trace`, quoted.
+fn t_piece(trace: Option<&crate::pipeline::SampleTrace>, id: u32) -> Option<String> {
+    let trace = trace?;
+    trace
+        .generation
+        .steps
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| format!("«{}»", s.piece))
+        .or_else(|| Some(format!("#{id}")))
 }
 
 /// Part MRDs as bars over the N counted layers.
