@@ -29,11 +29,17 @@ fn trace(args: &[&str], family: &str, data: &std::path::Path) -> Value {
 
 /// Every documented part of a sample trace is there and consistent.
 fn check_complete(v: &Value, family: &str, layers: usize) {
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     assert_eq!(v["model"]["family"], family);
     assert_eq!(v["model"]["layers"], layers);
     let tokens = v["tokens"].as_array().unwrap();
-    let t = tokens.len();
+    // Relevance has a column per prompt token and per answer-prefix token.
+    let target = &v["target"];
+    assert_eq!(target["choice"], "answer-span", "{target}");
+    let prefix = target["prefix"].as_array().unwrap();
+    assert!(prefix.iter().all(|p| p["part"] == "answer_prefix"));
+    assert!(!target["span_ids"].as_array().unwrap().is_empty(), "{target}");
+    let t = tokens.len() + prefix.len();
     assert!(t > 50, "{family}: {t} tokens");
     assert_eq!(v["top_logits"].as_array().unwrap().len(), 20);
     assert_eq!(v["greedy_ids"], v["generation"]["ids"]);
