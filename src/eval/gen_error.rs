@@ -23,6 +23,9 @@
 //!    2 to 6 characters containing a letter repeated 4 or more times in a row (`答案答案答案答案`).
 //! 6. **gibberish, symbols**: at least 4 non-space characters of which fewer than half are
 //!    letters, marks or digits (`#$%&*@!`, `^^^ ~~~`).
+//! 7. **gibberish, mixed scripts**: letters from 3 or more writing systems (Latin, Greek,
+//!    Cyrillic, Arabic, Devanagari, Thai, CJK, Hangul, other), as a random model writes them
+//!    (`zเห化e在 هذ`); a real answer mixes at most two (`NBA 总决赛`, `2007年`).
 //!
 //! The rules are deliberately conservative: a plausible short answer (a name, a number with
 //! units, a date, a short phrase in any of the 12 scripts) must never be labelled, so anything
@@ -323,7 +326,49 @@ fn gibberish_reason(extracted: &str) -> Option<String> {
             visible.len()
         ));
     }
+    let mut scripts: Vec<&str> = visible
+        .iter()
+        .filter(|&&c| is_letter(c))
+        .map(|&c| script_of(c))
+        .collect();
+    scripts.sort_unstable();
+    scripts.dedup();
+    if scripts.len() >= MIN_MIXED_SCRIPTS {
+        return Some(format!(
+            "letters from {} writing systems ({})",
+            scripts.len(),
+            scripts.join(", ")
+        ));
+    }
     None
+}
+
+/// Writing systems an answer may not mix more of than two.
+const MIN_MIXED_SCRIPTS: usize = 3;
+
+/// The writing system of a letter, by Unicode block (coarse: enough to tell the 12
+/// languages' scripts apart).
+fn script_of(c: char) -> &'static str {
+    match u32::from(c) {
+        0x0000..=0x024F | 0x1E00..=0x1EFF | 0x2C60..=0x2C7F | 0xA720..=0xA7FF => "Latin",
+        0x0370..=0x03FF | 0x1F00..=0x1FFF => "Greek",
+        0x0400..=0x052F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => "Cyrillic",
+        0x0590..=0x05FF => "Hebrew",
+        0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF => {
+            "Arabic"
+        }
+        0x0900..=0x097F | 0xA8E0..=0xA8FF => "Devanagari",
+        0x0E00..=0x0E7F => "Thai",
+        0x1100..=0x11FF | 0x3130..=0x318F | 0xAC00..=0xD7AF => "Hangul",
+        0x2E80..=0x2FDF
+        | 0x3000..=0x30FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xF900..=0xFAFF
+        | 0xFF00..=0xFFEF
+        | 0x20000..=0x3FFFF => "CJK",
+        _ => "other",
+    }
 }
 
 /// A non-digit, non-space character repeated at least [`MIN_CHAR_RUN`] times in a row
@@ -443,6 +488,9 @@ mod tests {
             "hahahaha",
             "#$%&*@!",
             "^^^ ~~~ ^^^",
+            // A random model's output (issue 14): Latin, Thai, CJK and Arabic letters.
+            "zเห化e在 هذ",
+            "Москва Bahn 北京",
         ] {
             assert_eq!(
                 label(answer),
@@ -484,6 +532,10 @@ mod tests {
             "1 2 3 4",
             "...Ready For It?",
             "Paris\u{fffd}",
+            "NBA 总决赛",
+            "2007年2月8日",
+            "Tōkyō 東京",
+            "München",
         ] {
             let result = classify_by_rules(answer, answer);
             assert_eq!(result.error, None, "{answer:?}: {}", result.reason);
