@@ -15,6 +15,7 @@
 use crate::attribution::mrd::PartMrd;
 use crate::attribution::oracle::{Ablation, OracleResult};
 use crate::attribution::relevance::TargetMode;
+use crate::attribution::target::{AnswerTarget, TargetChoice};
 use crate::data::prompt::{Format, Scenario};
 use crate::data::Lang;
 use crate::eval::score::Score;
@@ -25,7 +26,17 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Version of the results-file layout (header, unit lines and pool sidecar).
-pub const RESULTS_VERSION: u32 = 1;
+/// Version 2 adds what relevance and the oracle explained (`settings.explain`, each unit's
+/// `target`); version-1 files still load (they explained the first generated token).
+pub const RESULTS_VERSION: u32 = 2;
+
+/// The oldest results version this xmrc-lens reads.
+pub const OLDEST_RESULTS_VERSION: u32 = 1;
+
+/// Version-1 files explained the first generated token.
+fn explained_first_generated() -> TargetChoice {
+    TargetChoice::FirstGenerated
+}
 
 /// What identifies one unit of work: the result is a function of the key and the file's
 /// [`RunSettings`]. `lang` is `en` for en-en.
@@ -134,6 +145,9 @@ pub struct RunSettings {
     pub device: String,
     pub dtype: String,
     pub chat: String,
+    /// What relevance and the oracle explain (absent in version 1: the first generated token).
+    #[serde(default = "explained_first_generated")]
+    pub explain: TargetChoice,
 }
 
 impl Default for RunSettings {
@@ -155,6 +169,7 @@ impl Default for RunSettings {
             device: "auto".into(),
             dtype: "auto".into(),
             chat: "auto".into(),
+            explain: TargetChoice::AnswerSpan,
         }
     }
 }
@@ -268,6 +283,9 @@ pub struct UnitRecord {
     pub model: ModelIdentity,
     pub prompt_tokens: usize,
     pub timings: StageTimings,
+    /// The explained tokens: the answer span and its teacher-forced prefix (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<AnswerTarget>,
 }
 
 impl UnitRecord {
@@ -293,6 +311,7 @@ impl UnitRecord {
             model: trace.model.clone(),
             prompt_tokens: trace.tokens.len(),
             timings: trace.timings.clone(),
+            target: trace.target.clone(),
             key,
         }
     }

@@ -6,7 +6,9 @@
 //! Any other unreadable line is damage, reported with its line number. One writer at a time:
 //! the file is locked while `eval` appends to it.
 
-use super::record::{pool_path, PoolFile, ResultLine, RunHeader, UnitRecord, RESULTS_VERSION};
+use super::record::{
+    pool_path, PoolFile, ResultLine, RunHeader, UnitRecord, OLDEST_RESULTS_VERSION, RESULTS_VERSION,
+};
 use anyhow::{bail, Context, Result};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -68,9 +70,9 @@ pub fn parse_results(bytes: &[u8], path: &Path) -> Result<ResultsContent> {
         })?;
         match parsed {
             ResultLine::Run(header) => {
-                if header.version != RESULTS_VERSION {
+                if !(OLDEST_RESULTS_VERSION..=RESULTS_VERSION).contains(&header.version) {
                     bail!(
-                        "{}:{}: results version {} (this xmrc-lens reads version {RESULTS_VERSION})",
+                        "{}:{}: results version {} (this xmrc-lens reads versions {OLDEST_RESULTS_VERSION} to {RESULTS_VERSION})",
                         path.display(),
                         n + 1,
                         header.version
@@ -106,9 +108,9 @@ pub fn read_pool(results: &Path) -> Result<Option<PoolFile>> {
         Ok(bytes) => {
             let pool: PoolFile = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{}: not a pool file", path.display()))?;
-            if pool.version != RESULTS_VERSION {
+            if !(OLDEST_RESULTS_VERSION..=RESULTS_VERSION).contains(&pool.version) {
                 bail!(
-                    "{}: pool version {} (this xmrc-lens reads version {RESULTS_VERSION})",
+                    "{}: pool version {} (this xmrc-lens reads versions {OLDEST_RESULTS_VERSION} to {RESULTS_VERSION})",
                     path.display(),
                     pool.version
                 );
@@ -239,6 +241,29 @@ mod tests {
     }
 
     #[test]
+    fn version_1_files_load_as_first_generated_and_unknown_versions_are_named() {
+        use crate::attribution::target::TargetChoice;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        drop(ResultsWriter::open(&path, &header(64)).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut v1: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        v1["version"] = 1.into();
+        v1["settings"].as_object_mut().unwrap().remove("explain");
+        std::fs::write(&path, format!("{v1}\n")).unwrap();
+        let read = read_results(&path).unwrap();
+        let settings = read.header.unwrap().settings;
+        assert_eq!(settings.explain, TargetChoice::FirstGenerated);
+        v1["version"] = 9.into();
+        std::fs::write(&path, format!("{v1}\n")).unwrap();
+        let err = format!("{:#}", read_results(&path).unwrap_err());
+        assert!(
+            err.contains("results version 9") && err.contains("versions 1 to 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_new_file_gets_a_header_and_a_torn_tail_is_cut_off() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
@@ -246,7 +271,7 @@ mod tests {
         assert!(opened.existing.header.is_none());
         drop(opened);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with(r#"{"kind":"run","version":1"#), "{text}");
+        assert!(text.starts_with(r#"{"kind":"run","version":2"#), "{text}");
         // A crash mid-line leaves bytes without a newline.
         std::fs::write(&path, format!("{text}{{\"kind\":\"unit\",\"key\":{{")).unwrap();
         let read = read_results(&path).unwrap();

@@ -101,6 +101,7 @@ impl EvalArgs {
             device: self.run.device.to_string(),
             dtype: self.run.dtype.to_string(),
             chat: format!("{:?}", self.run.chat_mode()).to_lowercase(),
+            explain: a.explain,
         }
     }
 

@@ -159,6 +159,7 @@ fn unit(s: Spec) -> UnitRecord {
         },
         prompt_tokens: 900,
         timings: StageTimings::default(),
+        target: None,
     }
 }
 
