@@ -38,6 +38,7 @@ fn sample(id: &str, article: usize, title: &str, versions: [(Lang, Version<'_>);
         id: id.to_string(),
         article,
         title: title.to_string(),
+        custom: false,
         entries: versions
             .into_iter()
             .map(|(lang, (c, q, a))| (lang, entry(c, q, a)))
@@ -265,6 +266,7 @@ fn big_dataset(articles: usize, per_article: usize) -> Dataset {
                 id: format!("a{article}-q{q}"),
                 article,
                 title: format!("Article {article}"),
+                custom: false,
                 entries: BTreeMap::from([
                     (Lang::En, entry(&en, "What is the number?", &[&gold])),
                     (Lang::De, entry(&de, "Was ist die Zahl?", &[&gold])),
@@ -1129,4 +1131,41 @@ fn a_template_that_trims_the_turn_keeps_parts_and_gold_in_place() {
         let end = gold.start + gold.text.chars().count();
         assert_eq!(chars(&p.text, gold.start, end), gold.text);
     }
+}
+
+/// A typed-in sample is never a demonstration: adding one (even without a gold answer)
+/// changes no other sample's prompt, and its own 2-shot prompt draws real samples.
+#[test]
+fn custom_samples_change_no_other_prompt() {
+    let data = dataset();
+    let build_all = |d: &Dataset| -> Vec<String> {
+        let mut texts = Vec::new();
+        for index in 0..data.len() {
+            for lang in [Lang::De, Lang::Zh] {
+                for o in all_layouts(lang) {
+                    texts.push(build_prompt(d, index, &o, None).unwrap().text);
+                }
+            }
+        }
+        texts
+    };
+    let before = build_all(&data);
+    let mut with_custom = data.clone();
+    let mut custom = data.samples[0].clone();
+    custom.id = "custom-1".into();
+    custom.article = data.samples.iter().map(|s| s.article).max().unwrap() + 1;
+    custom.custom = true;
+    for entry in custom.entries.values_mut() {
+        entry.answers.clear();
+    }
+    with_custom.samples.push(custom);
+    assert_eq!(build_all(&with_custom), before);
+    let own = build_prompt(
+        &with_custom,
+        with_custom.len() - 1,
+        &opts(Scenario::EnX, Lang::De, 2, Format::V1),
+        None,
+    )
+    .unwrap();
+    assert!(!own.text.is_empty());
 }

@@ -262,6 +262,7 @@ mod tests {
                 id: format!("q{i}"),
                 article: i / 3,
                 title: format!("Article {}", i / 3),
+                custom: false,
                 entries: langs
                     .iter()
                     .map(|&l| {

@@ -144,6 +144,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
                 PoolFill {
                     exclude: *index,
                     count: n,
+                    seed: prompt_options.seed,
                 },
                 &mut pool,
                 Some(&cancel),

@@ -660,6 +660,7 @@ fn sample_from(lang: Lang, record: Record) -> Sample {
         article: record.article,
         title: record.title,
         entries: BTreeMap::from([(lang, record.entry)]),
+        custom: false,
     }
 }
 

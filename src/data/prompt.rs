@@ -3,6 +3,7 @@
 //! models, and the character span of every prompt part.
 
 mod demos;
+pub use demos::sample_rng;
 mod layout;
 mod options;
 mod part;

@@ -29,6 +29,10 @@ pub struct Sample {
     /// Article title (from the English file when present).
     pub title: String,
     pub entries: BTreeMap<Lang, Entry>,
+    /// Typed in by a user (the explorer's custom sample form): never a demonstration and
+    /// never in a reference pool, so adding one changes no other sample's prompt or score.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub custom: bool,
 }
 
 impl Sample {

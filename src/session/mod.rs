@@ -281,6 +281,7 @@ mod tests {
             article: 0,
             title: "Paris".into(),
             entries: [(Lang::En, entry.clone()), (Lang::De, entry)].into(),
+            custom: false,
         }
     }
 

@@ -53,6 +53,9 @@ pub struct SampleSimilarity {
     pub ratio: Option<Ratios>,
     /// Samples behind `within` (this one excluded).
     pub reference_samples: usize,
+    /// Their ids (absent in traces written before they were listed).
+    #[serde(default)]
+    pub reference_ids: Vec<String>,
 }
 
 impl ReferencePool {
@@ -156,11 +159,17 @@ impl ReferencePool {
         let within = self.within_excluding(lang, id, x)?;
         let reference_samples = self.len(lang) - usize::from(self.contains(lang, id));
         let ratio = within.as_ref().map(|w| divide(&series.cosine, w));
+        let reference_ids = self
+            .ids(lang)
+            .filter(|other| *other != id)
+            .map(str::to_string)
+            .collect();
         Ok(SampleSimilarity {
             series,
             within,
             ratio,
             reference_samples,
+            reference_ids,
         })
     }
 

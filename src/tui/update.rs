@@ -534,6 +534,7 @@ fn add_custom_sample(app: &mut App, form: &CustomForm) -> Result<Vec<Effect>, St
         article,
         title: format!("custom: {title}"),
         entries: data.langs.iter().map(|l| (*l, entry.clone())).collect(),
+        custom: true,
     });
     let index = data.samples.len() - 1;
     let data = Arc::new(data);
@@ -555,7 +556,10 @@ pub fn restore_session(app: &mut App, session: &Session) -> Vec<Effect> {
         let at = match data.position_of(&saved.sample.id) {
             Some(at) => at,
             None if saved.custom => {
-                data.samples.push(saved.sample.clone());
+                // Sessions written before samples carried the flag: say it again.
+                let mut sample = saved.sample.clone();
+                sample.custom = true;
+                data.samples.push(sample);
                 added = true;
                 data.samples.len() - 1
             }

@@ -23,6 +23,18 @@ fn demo_rng(seed: u64, sample_id: &str) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(fnv1a(bytes))
 }
 
+/// A reproducible random stream for one sample and one use (`purpose` keeps the streams
+/// of different draws apart), stable across platforms and runs.
+pub fn sample_rng(seed: u64, purpose: &str, sample_id: &str) -> ChaCha8Rng {
+    let bytes = seed
+        .to_le_bytes()
+        .into_iter()
+        .chain(purpose.bytes())
+        .chain([0])
+        .chain(sample_id.bytes());
+    ChaCha8Rng::seed_from_u64(fnv1a(bytes))
+}
+
 /// Indices of `count` demonstrations for `data.samples[test_index]`: samples from other
 /// articles, each from a different article while enough articles remain.
 pub(crate) fn choose_demos(
@@ -44,7 +56,8 @@ pub(crate) fn choose_demos(
         .samples
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.article != test.article)
+        // Typed-in samples are never demonstrations: adding one changes no other prompt.
+        .filter(|(_, s)| s.article != test.article && !s.custom)
         .map(|(i, _)| i)
         .collect();
     if pool.is_empty() {
