@@ -7,6 +7,7 @@ mod common;
 use common::{bin, repo_path};
 use std::path::{Path, PathBuf};
 use xmrc_lens::eval::normalize::Normalizer;
+use xmrc_lens::report::aggregate::Incorrect;
 use xmrc_lens::report::merge::{self, Merged};
 use xmrc_lens::report::synthetic;
 use xmrc_lens::report::table::{Cell, Table};
@@ -139,27 +140,131 @@ fn summary_figures_are_the_hand_computed_ones() {
     close(num(&s[5]), 52.5);
     close(num(&s[6]), (60.0 + 40.0 + 56.25) / 3.0 / 85.0);
     close(num(&s[7]), 52.5 / 85.0);
-    // Language errors where en-x F1 is 0: de 1/4, zh 2/4, ar 0/4.
-    close(num(&s[8]), 25.0);
-    // Generation errors: zh blank + refusal (2/4), ar gibberish (1/4), de none.
-    close(num(&s[9]), 25.0);
+    // Error rates divide by the incorrect responses (EM = 0, i.e. F1 < 100 in the fixture):
+    // de 3 (F1 80, 0, 60), zh 3 (60, 0, 0), ar 3 (30, 20, 75), en-en 2 (80, 60).
+    // Language errors where en-x F1 is 0: de 1/3, zh 2/3, ar 0/3.
+    close(num(&s[8]), (100.0 / 3.0 + 200.0 / 3.0 + 0.0) / 3.0);
+    // Generation errors: zh blank + refusal (2/3), ar gibberish (1/3), de none.
+    close(num(&s[9]), (0.0 + 200.0 / 3.0 + 100.0 / 3.0) / 3.0);
+    // en-en: none among its 2 incorrect responses.
     close(num(&s[10]), 0.0);
+    // The same over all responses, in the "(all)" columns: de 1/4, zh 2/4, ar 0/4; zh 2/4,
+    // ar 1/4.
+    let summary = table(&report, "summary");
+    assert_eq!(summary.columns[11], "mean language error % (all)");
+    close(num(&s[11]), 25.0);
+    close(num(&s[12]), 25.0);
+    close(num(&s[13]), 0.0);
     // EM: 100 only where F1 is 100: en-en 2/4.
     let em = row(table(&report, "summary_em"), &[model, "2", "v1"]);
     close(num(&em[3]), 50.0);
     // v2 halves en-x F1.
     let v2 = row(table(&report, "summary"), &[model, "2", "v2"]);
     close(num(&v2[4]), (60.0 + 40.0 + 56.25) / 6.0);
+    // v2: every en-x answer is incorrect (F1 <= 50), so its rates equal the all-response ones.
+    close(num(&v2[8]), 25.0);
+    close(num(&v2[9]), 25.0);
 
     let g = row(table(&report, "gibberish"), &[model, "2", "v1"]);
-    // en-en, de, zh, ar.
-    close(num(&g[6]), 25.0);
+    // en-en, de, zh, ar, then the same over all responses: ar 1 of 3 incorrect, 1 of 4.
+    close(num(&g[6]), 100.0 / 3.0);
+    close(num(&g[10]), 25.0);
+    let n = row(table(&report, "incorrect"), &[model, "2", "v1"]);
+    assert_eq!(
+        n[3..].iter().map(num).collect::<Vec<_>>(),
+        vec![2.0, 3.0, 3.0, 3.0]
+    );
     let o = row(table(&report, "oracle"), &[model, "2", "v1"]);
     // Step correct where F1 >= 50: en-en 4/4; de 3/4, zh 2/4, ar 2/4.
     close(num(&o[3]), 100.0);
     close(num(&o[4]), (75.0 + 50.0 + 50.0) / 3.0);
     // Sequence correct where F1 > 0: de 3/4, zh 2/4, ar 4/4.
     close(num(&o[6]), 75.0);
+}
+
+#[test]
+fn error_tables_follow_the_incorrect_rule_and_name_it() {
+    let merged = load(&shards());
+    let model = synthetic::FIXTURE_MODEL;
+    let em0 = rep::build(&merged, &options(true)).unwrap();
+    let rule = "EM = 0 under the squad normaliser: the paper's W set";
+    for id in [
+        "summary",
+        "incorrect",
+        "language_error",
+        "generation_error",
+        "gibberish",
+        "refusal",
+        "blank",
+        "paper_comparison",
+    ] {
+        let caption = &table(&em0, id).caption;
+        assert!(caption.contains(rule), "{id}: {caption}");
+        if id != "language_error" && id != "incorrect" {
+            assert!(
+                caption.contains("judged by the rule-based classifier"),
+                "{id}: {caption}"
+            );
+        }
+    }
+
+    // F1 < 50: v1 en-en (F1 100, 100, 80, 60) has no incorrect response, so no rate: "–" in
+    // markdown, an empty CSV cell, never 0; over all responses it is 0.
+    let f1 = rep::build_with(&merged, &options(true), Incorrect::F1Below(50.0)).unwrap();
+    let gen = table(&f1, "generation_error");
+    assert!(
+        gen.caption.contains("F1 < 50 under the squad normaliser"),
+        "{}",
+        gen.caption
+    );
+    assert!(
+        gen.caption.contains("--incorrect f1-below:50"),
+        "{}",
+        gen.caption
+    );
+    let r = row(gen, &[model, "2", "v1"]);
+    assert_eq!(r[3], Cell::Num(None));
+    assert_eq!(gen.columns[7], "en-en (all)");
+    close(num(&r[7]), 0.0);
+    // zh: the two 0-F1 answers are incorrect, one blank and one refusal: 100 %.
+    close(num(&r[5]), 100.0);
+    let line = gen
+        .csv()
+        .lines()
+        .find(|l| l.starts_with(&format!("{model},2,v1,")))
+        .unwrap()
+        .to_string();
+    assert_eq!(line, format!("{model},2,v1,,0,100,50,0,0,50,25"));
+    assert!(
+        gen.markdown()
+            .contains(&format!("| {model} | 2 | v1 | – | 0.00 | 100.00 | 50.00 |")),
+        "{}",
+        gen.markdown()
+    );
+    let n = row(table(&f1, "incorrect"), &[model, "2", "v1"]);
+    assert_eq!(
+        n[3..].iter().map(num).collect::<Vec<_>>(),
+        vec![0.0, 1.0, 2.0, 2.0]
+    );
+    // The comparison says that the rule is not the paper's, and compares "–" where we have
+    // no rate.
+    let paper = f1.paper.as_deref().unwrap();
+    assert!(
+        paper.contains("--incorrect em0 to compare like with like"),
+        "{paper}"
+    );
+    assert!(
+        paper.contains("| generation error % of incorrect en-en | 0.85 | – | – |"),
+        "{paper}"
+    );
+    // Under EM = 0, the comparison's rates are the per-language tables' (over the incorrect
+    // responses), not the all-response ones: zh 2 of 3.
+    let em0_paper = em0.paper.as_deref().unwrap();
+    assert!(
+        em0_paper.contains("| language error % of incorrect en-zh | 0.36 | 66.67 | 66.31 |"),
+        "{em0_paper}"
+    );
+    assert!(!em0_paper.contains("compare like with like"), "{em0_paper}");
 }
 
 #[test]
@@ -391,6 +496,39 @@ fn the_binary_reports_the_fixture_beside_the_paper() {
         .path()
         .join("similarity_meta-llama-llama-3-1-8b-instruct_2shot_v1.png")
         .is_file());
+}
+
+#[test]
+fn the_binary_takes_the_incorrect_rule() {
+    let out = tempfile::tempdir().unwrap();
+    bin()
+        .arg("report")
+        .args(shards())
+        .arg("--out")
+        .arg(out.path())
+        .args(["--incorrect", "f1-below:50", "--no-plots"])
+        .assert()
+        .success();
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(
+        md.contains("F1 < 50 under the squad normaliser, by --incorrect f1-below:50"),
+        "{md}"
+    );
+    let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
+    // v1 en-en has no incorrect response under F1 < 50: its generation-error cell is empty.
+    let v1 = csv.lines().find(|l| l.contains(",2,v1,")).unwrap();
+    let cells: Vec<&str> = v1.split(',').collect();
+    assert_eq!(cells[10], "", "{v1}");
+    assert_eq!(cells[13], "0", "{v1}");
+    bin()
+        .arg("report")
+        .args(shards())
+        .arg("--out")
+        .arg(out.path())
+        .args(["--incorrect", "f1-below:150"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("f1-below:T"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use super::write_out;
 use crate::eval::normalize::Normalizer;
-use crate::report::aggregate::JudgeChoice;
+use crate::report::aggregate::{Incorrect, JudgeChoice};
 use crate::report::{self, merge, ReportOptions};
 use anyhow::Result;
 use clap::Args;
@@ -25,6 +25,11 @@ pub struct ReportArgs {
     /// label, else rules.
     #[arg(long, value_enum)]
     pub judge: Option<JudgeChoice>,
+    /// Which responses are incorrect, the denominator of every error rate (the paper's W
+    /// set): em0 (EM = 0, the paper's) or f1-below:T (F1 < T, F1 x100, 0 < T <= 100), both
+    /// under --normalizer.
+    #[arg(long, value_name = "RULE", default_value = "em0")]
+    pub incorrect: Incorrect,
     /// Add the paper's published 2-shot figures beside ours (also printed).
     #[arg(long)]
     pub paper: bool,
@@ -50,7 +55,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         paper: args.paper,
         plots: !args.no_plots,
     };
-    let built = report::build(&merged, &options)?;
+    let built = report::build_with(&merged, &options, args.incorrect)?;
     let written = report::write(&built, &args.out, options.plots)?;
     let mut text = String::new();
     if let Some(paper) = &built.paper {

@@ -16,14 +16,15 @@ pub mod table;
 pub mod tables;
 
 use crate::eval::normalize::Normalizer;
-use aggregate::JudgeChoice;
+use aggregate::{Incorrect, JudgeChoice};
 use anyhow::{Context, Result};
 use merge::Merged;
 use std::path::{Path, PathBuf};
 use table::Table;
 use tables::{Labelling, RowLabels};
 
-/// What to report and where.
+/// What to report and where. The rule for incorrect responses (the error rates' denominator)
+/// is [`build_with`]'s argument; [`build`] uses the default, EM = 0.
 #[derive(Clone, Debug)]
 pub struct ReportOptions {
     pub normalizer: Normalizer,
@@ -58,14 +59,37 @@ fn normalizer_note(normalizer: Normalizer) -> String {
     }
 }
 
-/// Builds every table from merged results.
+/// The rule for incorrect responses in words, for every error table's caption.
+pub fn incorrect_note(incorrect: Incorrect, normalizer: Normalizer) -> String {
+    let rule = format!("{} under the {normalizer} normaliser", incorrect.rule());
+    match incorrect {
+        Incorrect::Em0 => format!("{rule}: the paper's W set"),
+        Incorrect::F1Below(_) => {
+            format!("{rule}, by --incorrect {incorrect}; the paper's W set is EM = 0")
+        }
+    }
+}
+
+/// Builds every table from merged results; error rates divide by the incorrect responses
+/// under the default rule, EM = 0.
 pub fn build(merged: &Merged, options: &ReportOptions) -> Result<Report> {
+    build_with(merged, options, Incorrect::default())
+}
+
+/// Builds every table from merged results; error rates divide by the responses `incorrect`
+/// calls incorrect (`report --incorrect`).
+pub fn build_with(
+    merged: &Merged,
+    options: &ReportOptions,
+    incorrect: Incorrect,
+) -> Result<Report> {
     let judge = aggregate::resolve_judge(&merged.units, options.judge)?;
     let how = Labelling {
         scores: normalizer_note(options.normalizer),
         judge: format!("generation errors judged by {}", judge.description),
+        incorrect: incorrect_note(incorrect, options.normalizer),
     };
-    let rows = aggregate::rows(&merged.units, options.normalizer, judge.choice);
+    let rows = aggregate::rows(&merged.units, options.normalizer, judge.choice, incorrect);
     let labels = RowLabels::new(rows.iter().map(|r| &r.key));
     let groups = mrd_groups::group_mrds(&merged.units, options.normalizer);
     let series =
@@ -78,6 +102,7 @@ pub fn build(merged: &Merged, options: &ReportOptions) -> Result<Report> {
     ];
     shown.extend(tables::scores_per_language(&rows, &labels, &how, false));
     shown.extend(tables::scores_per_language(&rows, &labels, &how, true));
+    shown.push(tables::incorrect_counts(&rows, &labels, &how));
     shown.extend(tables::errors_per_language(&rows, &labels, &how));
     shown.extend(tables::oracle(&rows, &labels));
     shown.extend(tables::mrd(&groups, &labels, &how));
@@ -90,7 +115,7 @@ pub fn build(merged: &Merged, options: &ReportOptions) -> Result<Report> {
         md.push_str(&t.markdown());
     }
     let paper = if options.paper {
-        let comparison = paper::compare(&rows, &how.scores)?;
+        let comparison = paper::compare(&rows, &how, incorrect)?;
         let mut text = String::from("## Beside the paper\n\n");
         for note in &comparison.notes {
             text.push_str(&format!("- {note}\n"));
@@ -161,8 +186,10 @@ fn header(merged: &Merged, how: &Labelling) -> String {
         md.push('\n');
     }
     md.push_str(&format!(
-        "Scores: {}. Labels: {}.\n\n",
-        how.scores, how.judge
+        "Scores: {}. Labels: {}. Error rates: shares of {}; \"–\" where a setting has none.\n\n",
+        how.scores,
+        how.judge,
+        how.denominator()
     ));
     md
 }

@@ -5,8 +5,9 @@
 //! `assets/paper_models.csv` maps the paper's model names to Hugging Face hub ids. Both are
 //! compiled in, so the comparison works from any folder.
 
-use super::aggregate::RowStats;
+use super::aggregate::{ErrorKind, Incorrect, RowStats};
 use super::table::{Cell, Table};
+use super::tables::Labelling;
 use crate::attribution::relevance::TargetMode;
 use crate::data::prompt::Scenario;
 use crate::data::Lang;
@@ -114,10 +115,13 @@ pub fn match_model<'a>(name: &str, models: &'a [PaperModel]) -> Option<&'a Paper
     })
 }
 
-/// Our figure for a paper (metric, scenario, lang), as the paper counts it.
+/// Our figure for a paper (metric, scenario, lang), as the paper counts it: error rates among
+/// the incorrect responses, as the paper's are.
 fn ours(row: &RowStats, metric: &str, scenario: &str, lang: &str) -> Option<f64> {
     let f1 = |c: &super::aggregate::CellStats| c.f1.get();
     let lang_of = || lang.parse::<Lang>().ok();
+    let rate = |kind| move |c: &super::aggregate::CellStats| c.error_rate(kind);
+    let (language, generation) = (ErrorKind::Language, ErrorKind::Generation);
     match (metric, scenario, lang) {
         ("f1", "en-en", _) => row.en_en.f1.get(),
         ("f1", "en-x", "mean") => row.mean_en_x(f1),
@@ -126,11 +130,11 @@ fn ours(row: &RowStats, metric: &str, scenario: &str, lang: &str) -> Option<f64>
         ("f1", "x-x", _) => row.x_x.get(&lang_of()?)?.f1.get(),
         ("f1_ratio", "en-x", _) => Some(row.mean_en_x(f1)? / row.en_en.f1.get()?),
         ("f1_ratio", "x-x", _) => Some(row.mean_x_x(f1)? / row.en_en.f1.get()?),
-        ("language_error", "en-x", "mean") => row.mean_en_x(|c| c.language_error.percent()),
-        ("generation_error", "en-x", "mean") => row.mean_en_x(|c| c.generation_error.percent()),
-        ("generation_error", "en-en", _) => row.en_en.generation_error.percent(),
-        ("language_error", "en-x", _) => row.en_x.get(&lang_of()?)?.language_error.percent(),
-        ("generation_error", "en-x", _) => row.en_x.get(&lang_of()?)?.generation_error.percent(),
+        ("language_error", "en-x", "mean") => row.mean_en_x(rate(language)),
+        ("generation_error", "en-x", "mean") => row.mean_en_x(rate(generation)),
+        ("generation_error", "en-en", _) => row.en_en.error_rate(generation),
+        ("language_error", "en-x", _) => row.en_x.get(&lang_of()?)?.error_rate(language),
+        ("generation_error", "en-x", _) => row.en_x.get(&lang_of()?)?.error_rate(generation),
         _ => None,
     }
 }
@@ -139,8 +143,8 @@ fn label(metric: &str, scenario: &str, lang: &str) -> String {
     let what = match metric {
         "f1" => "F1",
         "f1_ratio" => "F1 ratio to en-en",
-        "language_error" => "language error %",
-        "generation_error" => "generation error %",
+        "language_error" => "language error % of incorrect",
+        "generation_error" => "generation error % of incorrect",
         other => other,
     };
     let where_ = match (scenario, lang) {
@@ -159,10 +163,19 @@ pub struct Comparison {
 }
 
 /// Paper figures (Tables 2, 6, 7 and 8) beside ours for every results model the paper has.
-pub fn compare(rows: &[RowStats], normalizer_note: &str) -> Result<Comparison> {
+/// Error rates on both sides divide by the incorrect responses (`incorrect` on ours).
+pub fn compare(rows: &[RowStats], how: &Labelling, incorrect: Incorrect) -> Result<Comparison> {
     let values = paper_values()?;
     let models = paper_models()?;
     let mut notes = Vec::new();
+    if incorrect != Incorrect::Em0 && !rows.is_empty() {
+        notes.push(format!(
+            "our error rates count {} as incorrect (--incorrect {incorrect}); the paper's \
+             incorrect responses are EM = 0: rerun with --incorrect em0 to compare like with \
+             like",
+            incorrect.rule()
+        ));
+    }
     let mut by_model: BTreeMap<&str, Vec<&RowStats>> = BTreeMap::new();
     for row in rows {
         by_model
@@ -178,7 +191,13 @@ pub fn compare(rows: &[RowStats], normalizer_note: &str) -> Result<Comparison> {
              the results hold both formats, the one with the higher mean en-x F1 is compared \
              (the paper's rule). The paper's Table 3 is left out: it reports an estimated \
              oracle F1, our oracle table the share of samples whose gold sentence ranks \
-             first. {normalizer_note}."
+             first. Error rates on both sides are shares of the incorrect responses (the \
+             paper's W set; the paper's generation errors judged by Qwen-2.5-72B-Instruct, its \
+             language by Lingua). Ours divide by {}, {}; the all-response rates of our error \
+             tables are not compared. {}.",
+            how.denominator(),
+            how.judge,
+            how.scores
         ),
         [
             "model",

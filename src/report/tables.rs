@@ -1,6 +1,6 @@
 //! The tables in the paper's shapes, from the aggregated rows.
 
-use super::aggregate::{languages, CellStats, RowKey, RowStats};
+use super::aggregate::{languages, CellStats, ErrorKind, RowKey, RowStats};
 use super::mrd_groups::{GroupMrd, PARTS};
 use super::similarity::SimSeries;
 use super::table::{Cell, Table};
@@ -16,6 +16,19 @@ pub struct Labelling {
     pub scores: String,
     /// e.g. "generation errors judged by the rule-based classifier".
     pub judge: String,
+    /// The rule for incorrect responses, e.g. "EM = 0 under the squad normaliser: the
+    /// paper's W set".
+    pub incorrect: String,
+}
+
+impl Labelling {
+    /// The error rates' denominator in words.
+    pub fn denominator(&self) -> String {
+        format!(
+            "the incorrect responses of each setting ({})",
+            self.incorrect
+        )
+    }
 }
 
 /// Leading columns naming a row; the relevance target only when some row is not `step`.
@@ -64,7 +77,8 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-/// Paper Table 2: scores, their ratios to en-en, and the mean error rates.
+/// Paper Table 2: scores, their ratios to en-en, and the mean error rates (over the incorrect
+/// responses, then the same over all responses in columns marked "(all)").
 pub fn summary(rows: &[RowStats], labels: &RowLabels, how: &Labelling, em: bool) -> Table {
     let metric = if em { "EM" } else { "F1" };
     let score = |c: &CellStats| if em { c.em.get() } else { c.f1.get() };
@@ -74,9 +88,13 @@ pub fn summary(rows: &[RowStats], labels: &RowLabels, how: &Labelling, em: bool)
         format!(
             "{metric} x100 on en-en, its mean over the en-x and over the x-x languages (the mean \
              of the per-language means), their ratios to en-en, and en-x error rates (%): \
-             language error (mean over languages), generation error (mean over languages) and \
-             en-en generation error. {}; {}.",
-            how.scores, how.judge
+             language error and generation error (each the mean of the per-language rates, over \
+             the languages that have a rate) and en-en generation error. Error rates divide by \
+             {}; \"–\" where there is none. Columns marked (all) divide the same errors by all \
+             responses instead. {}; {}; language detected by Lingua.",
+            how.denominator(),
+            how.scores,
+            how.judge
         ),
         columns(
             labels,
@@ -89,6 +107,9 @@ pub fn summary(rows: &[RowStats], labels: &RowLabels, how: &Labelling, em: bool)
                 "mean language error %",
                 "mean generation error %",
                 "en-en generation error %",
+                "mean language error % (all)",
+                "mean generation error % (all)",
+                "en-en generation error % (all)",
             ]
             .map(String::from),
         ),
@@ -104,9 +125,12 @@ pub fn summary(rows: &[RowStats], labels: &RowLabels, how: &Labelling, em: bool)
                 xx,
                 ratio(x, en),
                 ratio(xx, en),
-                row.mean_en_x(|c| c.language_error.percent()),
-                row.mean_en_x(|c| c.generation_error.percent()),
-                row.en_en.generation_error.percent(),
+                row.mean_en_x(|c| c.error_rate(ErrorKind::Language)),
+                row.mean_en_x(|c| c.error_rate(ErrorKind::Generation)),
+                row.en_en.error_rate(ErrorKind::Generation),
+                row.mean_en_x(|c| c.error_rate_all(ErrorKind::Language)),
+                row.mean_en_x(|c| c.error_rate_all(ErrorKind::Generation)),
+                row.en_en.error_rate_all(ErrorKind::Generation),
             ]
             .map(Cell::Num),
         );
@@ -115,7 +139,11 @@ pub fn summary(rows: &[RowStats], labels: &RowLabels, how: &Labelling, em: bool)
     t
 }
 
-/// Paper Table 6 (and Tables 7-9 with another figure): one column per language.
+/// A figure of a cell, as a table cell.
+type Figure<'a> = &'a dyn Fn(&CellStats) -> Cell;
+
+/// Paper Table 6 (and Tables 7-9 with another figure): one column per language, for each
+/// block of figures (a column-name suffix and the figure); "–" where a row lacks a language.
 #[allow(clippy::too_many_arguments)]
 fn per_language(
     rows: &[RowStats],
@@ -125,17 +153,20 @@ fn per_language(
     caption: String,
     scenario: Scenario,
     with_en_en: bool,
-    figure: impl Fn(&CellStats) -> Option<f64>,
+    blocks: &[(&str, Figure)],
 ) -> Table {
     let langs = languages(rows, scenario);
-    let mut names = Vec::new();
+    let mut settings = Vec::new();
     if with_en_en {
-        names.push("en-en".to_string());
+        settings.push("en-en".to_string());
     }
-    names.extend(langs.iter().map(|l| match scenario {
+    settings.extend(langs.iter().map(|l| match scenario {
         Scenario::XX => format!("{l}-{l}"),
         _ => format!("en-{l}"),
     }));
+    let names = blocks
+        .iter()
+        .flat_map(|(suffix, _)| settings.iter().map(move |s| format!("{s}{suffix}")));
     let mut t = Table::new(id, title, caption, columns(labels, names));
     for row in rows {
         let cells_of = match scenario {
@@ -143,14 +174,16 @@ fn per_language(
             _ => &row.en_x,
         };
         let mut cells = labels.cells(&row.key);
-        if with_en_en {
-            cells.push(Cell::Num(figure(&row.en_en)));
+        for (_, figure) in blocks {
+            if with_en_en {
+                cells.push(figure(&row.en_en));
+            }
+            cells.extend(
+                langs
+                    .iter()
+                    .map(|l| cells_of.get(l).map_or(Cell::Num(None), figure)),
+            );
         }
-        cells.extend(
-            langs
-                .iter()
-                .map(|l| Cell::Num(cells_of.get(l).and_then(&figure))),
-        );
         t.rows.push(cells);
     }
     t
@@ -164,7 +197,7 @@ pub fn scores_per_language(
     em: bool,
 ) -> Vec<Table> {
     let metric = if em { "EM" } else { "F1" };
-    let score = move |c: &CellStats| if em { c.em.get() } else { c.f1.get() };
+    let score = move |c: &CellStats| Cell::Num(if em { c.em.get() } else { c.f1.get() });
     let stem = if em { "em" } else { "f1" };
     vec![
         per_language(
@@ -178,7 +211,7 @@ pub fn scores_per_language(
             ),
             Scenario::EnX,
             true,
-            score,
+            &[("", &score)],
         ),
         per_language(
             rows,
@@ -188,66 +221,90 @@ pub fn scores_per_language(
             format!("{metric} x100 per language, x-x. {}.", how.scores),
             Scenario::XX,
             false,
-            score,
+            &[("", &score)],
         ),
     ]
 }
 
-/// Paper Tables 7, 8 and 9a-c.
+/// The error rates' denominators: incorrect responses per setting (en-en and en-x).
+pub fn incorrect_counts(rows: &[RowStats], labels: &RowLabels, how: &Labelling) -> Table {
+    per_language(
+        rows,
+        labels,
+        "incorrect",
+        "Incorrect responses (the error rates' denominators)",
+        format!(
+            "Responses counted as incorrect ({}) per setting: the denominator of every error \
+             rate. A setting with none has no rate (\"–\").",
+            how.incorrect
+        ),
+        Scenario::EnX,
+        true,
+        &[("", &|c: &CellStats| Cell::Count(c.incorrect))],
+    )
+}
+
+/// Paper Tables 7, 8 and 9a-c: rates among the incorrect responses, then among all responses
+/// in columns marked "(all)".
 pub fn errors_per_language(rows: &[RowStats], labels: &RowLabels, how: &Labelling) -> Vec<Table> {
     let judge = &how.judge;
-    vec![
+    let denominator = format!(
+        "Divided by {}; \"–\" where a setting has none. Columns marked (all) divide the same \
+         errors by all responses instead",
+        how.denominator()
+    );
+    let table = |id: &str, title: &str, what: String, with_en_en: bool, kind: ErrorKind| {
         per_language(
             rows,
             labels,
+            id,
+            title,
+            format!("{what} {denominator}."),
+            Scenario::EnX,
+            with_en_en,
+            &[
+                ("", &|c: &CellStats| Cell::Num(c.error_rate(kind))),
+                (" (all)", &|c: &CellStats| Cell::Num(c.error_rate_all(kind))),
+            ],
+        )
+    };
+    vec![
+        table(
             "language_error",
             "Language error per language (paper Table 7)",
             "Language error rate (%) on en-x: the answer is detected (Lingua) as the question's \
              language while the gold is English."
                 .to_string(),
-            Scenario::EnX,
             false,
-            |c| c.language_error.percent(),
+            ErrorKind::Language,
         ),
-        per_language(
-            rows,
-            labels,
+        table(
             "generation_error",
             "Generation failure per language (paper Table 8)",
             format!("Generation failure rate (%): blank, refusal or gibberish; {judge}."),
-            Scenario::EnX,
             true,
-            |c| c.generation_error.percent(),
+            ErrorKind::Generation,
         ),
-        per_language(
-            rows,
-            labels,
+        table(
             "gibberish",
             "Gibberish per language (paper Table 9a)",
             format!("Gibberish rate (%); {judge}."),
-            Scenario::EnX,
             true,
-            |c| c.gibberish.percent(),
+            ErrorKind::Gibberish,
         ),
-        per_language(
-            rows,
-            labels,
+        table(
             "refusal",
             "Refusal per language (paper Table 9b)",
             format!("Refusal rate (%); {judge}."),
-            Scenario::EnX,
             true,
-            |c| c.refusal.percent(),
+            ErrorKind::Refusal,
         ),
-        per_language(
-            rows,
-            labels,
+        table(
             "blank",
             "Blank answers per language (paper Table 9c)",
             format!("Blank answer rate (%); {judge}."),
-            Scenario::EnX,
             true,
-            |c| c.blank.percent(),
+            ErrorKind::Blank,
         ),
     ]
 }
