@@ -777,7 +777,7 @@ fn resolve_hub_gguf(
         message,
     };
     let (api_repo, info) = match ask_hub(model, repo, settings, cached)? {
-        HubAnswer::Listed(api_repo, info) => (api_repo, info),
+        HubAnswer::Listed(listed) => *listed,
         HubAnswer::Cached(files) => return Ok(files),
     };
     let names: BTreeSet<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
@@ -865,7 +865,7 @@ fn resolve_cached(
 
 /// What the hub said about a revision: its file list, or (no answer) the cached copy.
 enum HubAnswer<T> {
-    Listed(ApiRepo, hf_hub::api::RepoInfo),
+    Listed(Box<(ApiRepo, hf_hub::api::RepoInfo)>),
     Cached(T),
 }
 
@@ -888,7 +888,7 @@ fn ask_hub<T>(
         .map_err(|e| hub_error(e.to_string()))?;
     let api_repo = api.repo(repo.clone());
     match api_repo.info() {
-        Ok(info) => Ok(HubAnswer::Listed(api_repo, info)),
+        Ok(info) => Ok(HubAnswer::Listed(Box::new((api_repo, info)))),
         Err(ApiError::RequestError(error)) => {
             if let Some(message) = refusal_message(&error) {
                 return Err(hub_error(message));
@@ -915,7 +915,7 @@ fn resolve_online(
     };
     let cached = |reason: &str| resolve_cached(model, repo, settings, reason);
     let (api_repo, info) = match ask_hub(model, repo, settings, cached)? {
-        HubAnswer::Listed(api_repo, info) => (api_repo, info),
+        HubAnswer::Listed(listed) => *listed,
         HubAnswer::Cached(files) => return Ok(files),
     };
     let names: BTreeSet<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();

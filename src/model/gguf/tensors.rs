@@ -154,7 +154,7 @@ pub fn map_name(gguf: &str, arch: &str, permute: Option<Heads>) -> Option<Mapped
 pub fn unpermute(t: &Tensor, heads: usize) -> Result<Tensor> {
     let dims = t.dims().to_vec();
     let rows = dims[0];
-    if heads == 0 || rows % (2 * heads) != 0 {
+    if heads == 0 || !rows.is_multiple_of(2 * heads) {
         bail!("cannot undo the query/key permutation: {rows} rows for {heads} heads");
     }
     let half = rows / heads / 2;
