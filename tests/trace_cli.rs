@@ -38,7 +38,10 @@ fn check_complete(v: &Value, family: &str, layers: usize) {
     assert_eq!(target["choice"], "answer-span", "{target}");
     let prefix = target["prefix"].as_array().unwrap();
     assert!(prefix.iter().all(|p| p["part"] == "answer_prefix"));
-    assert!(!target["span_ids"].as_array().unwrap().is_empty(), "{target}");
+    assert!(
+        !target["span_ids"].as_array().unwrap().is_empty(),
+        "{target}"
+    );
     let t = tokens.len() + prefix.len();
     assert!(t > 50, "{family}: {t} tokens");
     assert_eq!(v["top_logits"].as_array().unwrap().len(), 20);

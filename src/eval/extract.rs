@@ -222,7 +222,10 @@ mod tests {
     fn answer_range_points_into_the_text() {
         for (text, answer) in [
             ("Answer: **1876**\n", "1876"),
-            ("Here is the answer:\n  Denver Broncos \nmore", "Denver Broncos"),
+            (
+                "Here is the answer:\n  Denver Broncos \nmore",
+                "Denver Broncos",
+            ),
             ("Answer: Answer: x", "x"),
         ] {
             let r = answer_range(text).unwrap();
