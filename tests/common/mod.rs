@@ -197,3 +197,29 @@ pub fn json_f64s(v: &serde_json::Value) -> Vec<f64> {
         .map(|x| x.as_f64().unwrap())
         .collect()
 }
+
+/// Loads a model folder's safetensors weights in `dtype` on `device` (the tiny models on a GPU).
+pub fn load_decoder_on(
+    dir: &Path,
+    dtype: candle_core::DType,
+    device: &candle_core::Device,
+) -> (ModelConfig, Decoder) {
+    let config = ModelConfig::from_file(&dir.join("config.json")).unwrap();
+    let vb = load_var_builder(&weight_files(dir), dtype, device).unwrap();
+    let decoder = Decoder::new(&config, vb).unwrap();
+    (config, decoder)
+}
+
+/// The largest logit's id and its lead over the runner-up (the greedy choice and how close a
+/// tie it was).
+pub fn top2(logits: &[f32]) -> (u32, f32) {
+    let (mut best, mut first, mut second) = (0usize, f32::NEG_INFINITY, f32::NEG_INFINITY);
+    for (i, &v) in logits.iter().enumerate() {
+        if v > first {
+            (second, first, best) = (first, v, i);
+        } else if v > second {
+            second = v;
+        }
+    }
+    (best as u32, first - second)
+}
