@@ -125,7 +125,24 @@ impl AnswerTarget {
 /// stop): how far the decoded prefix `ids[..=i]` agrees with `text`. Tokens that end a
 /// partial UTF-8 character, or that the stop cut off, end where the agreement ends.
 pub fn token_ends(tokenizer: &Tokenizer, ids: &[u32], text: &str) -> Result<Vec<usize>> {
-    let mut ends = Vec::with_capacity(ids.len());
+    Ok(token_extents(tokenizer, ids, text)?
+        .into_iter()
+        .map(|e| e.end)
+        .collect())
+}
+
+/// How far each generated token reaches into `text`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Extent {
+    /// Byte end of the text complete after this token.
+    end: usize,
+    /// The token ends inside a character (byte-level BPE splits a character's UTF-8 bytes):
+    /// it holds part of the character that starts at `end`.
+    partial: bool,
+}
+
+fn token_extents(tokenizer: &Tokenizer, ids: &[u32], text: &str) -> Result<Vec<Extent>> {
+    let mut extents = Vec::with_capacity(ids.len());
     let mut last = 0;
     for i in 0..ids.len() {
         let decoded = tokenizer.decode(&ids[..=i])?;
@@ -136,9 +153,11 @@ pub fn token_ends(tokenizer: &Tokenizer, ids: &[u32], text: &str) -> Result<Vec<
             .last()
             .map_or(0, |((at, c), _)| at + c.len_utf8());
         last = last.max(common);
-        ends.push(last);
+        // Undecodable trailing bytes show as U+FFFD beyond the agreement.
+        let partial = decoded[common.min(decoded.len())..].starts_with('\u{FFFD}');
+        extents.push(Extent { end: last, partial });
     }
-    Ok(ends)
+    Ok(extents)
 }
 
 /// The target of a generation: `ids` the generated tokens (stop token excluded), `text`
@@ -162,11 +181,15 @@ pub fn answer_target(
     let Some(answer) = answer_range(text) else {
         return Ok(first(TargetBasis::NoAnswerSpan));
     };
-    let ends = token_ends(tokenizer, ids, text)?;
-    // Tokens holding a non-space character of the answer.
+    let extents = token_extents(tokenizer, ids, text)?;
+    // Tokens holding a non-space character of the answer (or some bytes of one).
     let carries = |i: usize| {
-        let start = if i == 0 { 0 } else { ends[i - 1] };
-        let (lo, hi) = (start.max(answer.start), ends[i].min(answer.end));
+        let start = if i == 0 { 0 } else { extents[i - 1].end };
+        let mut end = extents[i].end;
+        if extents[i].partial {
+            end += text[end..].chars().next().map_or(0, char::len_utf8);
+        }
+        let (lo, hi) = (start.max(answer.start), end.min(answer.end));
         lo < hi && text[lo..hi].chars().any(|c| !c.is_whitespace())
     };
     let Some(first_span) = (0..ids.len()).find(|&i| carries(i)) else {
