@@ -343,7 +343,8 @@ fn step_target_is_a_token_of_the_extracted_answer() {
         with_prefix += usize::from(!target.prefix.is_empty());
         // The old target, asked for, is the first generated token.
         let old = answer_target(tok, ids, &text, TargetChoice::FirstGenerated, 100).unwrap();
-        assert_eq!(old.span_ids, [ids[0]]);
+        assert_eq!(old.step_id(), Some(ids[0]));
+        assert_eq!(&old.span_ids, ids);
         assert_eq!(old.basis, TargetBasis::FirstGenerated);
     }
     eprintln!(

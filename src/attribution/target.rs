@@ -25,7 +25,8 @@ pub enum TargetChoice {
     /// The answer span, its prefix teacher-forced (METHOD's target).
     #[default]
     AnswerSpan,
-    /// The first generated token, whatever it is (the old target, for comparison).
+    /// The first generated token, whatever it is (the old target, for comparison; sequence
+    /// mode then sums every generated token, as before).
     FirstGenerated,
 }
 
@@ -66,7 +67,7 @@ pub enum TargetBasis {
     AnswerSpan,
     /// The first generated token, as asked (`--explain first-generated`).
     FirstGenerated,
-    /// The extracted answer is blank: the first generated token stands in.
+    /// The extracted answer is blank: the generated tokens stand in (step: the first).
     NoAnswerSpan,
     /// Nothing was generated: the token the model stopped with stands in.
     StopToken,
@@ -78,7 +79,7 @@ impl TargetBasis {
         match self {
             Self::AnswerSpan => "answer span",
             Self::FirstGenerated => "first generated token",
-            Self::NoAnswerSpan => "first generated token (blank answer)",
+            Self::NoAnswerSpan => "generated tokens (blank answer)",
             Self::StopToken => "stop token (nothing generated)",
         }
     }
@@ -174,7 +175,8 @@ pub fn answer_target(
     if ids.is_empty() {
         bail!("nothing was generated: no answer span to explain");
     }
-    let first = |basis| AnswerTarget::bare(choice, basis, vec![ids[0]]);
+    // The old target: step explains the first generated token, sequence all of them.
+    let first = |basis| AnswerTarget::bare(choice, basis, ids.to_vec());
     if choice == TargetChoice::FirstGenerated {
         return Ok(first(TargetBasis::FirstGenerated));
     }
