@@ -782,11 +782,7 @@ fn resolve_hub_gguf(
     };
     let names: BTreeSet<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
     if !names.contains(file) {
-        let ggufs: Vec<String> = names
-            .iter()
-            .filter(|n| crate::model::gguf::is_gguf_path(Path::new(n)))
-            .cloned()
-            .collect();
+        let ggufs = gguf_names(&names);
         return Err(hub_error(if ggufs.is_empty() {
             format!("the repository has no file {file} and no GGUF file at all")
         } else {
@@ -796,9 +792,7 @@ fn resolve_hub_gguf(
             )
         }));
     }
-    let snapshot = hf_hub::Cache::new(settings.cache_dir.clone())
-        .repo(repo.clone())
-        .pointer_path(&info.sha);
+    let snapshot = snapshot_dir(settings, repo, &info.sha);
     let fetcher = Fetcher {
         repo: &api_repo,
         snapshot: &snapshot,
@@ -863,6 +857,22 @@ fn resolve_cached(
     }
 }
 
+/// The GGUF files among a repository's file names.
+fn gguf_names(names: &BTreeSet<String>) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| crate::model::gguf::is_gguf_path(Path::new(n)))
+        .cloned()
+        .collect()
+}
+
+/// The cache's snapshot folder of commit `sha`, where downloads of that commit land.
+fn snapshot_dir(settings: &HubSettings, repo: &Repo, sha: &str) -> PathBuf {
+    hf_hub::Cache::new(settings.cache_dir.clone())
+        .repo(repo.clone())
+        .pointer_path(sha)
+}
+
 /// What the hub said about a revision: its file list, or (no answer) the cached copy.
 enum HubAnswer<T> {
     Listed(Box<(ApiRepo, hf_hub::api::RepoInfo)>),
@@ -920,11 +930,7 @@ fn resolve_online(
     };
     let names: BTreeSet<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
     let place = format!("hub repository {model}");
-    let ggufs: Vec<String> = names
-        .iter()
-        .filter(|n| crate::model::gguf::is_gguf_path(Path::new(n)))
-        .cloned()
-        .collect();
+    let ggufs = gguf_names(&names);
     if !names.contains(CONFIG_FILE) && !ggufs.is_empty() {
         let (ModelRef::Hub { repo_id, revision }
         | ModelRef::HubGguf {
@@ -945,9 +951,7 @@ fn resolve_online(
     }
     let layout = check_listing(&place, &names)?;
 
-    let snapshot = hf_hub::Cache::new(settings.cache_dir.clone())
-        .repo(repo.clone())
-        .pointer_path(&info.sha);
+    let snapshot = snapshot_dir(settings, repo, &info.sha);
     let fetcher = Fetcher {
         repo: &api_repo,
         snapshot: &snapshot,
