@@ -107,7 +107,7 @@ fn prompt_shows_parts_and_paper_wording() {
             "Below is a reading comprehension task.",
         ))
         .stdout(predicate::str::contains(
-            "Question: Wann wurde Velmora gegründet?",
+            "── Markup ──\nQuestion: \n── Question ──\nWann wurde Velmora gegründet?\n",
         ))
         .stdout(predicate::str::contains(
             "Please provide a direct answer in English",
@@ -180,7 +180,8 @@ fn prompt_json_with_a_chat_model_folder_lists_tokens_with_parts() {
     assert!(!tokens.is_empty());
     let parts: std::collections::BTreeSet<&str> =
         tokens.iter().map(|t| t["part"].as_str().unwrap()).collect();
-    for part in ["system", "context", "question", "trailer"] {
+    // The template's default system prompt is system; its role markers are markup.
+    for part in ["system", "context", "question", "markup"] {
         assert!(parts.contains(part), "no token labelled {part}: {parts:?}");
     }
 }

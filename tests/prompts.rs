@@ -395,37 +395,22 @@ fn parts_appear_in_the_documented_order() {
             .map(|s| s.part)
             .collect()
     };
+    use Part::{Context, Demo1, Demo2, Markup, Question, Task};
     assert_eq!(
         order(&opts(Scenario::EnX, Lang::De, 2, Format::V1)),
-        [
-            Part::Task,
-            Part::Demo1,
-            Part::Demo2,
-            Part::Task,
-            Part::Context,
-            Part::Question,
-            Part::Trailer
-        ]
+        [Task, Markup, Demo1, Demo2, Task, Markup, Context, Markup, Question, Markup]
     );
     assert_eq!(
         order(&opts(Scenario::EnX, Lang::De, 2, Format::V2)),
-        [
-            Part::Demo1,
-            Part::Demo2,
-            Part::Task,
-            Part::Context,
-            Part::Question,
-            Part::Task,
-            Part::Trailer
-        ]
+        [Demo1, Demo2, Task, Markup, Context, Markup, Question, Markup, Task, Markup]
     );
     assert_eq!(
         order(&opts(Scenario::EnX, Lang::De, 0, Format::V1)),
-        [Part::Task, Part::Context, Part::Question, Part::Trailer]
+        [Task, Markup, Context, Markup, Question, Markup]
     );
     assert_eq!(
         order(&opts(Scenario::EnX, Lang::De, 0, Format::V2)),
-        [Part::Context, Part::Question, Part::Task, Part::Trailer]
+        [Markup, Context, Markup, Question, Markup, Task, Markup]
     );
 }
 
@@ -515,7 +500,13 @@ fn answer_cue_and_system_text() {
     let base = opts(Scenario::EnX, Lang::De, 0, Format::V1);
     let p = build_prompt(&data, 0, &base, None).unwrap();
     assert!(p.text.ends_with("Wo entspringt der Rhein?\n\nAnswer:"));
-    assert_eq!(p.part_text(Part::Trailer), "\n\nAnswer:");
+    assert_eq!(
+        p.part_text(Part::Markup),
+        "\n\nContext: \n\nQuestion: \n\nAnswer:"
+    );
+    assert!(p.part_text(Part::Context).starts_with("The Rhine"));
+    assert_eq!(p.part_text(Part::Question), "Wo entspringt der Rhein?");
+    assert_eq!(p.part_text(Part::Trailer), "");
     assert_eq!(p.part_text(Part::System), "");
 
     let no_cue = PromptOptions {
@@ -524,7 +515,7 @@ fn answer_cue_and_system_text() {
     };
     let p = build_prompt(&data, 0, &no_cue, None).unwrap();
     assert!(p.text.ends_with("Wo entspringt der Rhein?"));
-    assert!(p.spans.iter().all(|s| s.part != Part::Trailer));
+    assert_eq!(p.spans.last().unwrap().part, Part::Question);
     assert_partition(&p);
 
     let with_system = PromptOptions {
@@ -533,7 +524,8 @@ fn answer_cue_and_system_text() {
     };
     let p = build_prompt(&data, 0, &with_system, None).unwrap();
     assert_eq!(p.spans[0].part, Part::System);
-    assert_eq!(p.part_text(Part::System), "You are a careful reader.\n\n");
+    assert_eq!(p.part_text(Part::System), "You are a careful reader.");
+    assert!(p.part_text(Part::Markup).starts_with("\n\n\n\nContext: "));
     assert!(p
         .text
         .starts_with("You are a careful reader.\n\nBelow is a reading"));
@@ -765,7 +757,7 @@ fn all_prompts(data: &Dataset) -> Vec<Prompt> {
 }
 
 #[test]
-fn every_token_gets_the_part_of_its_first_character() {
+fn every_token_gets_the_part_of_its_first_non_space_character() {
     let data = dataset();
     let prompts = all_prompts(&data);
     let texts: Vec<String> = prompts.iter().map(|p| p.text.clone()).collect();
@@ -776,25 +768,41 @@ fn every_token_gets_the_part_of_its_first_character() {
         let tokens = tokenize_prompt(p, &tok).unwrap();
         let encoded = tok.encode(&p.text, true).unwrap();
         assert_eq!(tokens.len(), encoded.len());
-        // Raw prompts get exactly one BOS, from the post-processor, labelled System.
+        // Raw prompts get exactly one BOS, from the post-processor, labelled markup.
         assert_eq!(tokens[0].id, bos);
-        assert_eq!(tokens[0].part, Part::System);
+        assert_eq!(tokens[0].part, Part::Markup);
         assert_eq!(tokens.iter().filter(|t| t.id == bos).count(), 1);
         let mut covered = 0;
         for t in &tokens[1..] {
             assert_eq!(t.start, covered, "text tokens tile the text");
             covered = t.end;
-            assert_eq!(Some(t.part), p.part_at(t.start), "{t:?}");
+            let chars: Vec<char> = p.text.chars().collect();
+            let first = (t.start..t.end)
+                .find(|&i| !chars[i].is_whitespace())
+                .unwrap_or(t.start);
+            assert_eq!(Some(t.part), p.part_at(first), "{t:?}");
             if p.part_at(t.end - 1) != Some(t.part) {
                 straddling += 1;
             }
         }
         assert_eq!(covered, p.text.chars().count());
+        // No token that starts with a label counts as the test item's content.
+        for t in tokens
+            .iter()
+            .filter(|t| matches!(t.part, Part::Context | Part::Question))
+        {
+            let text: String = p.text.chars().skip(t.start).take(t.end - t.start).collect();
+            let text = text.trim_start();
+            assert!(
+                !text.starts_with("Context") && !text.starts_with("Question:"),
+                "{t:?}"
+            );
+        }
         // Labels follow the span order (a span inside one token may have none).
         let mut labels: Vec<Part> = tokens.iter().map(|t| t.part).collect();
         labels.dedup();
         let mut order: Vec<Part> = p.spans.iter().map(|s| s.part).collect();
-        order.insert(0, Part::System);
+        order.insert(0, Part::Markup);
         assert!(is_subsequence(&labels, &order), "{labels:?} vs {order:?}");
     }
     assert!(
@@ -804,7 +812,7 @@ fn every_token_gets_the_part_of_its_first_character() {
 }
 
 #[test]
-fn post_processor_tokens_after_the_text_are_trailer() {
+fn post_processor_tokens_are_markup() {
     use tokenizers::processors::template::TemplateProcessing;
     let data = dataset();
     let p = build_prompt(&data, 5, &opts(Scenario::XX, Lang::Zh, 0, Format::V2), None).unwrap();
@@ -823,14 +831,14 @@ fn post_processor_tokens_after_the_text_are_trailer() {
     inner.with_post_processor(Some(post));
     let tokens = tokenize_prompt(&p, &Tokenizer::from_inner(inner)).unwrap();
     let (first, last) = (&tokens[0], tokens.last().unwrap());
-    assert_eq!((first.id, first.part), (bos, Part::System));
-    assert_eq!((last.id, last.part), (eos, Part::Trailer));
+    assert_eq!((first.id, first.part), (bos, Part::Markup));
+    assert_eq!((last.id, last.part), (eos, Part::Markup));
     assert_eq!(tokens[1].piece, "Context:");
-    assert_eq!(tokens[1].part, Part::Context);
+    assert_eq!(tokens[1].part, Part::Markup, "the label is markup");
 }
 
 #[test]
-fn a_token_across_a_boundary_belongs_to_the_part_it_starts_in() {
+fn a_token_across_a_boundary_belongs_to_the_part_of_its_first_non_space_character() {
     let data = dataset();
     let p = build_prompt(
         &data,
@@ -839,19 +847,27 @@ fn a_token_across_a_boundary_belongs_to_the_part_it_starts_in() {
         None,
     )
     .unwrap();
-    // "\n\nQuestion:" as one token starts in the context part and ends in the question.
-    let tok = one_merge_tokenizer(&p.text, "\n\nQuestion:");
-    let tokens = tokenize_prompt(&p, &tok).unwrap();
     let question_span = p.spans.iter().find(|s| s.part == Part::Question).unwrap();
-    let crossing: Vec<_> = tokens
-        .iter()
-        .filter(|t| t.start < question_span.start && t.end > question_span.start)
-        .collect();
-    assert_eq!(crossing.len(), 1, "{tokens:?}");
-    assert_eq!(crossing[0].piece, "↵↵Question:");
-    assert_eq!(crossing[0].part, Part::Context);
-    let next = tokens.iter().find(|t| t.start == crossing[0].end).unwrap();
-    assert_eq!(next.part, Part::Question);
+    let crossing = |joined: &str| {
+        let tokens = tokenize_prompt(&p, &one_merge_tokenizer(&p.text, joined)).unwrap();
+        let crossing: Vec<_> = tokens
+            .into_iter()
+            .filter(|t| t.start < question_span.start && t.end > question_span.start)
+            .collect();
+        assert_eq!(crossing.len(), 1, "{crossing:?}");
+        crossing.into_iter().next().unwrap()
+    };
+    // " Wo": the label's space, then the question: the question's first word, not markup.
+    let word = crossing(" Wo");
+    assert_eq!(word.piece, "␣Wo");
+    assert_eq!(word.part, Part::Question);
+    // ": Wo" starts with the label's colon: markup.
+    let colon = crossing(": Wo");
+    assert_eq!(colon.part, Part::Markup);
+    // "\n\nQuestion: Wo" starts on the blank line after the context: markup.
+    let label = crossing("\n\nQuestion: Wo");
+    assert_eq!(label.piece, "↵↵Question:␣Wo");
+    assert_eq!(label.part, Part::Markup);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -972,13 +988,22 @@ mod chat {
                     assert!(p.chat);
                     assert_partition(&p);
                     assert_offsets(&p, &data);
-                    assert_eq!(p.spans[0].part, Part::System, "{name}");
-                    assert_eq!(p.spans.last().unwrap().part, Part::Trailer, "{name}");
+                    // Special tokens and role markers open and close the turn.
+                    assert_eq!(p.spans[0].part, Part::Markup, "{name}");
+                    assert_eq!(p.spans.last().unwrap().part, Part::Markup, "{name}");
+                    assert_eq!(p.part_text(Part::Trailer), "", "{name}");
                     // The raw answer cue is off by default in chat prompts.
-                    assert!(!p.part_text(Part::Trailer).contains("Answer:"), "{name}");
-                    if o.system.is_some() {
-                        assert!(p.part_text(Part::System).contains(SYSTEM), "{name}");
+                    assert!(!p.part_text(Part::Markup).contains("Answer:"), "{name}");
+                    // System: the caller's text, else the template's default prompt only.
+                    let system = p.part_text(Part::System);
+                    match (o.system.is_some(), name) {
+                        (true, _) => assert_eq!(system, SYSTEM, "{name}"),
+                        (false, "chatml") => {
+                            assert_eq!(system, "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.", "{name}")
+                        }
+                        (false, _) => assert_eq!(system, "", "{name}"),
                     }
+
                     // The body between the system head and the trailer is the raw body.
                     let raw = build_prompt(
                         &data,
@@ -991,7 +1016,13 @@ mod chat {
                         None,
                     )
                     .unwrap();
-                    for part in [Part::Task, Part::Demo1, Part::Demo2, Part::Context] {
+                    for part in [
+                        Part::Task,
+                        Part::Demo1,
+                        Part::Demo2,
+                        Part::Context,
+                        Part::Question,
+                    ] {
                         assert_eq!(p.part_text(part), raw.part_text(part), "{name} {part}");
                     }
                     assert_eq!(p.demo_ids, raw.demo_ids);
@@ -1011,14 +1042,13 @@ mod chat {
             "{}",
             p.text
         );
-        assert_eq!(
-            p.part_text(Part::System),
-            "<bos><start_of_turn>user\nYou are a careful reader.\n\n"
+        assert_eq!(p.part_text(Part::System), "You are a careful reader.");
+        let markup = p.part_text(Part::Markup);
+        assert!(
+            markup.starts_with("<bos><start_of_turn>user\n\n\nContext: "),
+            "{markup:?}"
         );
-        assert_eq!(
-            p.part_text(Part::Trailer),
-            "<end_of_turn>\n<start_of_turn>model\n"
-        );
+        assert!(markup.ends_with("<end_of_turn>\n<start_of_turn>model\n"));
     }
 
     #[test]
@@ -1029,10 +1059,10 @@ mod chat {
             ..opts(Scenario::EnX, Lang::De, 0, Format::V1)
         };
         let p = build_prompt(&data, 0, &o, Some(&chatml())).unwrap();
-        assert_eq!(
-            p.part_text(Part::Trailer),
-            "\n\nAnswer:<|im_end|>\n<|im_start|>assistant\n"
-        );
+        assert!(p
+            .part_text(Part::Markup)
+            .ends_with("\n\nAnswer:<|im_end|>\n<|im_start|>assistant\n"));
+        assert_eq!(p.part_text(Part::Trailer), "");
         assert_partition(&p);
     }
 
@@ -1095,12 +1125,16 @@ mod chat {
             assert_eq!(tokens.iter().filter(|t| t.id == bos).count(), 1);
             assert_eq!(tokens[0].id, bos);
             assert_eq!(tokens[0].piece, "<|begin_of_text|>");
-            assert_eq!((tokens[0].start, tokens[0].part), (0, Part::System));
+            assert_eq!((tokens[0].start, tokens[0].part), (0, Part::Markup));
+            let chars: Vec<char> = p.text.chars().collect();
             for t in &tokens {
-                assert_eq!(Some(t.part), p.part_at(t.start), "{t:?}");
+                let first = (t.start..t.end)
+                    .find(|&i| !chars[i].is_whitespace())
+                    .unwrap_or(t.start);
+                assert_eq!(Some(t.part), p.part_at(first), "{t:?}");
             }
             let last = tokens.last().unwrap();
-            assert_eq!(last.part, Part::Trailer);
+            assert_eq!(last.part, Part::Markup);
             assert_eq!(tokens.last().unwrap().end, p.text.chars().count());
         }
     }
@@ -1126,7 +1160,7 @@ fn a_template_that_trims_the_turn_keeps_parts_and_gold_in_place() {
     // The template dropped the trailing whitespace: the question range ends where it did.
     assert_eq!(chars(&p.text, p.question.start, p.question.end), question);
     assert!(p.text.contains(&format!("{question}<|eot_id|>")));
-    assert_eq!(p.part_text(Part::Question), format!("Question: {question}"));
+    assert_eq!(p.part_text(Part::Question), question);
     for gold in &p.gold {
         let end = gold.start + gold.text.chars().count();
         assert_eq!(chars(&p.text, gold.start, end), gold.text);

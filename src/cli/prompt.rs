@@ -112,7 +112,9 @@ fn load_tokenizer(args: &PromptArgs) -> Result<Option<Tokenizer>> {
     Tokenizer::from_file(&path).map(Some)
 }
 
-/// The prompt with a header line before every part and the gold answer marked.
+/// The prompt with a header line before every part and the gold answer marked. Blank lines
+/// at a part's edges are left out (the headers separate the parts), and a markup span of
+/// blank lines only is not shown at all.
 pub fn annotated(prompt: &Prompt, colour: bool) -> String {
     let mut out = format!(
         "# sample {} · {} · {} shots · {} · answer in {}{}\n",
@@ -138,6 +140,12 @@ pub fn annotated(prompt: &Prompt, colour: bool) -> String {
         } else {
             ("", "")
         };
+        let blank = chars[span.start.min(chars.len())..span.end.min(chars.len())]
+            .iter()
+            .all(|c| c.is_whitespace());
+        if blank && span.part == Part::Markup {
+            continue;
+        }
         out.push_str(&format!("{on}── {} ──{off}\n", span.part.label()));
         let mut text = String::new();
         for (i, c) in chars.iter().enumerate().take(span.end).skip(span.start) {
@@ -151,7 +159,8 @@ pub fn annotated(prompt: &Prompt, colour: bool) -> String {
             }
             text.push(*c);
         }
-        out.push_str(&text);
+        let text = text.trim_matches(['\n', '\r']);
+        out.push_str(text);
         if !text.ends_with('\n') {
             out.push('\n');
         }
@@ -167,6 +176,7 @@ fn part_colour(part: Part) -> &'static str {
         Part::Context => "\x1b[32m",
         Part::Question => "\x1b[33m",
         Part::Trailer => "\x1b[34m",
+        Part::Markup => "\x1b[90m",
         Part::AnswerPrefix => "\x1b[31m",
     }
 }

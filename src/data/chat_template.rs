@@ -64,6 +64,10 @@ pub struct RenderedTurn {
     pub content: Range<usize>,
     /// Char range of a caller-given system text, if any (trimmed as the template wrote it).
     pub system: Option<Range<usize>>,
+    /// Char range of the template's own default system prompt ("You are Qwen, ..."), when it
+    /// writes one and no caller system text replaced it. Everything else the template writes
+    /// around the contents (special tokens, role headers, fixed date lines) is markup.
+    pub default_system: Option<Range<usize>>,
     /// True when the template has no system role (Gemma-2) and the system text was put at the
     /// start of the user turn instead.
     pub system_in_user_turn: bool,
@@ -252,7 +256,11 @@ impl ChatTemplate {
         let Some(system) = system else {
             let build = |parts: &[&str]| vec![Message::user(parts[0])];
             let (text, spans) = self.render_located(build, &[content], &["user"])?;
-            return Ok(turn(text, spans[0].emitted.clone(), None, false));
+            let default_system = self.default_system(&text[..spans[0].emitted.start]);
+            let mut turn = turn(text, spans[0].emitted.clone(), None, false);
+            turn.default_system = default_system
+                .map(|r| char_index(&turn.text, r.start)..char_index(&turn.text, r.end));
+            return Ok(turn);
         };
 
         let with_system = |parts: &[&str]| vec![Message::system(parts[0]), Message::user(parts[1])];
@@ -272,6 +280,29 @@ impl ChatTemplate {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// The byte range of the default system prompt in `head` (the text a user-only render
+    /// writes before the user content): what the template writes where a system message's
+    /// content would go. Found by rendering a system message made of a placeholder: the text
+    /// before and after it must frame `head`; a template that writes no default system prompt
+    /// (Mistral, Gemma-2, Llama-3.1's empty one) gives `None`.
+    fn default_system(&self, head: &str) -> Option<Range<usize>> {
+        let holders = [placeholder(0), placeholder(1)];
+        let probe = self
+            .render(
+                &[
+                    Message::system(holders[0].as_str()),
+                    Message::user(holders[1].as_str()),
+                ],
+                true,
+            )
+            .ok()?;
+        let gaps = split_skeleton(&probe, &[holders[0].as_str(), holders[1].as_str()])?;
+        let (before, between) = (gaps[0], gaps[1]);
+        let end = head.len().checked_sub(between.len())?;
+        let found = head.starts_with(before) && head.ends_with(between) && before.len() < end;
+        found.then_some(before.len()..end)
     }
 
     /// End-of-turn markers the template emits (`<|im_end|>`, `<|eot_id|>`, `<end_of_turn>`,
@@ -406,6 +437,7 @@ fn turn(
         text,
         content,
         system,
+        default_system: None,
         system_in_user_turn,
     }
 }

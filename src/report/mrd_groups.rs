@@ -12,15 +12,8 @@ use crate::eval::normalize::Normalizer;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// The parts whose MRD the figure shows (the trailer is the answer cue, not read content).
-pub const PARTS: [Part; 6] = [
-    Part::System,
-    Part::Task,
-    Part::Demo1,
-    Part::Demo2,
-    Part::Context,
-    Part::Question,
-];
+/// The parts whose MRD the figure shows: the paper's parts, not markup or generated text.
+pub const PARTS: [Part; 6] = Part::CONTENT;
 
 /// F1 margin (x100) of both groups.
 pub const MARGIN: f64 = 50.0;

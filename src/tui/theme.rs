@@ -27,6 +27,8 @@ pub fn part_color(part: Part) -> Color {
         Part::Context => Color::Rgb(120, 210, 130),
         Part::Question => Color::Rgb(250, 170, 90),
         Part::Trailer => Color::Rgb(200, 200, 120),
+        // Darker than every content part: labels and role markers recede behind the text.
+        Part::Markup => Color::Rgb(100, 100, 112),
         Part::AnswerPrefix => Color::Rgb(235, 120, 150),
     }
 }

@@ -1,8 +1,12 @@
 //! The raw prompt text of formats v1 and v2, laid out part by part.
 //!
-//! Every separator belongs to the part before it, so the spans partition the text:
-//! - v1: `[task][demo1][demo2][task: Your task starts here:][context][question][trailer]`
-//! - v2: `[demo1][demo2][task: Your task starts here:][context][question][task][trailer]`
+//! The spans partition the text. Labels and layout of the test item are `markup` (`m`): the
+//! blank lines between blocks, `Context: `, `Question: ` and the `Answer:` cue. A
+//! demonstration stays one part, its labels and blank lines included.
+//! - v1: `[task][m][demo1][demo2][task: Your task starts here:][m][m: Context: ][context][m]`
+//!   `[m: Question: ][question][m: \n\nAnswer:]`
+//! - v2: `[demo1][demo2][task: Your task starts here:][m][m: Context: ][context][m]`
+//!   `[m: Question: ][question][m][task][m: \n\nAnswer:]`
 //!
 //! 0-shot prompts drop the demonstrations and the "Your task starts here:" line too: that line
 //! separates demonstrations from the test item, and with no demonstrations there is nothing to
@@ -47,11 +51,11 @@ pub(crate) fn lay_out(input: &BodyInput<'_>) -> Body {
     let mut out = SpannedText::default();
     if let Some(system) = input.system {
         out.push(Part::System, system);
-        out.push(Part::System, SEPARATOR);
+        out.push(Part::Markup, SEPARATOR);
     }
     if input.format == Format::V1 {
         out.push(Part::Task, input.task);
-        out.push(Part::Task, SEPARATOR);
+        out.push(Part::Markup, SEPARATOR);
     }
     for (demo, part) in input.demos.iter().zip(DEMO_PARTS) {
         for (label, text) in [
@@ -66,20 +70,20 @@ pub(crate) fn lay_out(input: &BodyInput<'_>) -> Body {
     }
     if !input.demos.is_empty() {
         out.push(Part::Task, TASK_START);
-        out.push(Part::Task, SEPARATOR);
+        out.push(Part::Markup, SEPARATOR);
     }
-    out.push(Part::Context, CONTEXT_LABEL);
+    out.push(Part::Markup, CONTEXT_LABEL);
     let context = out.push(Part::Context, input.context);
-    out.push(Part::Context, SEPARATOR);
-    out.push(Part::Question, QUESTION_LABEL);
+    out.push(Part::Markup, SEPARATOR);
+    out.push(Part::Markup, QUESTION_LABEL);
     let question = out.push(Part::Question, input.question);
     if input.format == Format::V2 {
-        out.push(Part::Question, SEPARATOR);
+        out.push(Part::Markup, SEPARATOR);
         out.push(Part::Task, input.task);
     }
     if input.answer_cue {
-        out.push(Part::Trailer, SEPARATOR);
-        out.push(Part::Trailer, ANSWER_CUE);
+        out.push(Part::Markup, SEPARATOR);
+        out.push(Part::Markup, ANSWER_CUE);
     }
     Body {
         text: out,

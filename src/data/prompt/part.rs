@@ -8,19 +8,25 @@ use std::ops::Range;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Part {
-    /// Caller system text, and in chat prompts everything the template puts before the user
-    /// content (BOS, role headers, the template's default system prompt).
+    /// Caller system text, and in chat prompts the template's default system prompt.
     System,
     /// The task description, and the "Your task starts here:" line of 2-shot prompts.
     Task,
     Demo1,
     Demo2,
-    /// The test context, with its "Context:" label and separator.
+    /// The test context text only (its label is markup).
     Context,
-    /// The test question, with its "Question:" label.
+    /// The test question text only (its label is markup).
     Question,
-    /// The answer cue of raw prompts; in chat prompts everything after the user content.
+    /// Text after the test item that is neither task nor markup. The v1 and v2 formats have
+    /// none; traces written before the `markup` part put the answer cue and the chat
+    /// template's closing markers here.
     Trailer,
+    /// Labels and layout, not content: `Context: ` and `Question: ` of the test item, the blank
+    /// lines between blocks, the raw `Answer:` cue, the chat template's role markers and
+    /// special tokens. Drawn and given an MRD, but not one of the paper's parts, so a label
+    /// token never sets a part's MRD and never enters a similarity pool.
+    Markup,
     /// Generated tokens before the answer span (an `Answer:` marker, a lead-in line), fed
     /// back as input when relevance and the oracle explain the answer span.
     #[serde(rename = "answer_prefix")]
@@ -29,7 +35,7 @@ pub enum Part {
 
 impl Part {
     /// Every part, in prompt order.
-    pub const ALL: [Part; 8] = [
+    pub const ALL: [Part; 9] = [
         Part::System,
         Part::Task,
         Part::Demo1,
@@ -37,8 +43,24 @@ impl Part {
         Part::Context,
         Part::Question,
         Part::Trailer,
+        Part::Markup,
         Part::AnswerPrefix,
     ];
+
+    /// The paper's parts: content a reader would name, not markup, not generated text.
+    pub const CONTENT: [Part; 6] = [
+        Part::System,
+        Part::Task,
+        Part::Demo1,
+        Part::Demo2,
+        Part::Context,
+        Part::Question,
+    ];
+
+    /// True for the paper's parts ([`Part::CONTENT`]).
+    pub fn is_content(self) -> bool {
+        Part::CONTENT.contains(&self)
+    }
 
     /// The serde name ("demo1").
     pub fn name(self) -> &'static str {
@@ -50,6 +72,7 @@ impl Part {
             Part::Context => "context",
             Part::Question => "question",
             Part::Trailer => "trailer",
+            Part::Markup => "markup",
             Part::AnswerPrefix => "answer_prefix",
         }
     }
@@ -64,6 +87,7 @@ impl Part {
             Part::Context => "Context",
             Part::Question => "Question",
             Part::Trailer => "Trailer",
+            Part::Markup => "Markup",
             Part::AnswerPrefix => "Answer prefix",
         }
     }

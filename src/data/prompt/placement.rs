@@ -32,10 +32,9 @@ impl Placement {
         }
     }
 
-    /// The body as the user turn of `template`. Everything the template writes before the
-    /// content (BOS, role headers, default or caller system prompt) is `System`; everything
-    /// after it (end of turn, generation prompt) is `Trailer`; the caller system text is
-    /// `System` wherever the template puts it.
+    /// The body as the user turn of `template`. What the template writes around the content
+    /// (BOS, role headers, end of turn, generation prompt) is `Markup`; its default system
+    /// prompt and the caller system text are `System` wherever the template puts them.
     pub(crate) fn in_chat_turn(
         template: &ChatTemplate,
         body: &str,
@@ -62,12 +61,12 @@ impl Placement {
         };
         let total = turn.text.chars().count();
         let head = PartSpan {
-            part: Part::System,
+            part: Part::Markup,
             start: 0,
             end: turn.content.start,
         };
         let tail = PartSpan {
-            part: Part::Trailer,
+            part: Part::Markup,
             start: turn.content.end,
             end: total,
         };
@@ -80,7 +79,7 @@ impl Placement {
             }
         });
         let mut spans = normalize(std::iter::once(head).chain(body_spans).chain([tail]));
-        if let Some(system) = turn.system {
+        for system in [turn.default_system, turn.system].into_iter().flatten() {
             spans = overlay(&spans, system, Part::System);
         }
         Ok(Self {

@@ -22,8 +22,9 @@ pub struct PromptToken {
 ///
 /// Chat prompts already hold their special tokens (BOS included), so they are encoded without
 /// the post-processor; raw prompts with it, as a base model expects. A token belongs to the
-/// part of its first character; post-processor tokens before the text are `System`, those
-/// after it `Trailer`.
+/// part of its first non-space character (of its first character when it is all space), so
+/// ` Denver` after the label `Context: ` is context, not markup; tokens the post-processor
+/// added (BOS, EOS) are `Markup`.
 pub fn tokenize_prompt(prompt: &Prompt, tok: &Tokenizer) -> Result<Vec<PromptToken>> {
     let encoded = tok.encode(&prompt.text, !prompt.chat).with_context(|| {
         format!(
@@ -31,8 +32,8 @@ pub fn tokenize_prompt(prompt: &Prompt, tok: &Tokenizer) -> Result<Vec<PromptTok
             prompt.sample_id
         )
     })?;
-    let last_part = prompt.spans.last().map_or(Part::Trailer, |s| s.part);
-    let mut seen_text = false;
+    let last_part = prompt.spans.last().map_or(Part::Markup, |s| s.part);
+    let chars: Vec<char> = prompt.text.chars().collect();
     let tokens = encoded
         .ids
         .iter()
@@ -40,16 +41,14 @@ pub fn tokenize_prompt(prompt: &Prompt, tok: &Tokenizer) -> Result<Vec<PromptTok
         .zip(&encoded.added_by_template)
         .map(|((&id, &(start, end)), &added)| {
             let part = if added {
-                if seen_text {
-                    Part::Trailer
-                } else {
-                    Part::System
-                }
+                Part::Markup
             } else {
-                seen_text = true;
                 // A zero-width token at the very end (some tokenizers emit one) has no
                 // character of its own: it joins the last part.
-                prompt.part_at(start).unwrap_or(last_part)
+                let first = (start..end.min(chars.len()))
+                    .find(|&i| !chars[i].is_whitespace())
+                    .unwrap_or(start);
+                prompt.part_at(first).unwrap_or(last_part)
             };
             PromptToken {
                 id,
