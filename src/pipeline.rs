@@ -33,8 +33,11 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// Version of the [`SampleTrace`] JSON layout.
-pub const TRACE_VERSION: u32 = 2;
+/// Version of the [`SampleTrace`] JSON layout. Version 2 added `target` (what relevance and
+/// the oracle explain); version 3 labels prompt markup (labels, blank lines, the answer cue,
+/// chat role markers) as the part `markup` instead of the context, question, task, system or
+/// trailer it sat next to. Older traces still load, with their own labels.
+pub const TRACE_VERSION: u32 = 3;
 
 /// Logits kept at the last prompt position.
 pub const TOP_LOGITS: usize = crate::model::generate::PROMPT_TOP;

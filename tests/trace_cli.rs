@@ -29,7 +29,7 @@ fn trace(args: &[&str], family: &str, data: &std::path::Path) -> Value {
 
 /// Every documented part of a sample trace is there and consistent.
 fn check_complete(v: &Value, family: &str, layers: usize) {
-    assert_eq!(v["version"], 2);
+    assert_eq!(v["version"], 3);
     assert_eq!(v["model"]["family"], family);
     assert_eq!(v["model"]["layers"], layers);
     let tokens = v["tokens"].as_array().unwrap();

@@ -28,7 +28,9 @@ use std::fmt;
 /// Version of the results-file layout (header, unit lines and pool sidecar).
 /// Version 2 adds what relevance and the oracle explained (`settings.explain`, each unit's
 /// `target`); version-1 files still load (they explained the first generated token).
-pub const RESULTS_VERSION: u32 = 2;
+/// Version 3 gives markup its own part MRD (`markup`), so the context, question and task MRDs
+/// no longer include their labels; version-2 files still load.
+pub const RESULTS_VERSION: u32 = 3;
 
 /// The oldest results version this xmrc-lens reads.
 pub const OLDEST_RESULTS_VERSION: u32 = 1;

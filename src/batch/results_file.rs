@@ -186,6 +186,18 @@ impl ResultsWriter {
                 path.display()
             ),
             Some(old) => {
+                // Units of another layout version mean other things (targets, part labels):
+                // one file never mixes them.
+                if old.version != header.version {
+                    bail!(
+                        "{} holds results version {}, this xmrc-lens writes version {}; their \
+                         numbers are not comparable (targets or part labels changed), so \
+                         resuming would mix them: write to another --out",
+                        path.display(),
+                        old.version,
+                        header.version
+                    );
+                }
                 let diff = old.settings.differences(&header.settings);
                 if !diff.is_empty() {
                     bail!(
@@ -258,7 +270,7 @@ mod tests {
         std::fs::write(&path, format!("{v1}\n")).unwrap();
         let err = format!("{:#}", read_results(&path).unwrap_err());
         assert!(
-            err.contains("results version 9") && err.contains("versions 1 to 2"),
+            err.contains("results version 9") && err.contains("versions 1 to 3"),
             "{err}"
         );
     }
@@ -271,7 +283,7 @@ mod tests {
         assert!(opened.existing.header.is_none());
         drop(opened);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with(r#"{"kind":"run","version":2"#), "{text}");
+        assert!(text.starts_with(r#"{"kind":"run","version":3"#), "{text}");
         // A crash mid-line leaves bytes without a newline.
         std::fs::write(&path, format!("{text}{{\"kind\":\"unit\",\"key\":{{")).unwrap();
         let read = read_results(&path).unwrap();
@@ -309,6 +321,16 @@ mod tests {
         let err = ResultsWriter::open(&path, &sharded).err().unwrap();
         assert!(
             err.to_string().contains("give each shard its own --out"),
+            "{err}"
+        );
+        let mut older = header(64);
+        older.version = RESULTS_VERSION - 1;
+        let err = ResultsWriter::open(&path, &older).err().unwrap();
+        assert!(
+            err.to_string().contains(&format!(
+                "holds results version {RESULTS_VERSION}, this xmrc-lens writes version {}",
+                RESULTS_VERSION - 1
+            )),
             "{err}"
         );
         assert!(read_results(&dir.path().join("missing.jsonl"))

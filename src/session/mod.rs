@@ -16,8 +16,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Version of the session layout; older files are refused with a message, never misread.
-pub const SESSION_VERSION: u32 = 1;
+/// Version of the session layout; unknown versions are refused with a message, never misread.
+/// Version 2 sessions hold version-3 traces (markup labelled, answer-span targets); a
+/// version-1 session still opens, its traces shown with the labels and targets they were
+/// computed with.
+pub const SESSION_VERSION: u32 = 2;
+
+/// The oldest session version this xmrc-lens opens.
+pub const OLDEST_SESSION_VERSION: u32 = 1;
 
 /// Where `w` saves sessions, relative to the working directory.
 pub const SESSIONS_DIR: &str = "sessions";
@@ -142,9 +148,14 @@ impl Session {
         let value: serde_json::Value =
             serde_json::from_str(text).context("not a JSON session file")?;
         match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(SESSION_VERSION) => {}
+            Some(v)
+                if (u64::from(OLDEST_SESSION_VERSION)..=u64::from(SESSION_VERSION))
+                    .contains(&v) => {}
             Some(v) => {
-                bail!("session format version {v}; this xmrc-lens reads version {SESSION_VERSION}")
+                bail!(
+                    "session format version {v}; this xmrc-lens reads versions \
+                     {OLDEST_SESSION_VERSION} to {SESSION_VERSION}"
+                )
             }
             None => bail!("no session format version: not an xmrc-lens session"),
         }
@@ -349,10 +360,21 @@ mod tests {
         v["version"] = 99.into();
         let err = Session::parse(&v.to_string()).unwrap_err();
         assert!(format!("{err:#}").contains("version 99"), "{err:#}");
+        assert!(format!("{err:#}").contains("versions 1 to 2"), "{err:#}");
+        v["version"] = 0.into();
+        assert!(Session::parse(&v.to_string()).is_err());
         let err = Session::parse("{}").unwrap_err();
         assert!(format!("{err:#}").contains("not an xmrc-lens session"));
         let err = Session::parse("[1,").unwrap_err();
         assert!(format!("{err:#}").contains("not a JSON"));
+    }
+
+    #[test]
+    fn version_one_sessions_still_open() {
+        let mut v = serde_json::to_value(session()).unwrap();
+        v["version"] = 1.into();
+        let parsed = Session::parse(&v.to_string()).unwrap();
+        assert_eq!(parsed.version, 1);
     }
 
     #[test]
