@@ -4,7 +4,7 @@
 # bundled demo set, sample 0, en-x, 0-shot, v1. Rerun after a change of the trace layout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/release/xmrc-lens
+bin="${CARGO_TARGET_DIR:-target}/release/xmrc-lens"
 cargo build --release --quiet
 a=$("$bin" bench --preset demo --seed 0 --build-only | tail -1)
 b=$("$bin" bench --preset demo --seed 1 --build-only | tail -1)

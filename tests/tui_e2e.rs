@@ -427,7 +427,7 @@ fn explorer_traces_navigates_saves_and_quits() {
         );
         std::thread::sleep(POLL);
     };
-    assert_eq!(session["version"], 1, "session version");
+    assert_eq!(session["version"], 2, "session version");
     let traces = session["traces"].as_array().expect("a traces array");
     assert!(
         traces

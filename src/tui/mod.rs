@@ -6,6 +6,7 @@
 pub mod action;
 pub mod app;
 pub mod bench;
+pub mod capture;
 pub mod demo;
 pub mod input;
 pub mod keymap;

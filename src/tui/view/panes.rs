@@ -176,8 +176,20 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     // The prompt's tokens, then the answer prefix fed back as input.
     let tokens = trace.relevance_tokens();
     let parts: Vec<Part> = tokens.iter().map(|t| t.part).collect();
+    let gold = gold_tokens(trace, tokens.len());
     let chosen: Vec<usize> = match app.rows {
-        Rows::TopK(k) => top_k_rows(&rel.display, &parts, k),
+        // The gold answer's tokens are always shown, so one sees whether relevance found them.
+        Rows::TopK(k) => {
+            let mut rows = top_k_rows(&rel.display, &parts, k);
+            let missing: Vec<usize> = (0..tokens.len())
+                .filter(|&t| gold[t] && !rows.contains(&t))
+                .collect();
+            rows.extend(missing);
+            // Parts stay grouped in `Part::ALL` order, tokens in prompt order within a part.
+            let rank = |p: Part| Part::ALL.iter().position(|&q| q == p);
+            rows.sort_by_key(|&t| (rank(parts[t]), t));
+            rows
+        }
         Rows::All => (0..tokens.len()).collect(),
     };
     let columns: Vec<Vec<f32>> = chosen
@@ -192,6 +204,7 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
             color: parts.get(t).map(|p| theme::part_color(*p)),
             values,
             mrd: rel.token_mrd.get(t).copied().flatten(),
+            gold: gold[t],
         })
         .collect();
     let heatmap = Heatmap::new(&rows)
@@ -203,6 +216,23 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         HeatmapLegend::new().title(Some(legend_title.as_str())),
         legend_area,
     );
+}
+
+/// Per relevance token: does it carry a character of a gold answer as placed in the prompt?
+fn gold_tokens(trace: &crate::pipeline::SampleTrace, len: usize) -> Vec<bool> {
+    let mut gold = vec![false; len];
+    let Some(prompt) = &trace.prompt else {
+        return gold;
+    };
+    for answer in &prompt.gold {
+        let span = answer.start..answer.start + answer.text.chars().count();
+        for (t, tok) in trace.tokens.iter().enumerate().take(len) {
+            if tok.start < span.end && span.start < tok.end {
+                gold[t] = true;
+            }
+        }
+    }
+    gold
 }
 
 /// The readable piece of a generated token of `trace`, quoted.
@@ -495,7 +525,7 @@ pub fn diff(frame: &mut Frame, area: Rect, app: &App) {
     let mut mrd_spans = vec![Span::styled("ΔMRD ", theme::dim())];
     match (&a.relevance, &b.relevance) {
         (Some(ra), Some(rb)) => {
-            for part in Part::ALL.into_iter().filter(|p| *p != Part::Trailer) {
+            for part in Part::CONTENT {
                 if let (Some(x), Some(y)) = (ra.part_mrd.get(part), rb.part_mrd.get(part)) {
                     mrd_spans.push(Span::styled(
                         format!("{} ", part.name()),

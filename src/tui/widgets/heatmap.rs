@@ -33,6 +33,8 @@ pub struct HeatRow<'a> {
     pub values: &'a [f32],
     /// The level index where relevance first peaks, if any.
     pub mrd: Option<usize>,
+    /// The token carries part of a gold answer: its label is drawn in gold, underlined.
+    pub gold: bool,
 }
 
 /// The heatmap. The first line is an axis (level numbers every 5, `▼` over the selected
@@ -191,7 +193,13 @@ impl Widget for Heatmap<'_> {
                 .get(first.saturating_add(1))
                 .filter(|_| self.compact);
             let label = self.label_of(first);
-            let label_style = upper.color.map_or(Style::new(), |c| Style::new().fg(c));
+            let label_style = if upper.gold {
+                Style::new()
+                    .fg(theme::GOLD)
+                    .add_modifier(Modifier::UNDERLINED)
+            } else {
+                upper.color.map_or(Style::new(), |c| Style::new().fg(c))
+            };
             buf.set_stringn(
                 area.x,
                 y,
@@ -390,17 +398,24 @@ mod tests {
                 color: Some(ctx),
                 values: &[0.0, 0.5, -1.0, 1.0],
                 mrd: Some(2),
+                gold: false,
             },
             HeatRow {
                 label: "北京大学",
                 color: None,
                 values: &[0.2, 0.0, 0.0, -0.5],
                 mrd: None,
+                gold: true,
             },
         ];
         let buf = render(Heatmap::new(&rows).label_width(4).cursor(Some(1)), 9, 3);
         let expected = Buffer::with_lines(["  L1 0▼  ", "the  ▀▀◆▀", "北…  ▀▀▀▀"]);
         assert_symbols(&buf, &expected);
+        // A gold token's label is gold and underlined; the others keep their part's colour.
+        let gold = &buf[(0, 2)];
+        assert_eq!(gold.fg, theme::GOLD);
+        assert!(gold.modifier.contains(Modifier::UNDERLINED));
+        assert_eq!(buf[(0, 1)].fg, ctx);
 
         // Token 0 at level 1: a full cell of its value's colour, in the cursor column.
         let c = &buf[(6, 1)];
