@@ -7,7 +7,9 @@
 //!
 //! The fixture's generations ran without the line-break stop rule (until EOS or 64 tokens),
 //! and `eval` runs with the default stop: equal answers also show, on these 36 units, that
-//! the default stop rule never changes the extracted answer. Needs the real model and the
+//! the default stop rule never changes the extracted answer. The same 36 units run once more
+//! with our own `--stop eos` (METHOD's check: same answer with and without the line-break
+//! rule, on our generations). Needs the real model and the
 //! real XQuAD (`XMRC_LENS_DATA` or ../shared/xquad); prints a note and passes without them.
 
 mod common;
@@ -30,6 +32,7 @@ fn run_eval(
     ids_file: &Path,
     scenarios: &str,
     lang: &str,
+    stop: &str,
     out: &Path,
 ) -> BTreeMap<(String, String), (String, f64, String)> {
     bin()
@@ -42,6 +45,7 @@ fn run_eval(
         .arg(ids_file)
         .args(["--scenarios", scenarios, "--langs", lang])
         .args(["--shots", "0", "--formats", "v1", "--device", "cpu"])
+        .args(["--stop", stop])
         .arg("--out")
         .arg(out)
         .assert()
@@ -81,6 +85,7 @@ fn eval_answers_and_f1_match_transformers() {
         &ids_file,
         "en-en,en-x",
         "de",
+        "default",
         &dir.path().join("a.jsonl"),
     );
     ours.extend(run_eval(
@@ -89,8 +94,48 @@ fn eval_answers_and_f1_match_transformers() {
         &ids_file,
         "x-x",
         "zh",
+        "default",
         &dir.path().join("b.jsonl"),
     ));
+    let mut until_eos = run_eval(
+        &model,
+        &data,
+        &ids_file,
+        "en-en,en-x",
+        "de",
+        "eos",
+        &dir.path().join("a-eos.jsonl"),
+    );
+    until_eos.extend(run_eval(
+        &model,
+        &data,
+        &ids_file,
+        "x-x",
+        "zh",
+        "eos",
+        &dir.path().join("b-eos.jsonl"),
+    ));
+    assert_eq!(until_eos.len(), ours.len());
+    let mut longer = 0;
+    for (key, (answer, _, generation)) in &ours {
+        let (eos_answer, _, eos_generation) = &until_eos[key];
+        // Greedy decoding: the default stop only cuts the same generation short.
+        assert!(
+            eos_generation.starts_with(generation.as_str()),
+            "{key:?}: {generation:?} is not a prefix of {eos_generation:?}"
+        );
+        assert_eq!(
+            answer, eos_answer,
+            "{key:?}: default stop {generation:?} vs --stop eos {eos_generation:?}"
+        );
+        longer += usize::from(eos_generation.len() > generation.len());
+    }
+    // The check means something only where the line-break rule did cut a generation.
+    assert!(longer > 0, "--stop eos never ran past the default stop");
+    eprintln!(
+        "stop rule: {} units, same answer with --stop eos; {longer} generations ran longer",
+        ours.len()
+    );
     let mut checked = 0;
     let mut correct = 0;
     for s in samples {
