@@ -37,10 +37,10 @@ pub struct AnalysisArgs {
     #[arg(long, default_value = "default")]
     pub stop: StopMode,
     /// Token MRD threshold: the share of a token's relevance reached by its MRD layer.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, value_parser = parse_threshold)]
     pub mrd_threshold: f32,
     /// Decoder layers counted by MRD (default: all but the last, N = L - 1).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub mrd_layers: Option<usize>,
     /// Oracle ablation: remove the sentence's tokens, or replace each by this token id.
     #[arg(long, value_name = "ID")]
@@ -50,10 +50,10 @@ pub struct AnalysisArgs {
     #[arg(long)]
     pub oracle_batched: bool,
     /// Oracle batch budget with --oracle-batched: rows x padded length per forward.
-    #[arg(long, default_value_t = DEFAULT_MAX_BATCH_TOKENS)]
+    #[arg(long, default_value_t = DEFAULT_MAX_BATCH_TOKENS, value_parser = at_least_one)]
     pub oracle_batch_tokens: usize,
     /// Queries per block in the attention backward (memory only, same values).
-    #[arg(long, default_value_t = DEFAULT_QUERY_BLOCK)]
+    #[arg(long, default_value_t = DEFAULT_QUERY_BLOCK, value_parser = at_least_one)]
     pub query_block: usize,
     /// Ask this instruct model (hub id or folder) for generation-error labels, with the
     /// paper's appendix A.2 prompt.
@@ -91,5 +91,26 @@ impl AnalysisArgs {
     pub fn ablation(&self) -> Ablation {
         self.baseline_token
             .map_or(Ablation::Remove, Ablation::Baseline)
+    }
+}
+
+/// A share in (0, 1]: checked when the arguments are parsed, before any model loads.
+fn parse_threshold(text: &str) -> Result<f32, String> {
+    let value: f32 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    if value.is_finite() && value > 0.0 && value <= 1.0 {
+        Ok(value)
+    } else {
+        Err(format!("must be in (0, 1], got {text}"))
+    }
+}
+
+/// A count of at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{text}' is not a whole number")),
     }
 }

@@ -77,6 +77,10 @@ fn say(message: &str) {
 }
 
 pub fn run(args: &TraceArgs) -> Result<()> {
+    // A bad output path is found before the model loads, not after the trace has run.
+    if let Some(out) = &args.out {
+        crate::atomic_file::ensure_writable(out)?;
+    }
     let cancel = super::cancel_on_ctrl_c("[trace] cancelling at the next step");
     let mut spec = args.model.spec();
     if args.text.is_some() {
@@ -87,6 +91,11 @@ pub fn run(args: &TraceArgs) -> Result<()> {
             ChatMode::Off
         };
     }
+    // The data and the sample first: a bad --sample or data folder costs no model load.
+    let loaded = match &args.text {
+        Some(_) => None,
+        None => Some(args.which.load()?),
+    };
     say(&format!("loading {}", spec.model));
     let model = LoadedModel::load(&spec)?;
     say(&format!(
@@ -113,7 +122,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
             chat: args.model.run.chat,
         },
         None => {
-            let (loaded, index) = args.which.load()?;
+            let (loaded, index) = loaded.context("the sample was loaded above")?;
             data = loaded;
             TraceInput::Sample {
                 data: &data,
