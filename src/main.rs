@@ -1,28 +1,32 @@
 use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 use xmrc_lens::cli::{run, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     // Logs go to stderr so stdout stays clean for JSON and prompts; RUST_LOG tunes them. The
     // explorer owns the screen, so its logs go to a file instead.
-    match cli.is_explorer().then(explorer_log).flatten() {
-        Some(file) => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
-            .init(),
-        None if cli.is_explorer() => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::sink)
-            .init(),
-        None => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init(),
-    }
+    let log_file = cli.is_explorer().then(explorer_log).flatten();
+    let (writer, ansi) = match log_file {
+        Some(file) => (BoxMakeWriter::new(std::sync::Mutex::new(file)), false),
+        None if cli.is_explorer() => (BoxMakeWriter::new(std::io::sink), false),
+        // Colour escapes only for a terminal, never into a file or a pipe.
+        None => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        ),
+    };
+    let layer = tracing_subscriber::fmt::layer()
+        .with_ansi(ansi)
+        .with_writer(writer)
+        .with_filter(log_filter())
+        .with_filter(filter_fn(|meta| !bears_secrets(meta)));
+    tracing_subscriber::registry().with(layer).init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -33,6 +37,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Crates whose debug and trace output holds request bytes: ureq dumps every HTTP request,
+/// its `Authorization: Bearer <token>` header included.
+const SECRET_BEARING_CRATES: [&str; 4] = ["ureq", "ureq_proto", "rustls", "hf_hub"];
+
+/// True for a debug or trace event of a secret-bearing crate (or any module of it): dropped
+/// whatever `RUST_LOG` asks, so a hub token never reaches stderr or the explorer's log.
+fn bears_secrets(meta: &tracing::Metadata<'_>) -> bool {
+    let krate = meta.target().split("::").next().unwrap_or_default();
+    *meta.level() > tracing::Level::INFO && SECRET_BEARING_CRATES.contains(&krate)
+}
+
+/// `RUST_LOG`, else `warn`.
+fn log_filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"))
 }
 
 /// The explorer's log file, `explore.log` beside its other cache files (appended).

@@ -116,3 +116,73 @@ fn trace_checks_its_options_and_output_before_loading_the_model() {
         );
     }
 }
+
+/// A stand-in hub on localhost that answers 404 to everything and keeps each request's
+/// `Authorization` header.
+fn stand_in_hub() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("authorization") {
+                        log.lock().unwrap().push(v.trim().to_string());
+                    }
+                }
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    (endpoint, seen)
+}
+
+#[test]
+fn a_hub_token_never_reaches_the_log_at_any_level() {
+    let (endpoint, seen) = stand_in_hub();
+    let home = tempfile::tempdir().unwrap();
+    for rust_log in [
+        "trace",
+        "ureq=trace,ureq_proto=trace",
+        "trace,ureq_proto::util=trace",
+    ] {
+        let out = bin()
+            .env_remove("HF_HUB_OFFLINE")
+            .env("HF_HOME", home.path())
+            .env("HF_ENDPOINT", &endpoint)
+            .env("HF_TOKEN", "secret123")
+            .env("RUST_LOG", rust_log)
+            .arg("trace")
+            .args(["--model", "org/name", "--data"])
+            .arg(common::repo_path("tests/fixtures/xquad-mini"))
+            .args(["--sample", "0", "--scenario", "en-en", "--shots", "0"])
+            .assert()
+            .failure();
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(stderr.contains("404"), "{rust_log}: {stderr}");
+        // ureq's request dump spells the header out, 16 bytes a line: neither the header
+        // name nor the token may appear.
+        let lower = stderr.to_ascii_lowercase();
+        assert!(
+            !lower.contains("secret123") && !lower.contains("authorization"),
+            "{rust_log}: {stderr}"
+        );
+        assert!(
+            !stderr.contains('\x1b'),
+            "colour escapes in a file: {stderr}"
+        );
+    }
+    // The token was sent, so there was something to leak.
+    assert!(seen.lock().unwrap().iter().any(|a| a.contains("secret123")));
+}
