@@ -430,6 +430,8 @@ pub fn trace_sample(
     if ids.is_empty() {
         bail!("the prompt has no tokens");
     }
+    // Before any forward: a prompt longer than the context window is an error, not garbage.
+    model.config.check_fits(ids.len())?;
     timings.prompt_ms = elapsed_ms(t);
 
     check_cancel(cancel)?;
@@ -741,6 +743,7 @@ pub fn prompt_summary(
     let prompt = build_prompt(data, index, options, model.chat_template.as_ref())?;
     let tokens = tokenize_prompt(&prompt, &model.tokenizer)?;
     let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
+    model.config.check_fits(ids.len())?;
     let rec = model.decoder.record(&ids)?;
     let states = prompt_hidden_states(&rec, ids.len())?;
     pool_hidden_states(&states, &tokens)

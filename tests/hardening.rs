@@ -186,3 +186,136 @@ fn a_hub_token_never_reaches_the_log_at_any_level() {
     // The token was sent, so there was something to leak.
     assert!(seen.lock().unwrap().iter().any(|a| a.contains("secret123")));
 }
+
+/// A copy of the tiny Qwen2 model folder, its config.json edited by `edit`.
+fn tiny_copy(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
+    let src = tiny_model_dir("qwen2");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let config_path = dir.path().join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    edit(&mut config);
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    dir
+}
+
+/// `trace` of mini sample 0 (en-en, 0-shot) on `model`, with `extra` options.
+fn trace_on(model: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    bin()
+        .arg("trace")
+        .arg("--model")
+        .arg(model)
+        .arg("--data")
+        .arg(common::repo_path("tests/fixtures/xquad-mini"))
+        .args(["--sample", "0", "--scenario", "en-en", "--shots", "0"])
+        .args(["--no-oracle", "--no-similarity", "--no-relevance"])
+        .args(extra)
+        .assert()
+}
+
+#[test]
+fn the_context_window_is_checked_and_generation_stops_at_it() {
+    // A window of 0 is no window.
+    let zero = tiny_copy(|c| c["max_position_embeddings"] = 0.into());
+    trace_on(zero.path(), &[])
+        .failure()
+        .stderr(predicate::str::contains("max_position_embeddings is 0"));
+    // The prompt's length, then a window shorter than the prompt: refused, both named.
+    let out = trace_on(&tiny_model_dir("qwen2"), &["--max-new-tokens", "1"]).success();
+    let trace: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let prompt_len = trace["tokens"].as_array().unwrap().len();
+    let short = tiny_copy(|c| c["max_position_embeddings"] = 64.into());
+    trace_on(short.path(), &[]).failure().stderr(
+        predicate::str::contains(format!("the prompt has {prompt_len} tokens"))
+            .and(predicate::str::contains("context window of 64")),
+    );
+    // Room for 3 more positions: 4 tokens (the last one is never fed back), then the window.
+    let tight = tiny_copy(|c| c["max_position_embeddings"] = (prompt_len + 3).into());
+    let out = trace_on(tight.path(), &["--max-new-tokens", "40", "--stop", "none"]).success();
+    let trace: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(trace["generation"]["ids"].as_array().unwrap().len(), 4);
+    assert_eq!(trace["generation"]["stop"]["kind"], "context_window");
+}
+
+#[test]
+fn integer_weights_are_refused_with_the_tensors_name() {
+    let dir = tiny_copy(|_| {});
+    // Rewrite one tensor's dtype in the header (same width: F32 -> I32), as an integer
+    // checkpoint would have it.
+    let path = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8(bytes[8..8 + header_len].to_vec()).unwrap();
+    let at = header.find(r#""dtype":"F32""#).unwrap();
+    let name_start = header[..at].rfind("\":{").unwrap();
+    let name = &header[header[..name_start].rfind('"').unwrap() + 1..name_start];
+    let patched = format!("{}\"dtype\":\"I32\"{}", &header[..at], &header[at + 13..]);
+    assert_eq!(patched.len(), header.len());
+    let mut out = bytes[..8].to_vec();
+    out.extend_from_slice(patched.as_bytes());
+    out.extend_from_slice(&bytes[8 + header_len..]);
+    std::fs::write(&path, out).unwrap();
+    trace_on(dir.path(), &[]).failure().stderr(
+        predicate::str::contains(format!("tensor {name}")).and(predicate::str::contains("is I32")),
+    );
+}
+
+#[test]
+fn a_truncated_weight_file_says_it_is_incomplete() {
+    let dir = tiny_copy(|_| {});
+    let path = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    trace_on(dir.path(), &[]).failure().stderr(
+        predicate::str::contains("is incomplete")
+            .and(predicate::str::contains("download it again")),
+    );
+}
+
+#[test]
+fn a_template_that_raises_suggests_no_chat() {
+    let dir = tiny_copy(|_| {});
+    std::fs::write(
+        dir.path().join("chat_template.jinja"),
+        "{{ raise_exception('this template refuses') }}",
+    )
+    .unwrap();
+    trace_on(dir.path(), &["--chat"]).failure().stderr(
+        predicate::str::contains("this template refuses")
+            .and(predicate::str::contains("--no-chat")),
+    );
+}
+
+#[test]
+fn differing_ids_name_the_flag_that_helps() {
+    let dir = tempfile::tempdir().unwrap();
+    let mini = common::repo_path("tests/fixtures/xquad-mini");
+    for entry in std::fs::read_dir(&mini).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    // Rename one German question id.
+    let de = dir.path().join("xquad.de.json");
+    let text = std::fs::read_to_string(&de).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let id = v["data"][0]["paragraphs"][0]["qas"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &de,
+        text.replacen(&format!("\"{id}\""), "\"renamed-id\"", 1),
+    )
+    .unwrap();
+    bin()
+        .arg("samples")
+        .arg("--data")
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--intersect-ids"));
+}

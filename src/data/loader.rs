@@ -81,7 +81,7 @@ pub enum DataError {
         first: usize,
         second: usize,
     },
-    #[error("{first} and {second} differ at question #{position}: {} vs {}; XQuAD files list the same ids in the same order (for MLQA-style data keep only the shared ids: the 'intersect' id policy)", show_id(.first_id), show_id(.second_id))]
+    #[error("{first} and {second} differ at question #{position}: {} vs {}; XQuAD files list the same ids in the same order (for MLQA-style data, keep only the ids every language has: pass --intersect-ids)", show_id(.first_id), show_id(.second_id))]
     IdMismatch {
         first: PathBuf,
         second: PathBuf,

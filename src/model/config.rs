@@ -197,6 +197,19 @@ impl ModelConfig {
     pub fn kv_dim(&self) -> usize {
         self.num_kv_heads * self.head_dim
     }
+
+    /// Checks that a prompt of `tokens` tokens fits the context window; returns the window.
+    pub fn check_fits(&self, tokens: usize) -> anyhow::Result<usize> {
+        let window = self.max_position_embeddings;
+        if tokens > window {
+            anyhow::bail!(
+                "the prompt has {tokens} tokens, more than the model's context window of {window} \
+                 (max_position_embeddings); use a shorter prompt (0 shots instead of 2, a \
+                 shorter custom text) or a model with a longer window"
+            );
+        }
+        Ok(window)
+    }
 }
 
 fn normalise(raw: RawConfig, file: &str) -> Result<ModelConfig, ConfigError> {
@@ -285,7 +298,16 @@ fn normalise(raw: RawConfig, file: &str) -> Result<ModelConfig, ConfigError> {
         rope_theta,
         rope_scaling,
         rope_freq_factors: None,
-        max_position_embeddings: raw.max_position_embeddings.unwrap_or(8192),
+        max_position_embeddings: match raw.max_position_embeddings {
+            Some(0) => {
+                return Err(invalid(
+                    "max_position_embeddings is 0: the model would have no context window"
+                        .to_string(),
+                ))
+            }
+            Some(n) => n,
+            None => 8192,
+        },
         activation,
         qkv_bias,
         o_bias,

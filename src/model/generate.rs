@@ -65,6 +65,8 @@ pub enum StopReason {
     Newline,
     MaxTokens,
     Cancelled,
+    /// The next token would not fit the model's context window (`max_position_embeddings`).
+    ContextWindow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -115,6 +117,7 @@ pub fn generate_cached(
     if prompt_ids.is_empty() {
         bail!("the prompt has no tokens");
     }
+    let window = decoder.config().check_fits(prompt_ids.len())?;
     let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let mut cache = decoder.new_cache();
     let mut timings = GenTimings {
@@ -159,6 +162,11 @@ pub fn generate_cached(
             }
         }
         if step + 1 < options.max_new_tokens {
+            // Feeding `id` back takes position prompt + step: stop at the window's end.
+            if prompt_ids.len() + step >= window {
+                stop = StopReason::ContextWindow;
+                break;
+            }
             logits = decoder.forward_fast(&[id], &mut cache)?;
             decoded_steps += 1;
         }
@@ -199,6 +207,8 @@ pub fn generate_batch(
     }
     let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let width = prompts.iter().map(|p| p.len()).max().unwrap_or(0);
+    // The batch is as long as its longest (left-padded) row: that is what must fit.
+    let window = decoder.config().check_fits(width)?;
     let pads: Vec<usize> = prompts.iter().map(|p| width - p.len()).collect();
     // Padding ids are never seen (masked keys); the row's first id keeps them in range.
     let ids: Vec<Vec<u32>> = prompts
@@ -280,6 +290,12 @@ pub fn generate_batch(
             next.push(Some(id));
         }
         if step + 1 == options.max_new_tokens || next.iter().all(Option::is_none) {
+            break;
+        }
+        if width + step >= window {
+            for row in state.iter_mut().filter(|r| r.stop.is_none()) {
+                row.stop = Some(StopReason::ContextWindow);
+            }
             break;
         }
         // Rows that stopped are fed a masked dummy key so the batch keeps one shape.

@@ -9,6 +9,7 @@ pub mod generate;
 pub mod generation_config;
 pub mod gguf;
 pub mod load;
+pub mod safetensors_check;
 pub mod source;
 pub mod spec;
 pub mod tokenizer;

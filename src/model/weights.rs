@@ -19,6 +19,7 @@ pub fn load_var_builder(
         if !file.is_file() {
             bail!("weight file {} does not exist", file.display());
         }
+        super::safetensors_check::check_safetensors(file)?;
     }
     // SAFETY: memory-mapping is the one way to read multi-gigabyte weights without a second
     // copy. The files are the model's own, opened read-only; like every mmap user (candle,

@@ -42,7 +42,11 @@ impl Placement {
         system: Option<&str>,
     ) -> Result<Self> {
         let turn = template.render_user_turn(body, system).with_context(|| {
-            format!("chat template {} cannot render the prompt", template.name())
+            format!(
+                "chat template {} cannot render the prompt (pass --no-chat to prompt the model \
+                 with raw text instead)",
+                template.name()
+            )
         })?;
         let written = char_slice(&turn.text, turn.content.clone());
         let Some(lead_bytes) = body.find(written) else {
