@@ -319,3 +319,50 @@ fn differing_ids_name_the_flag_that_helps() {
         .failure()
         .stderr(predicate::str::contains("--intersect-ids"));
 }
+
+/// The committed results fixture (and its pool sidecar) copied into `dir`.
+fn results_copy(dir: &Path) -> std::path::PathBuf {
+    for name in ["results.1.jsonl", "results.1.jsonl.pool.json"] {
+        std::fs::copy(
+            common::repo_path(&format!("tests/fixtures/results/{name}")),
+            dir.join(name),
+        )
+        .unwrap();
+    }
+    dir.join("results.1.jsonl")
+}
+
+#[test]
+fn report_out_must_be_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = results_copy(dir.path());
+    let file = dir.path().join("report.txt");
+    write(&file, "mine\n");
+    bin()
+        .arg("report")
+        .arg(&results)
+        .arg("--out")
+        .arg(&file)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--out names a folder"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine\n");
+}
+
+#[test]
+fn a_damaged_pool_sidecar_says_deleting_it_is_safe() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = results_copy(dir.path());
+    write(&dir.path().join("results.1.jsonl.pool.json"), "{ not json");
+    bin()
+        .arg("report")
+        .arg(&results)
+        .arg("--out")
+        .arg(dir.path().join("report"))
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("Deleting it is safe")
+                .and(predicate::str::contains("one forward per unit")),
+        );
+}

@@ -106,8 +106,15 @@ pub fn read_pool(results: &Path) -> Result<Option<PoolFile>> {
     let path = pool_path(results);
     match std::fs::read(&path) {
         Ok(bytes) => {
-            let pool: PoolFile = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{}: not a pool file", path.display()))?;
+            let pool: PoolFile = serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "{}: not a pool file (damaged?). Deleting it is safe: the next `eval` run \
+                     on {} recomputes each finished unit's pooled hidden states (one forward \
+                     per unit); until then `report` leaves out the S(en,x) ratios",
+                    path.display(),
+                    results.display()
+                )
+            })?;
             if !(OLDEST_RESULTS_VERSION..=RESULTS_VERSION).contains(&pool.version) {
                 bail!(
                     "{}: pool version {} (this xmrc-lens reads versions {OLDEST_RESULTS_VERSION} to {RESULTS_VERSION})",

@@ -197,14 +197,24 @@ fn header(merged: &Merged, how: &Labelling) -> String {
 /// Writes report.md, one CSV per table and (with `plots`) the figures under `out`; returns
 /// the paths written.
 pub fn write(report: &Report, out: &Path, plots: bool) -> Result<Vec<PathBuf>> {
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!(
+            "--out {} is a file; --out names a folder (report.md, one CSV per table and the \
+             plots go into it)",
+            out.display()
+        );
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut written = Vec::new();
     let md = out.join("report.md");
-    std::fs::write(&md, &report.markdown).with_context(|| format!("writing {}", md.display()))?;
+    let write = |path: &Path, text: &str| {
+        crate::atomic_file::write_atomically(path, |w| Ok(w.write_all(text.as_bytes())?))
+    };
+    write(&md, &report.markdown)?;
     written.push(md);
     for t in &report.tables {
         let path = out.join(format!("{}.csv", t.id));
-        std::fs::write(&path, t.csv()).with_context(|| format!("writing {}", path.display()))?;
+        write(&path, &t.csv())?;
         written.push(path);
     }
     if plots {

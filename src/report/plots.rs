@@ -95,22 +95,34 @@ fn both_formats(
 ) -> Result<Vec<PathBuf>> {
     let png = dir.join(format!("{stem}.png"));
     let svg = dir.join(format!("{stem}.svg"));
-    {
-        let root = BitMapBackend::new(&png, size).into_drawing_area();
+    // Each file appears whole or not at all: the PNG is drawn under a temporary name (its
+    // extension picks the encoder) and renamed, the SVG drawn into memory and written
+    // atomically.
+    let png_tmp = dir.join(format!(".{stem}.partial.png"));
+    let drawn = (|| -> Result<()> {
+        let root = BitMapBackend::new(&png_tmp, size).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
         draw_png(&root).with_context(|| format!("drawing {}", png.display()))?;
         root.present()
             .map_err(plot_err)
-            .with_context(|| format!("writing {}", png.display()))?;
+            .with_context(|| format!("writing {}", png.display()))
+    })();
+    if let Err(e) = drawn.and_then(|()| {
+        std::fs::rename(&png_tmp, &png).with_context(|| format!("writing {}", png.display()))
+    }) {
+        let _ = std::fs::remove_file(&png_tmp);
+        return Err(e);
     }
+    let mut text = String::new();
     {
-        let root = SVGBackend::new(&svg, size).into_drawing_area();
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
         draw(&root).with_context(|| format!("drawing {}", svg.display()))?;
         root.present()
             .map_err(plot_err)
             .with_context(|| format!("writing {}", svg.display()))?;
     }
+    crate::atomic_file::write_atomically(&svg, |w| Ok(w.write_all(text.as_bytes())?))?;
     Ok(vec![png, svg])
 }
 
