@@ -366,3 +366,38 @@ fn a_damaged_pool_sidecar_says_deleting_it_is_safe() {
                 .and(predicate::str::contains("one forward per unit")),
         );
 }
+
+#[test]
+fn eval_keep_going_skips_a_model_that_cannot_load_and_runs_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.jsonl");
+    // A folder that exists but holds no loadable model (its architecture is unknown).
+    let broken = tiny_copy(|c| c["architectures"] = serde_json::json!(["NoSuchForCausalLM"]));
+    let missing = broken.path().to_path_buf();
+    let tiny = tiny_model_dir("qwen2");
+    let models = format!("{},{}", missing.display(), tiny.display());
+    let assert = bin()
+        .arg("eval")
+        .args(["--models", &models, "--data"])
+        .arg(common::repo_path("tests/fixtures/xquad-mini"))
+        .args(["--samples", "2", "--scenarios", "en-en", "--shots", "0"])
+        .args(["--max-new-tokens", "2", "--keep-going", "--out"])
+        .arg(&out)
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains(&format!("model {} did not load", missing.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 unit(s) failed, 1 model(s) did not load"),
+        "{stderr}"
+    );
+    let read = xmrc_lens::batch::results_file::read_results(&out).unwrap();
+    assert_eq!(read.units.len(), 2, "the loadable model's units ran");
+    assert!(read
+        .units
+        .iter()
+        .all(|u| u.key.model == tiny.display().to_string()));
+}

@@ -21,7 +21,7 @@ use crate::pipeline::{
     TraceContext, TraceInput, TraceOptions,
 };
 use crate::similarity::HiddenSummary;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,6 +75,9 @@ pub struct EvalSummary {
     /// Units whose pooled states were recomputed for the sidecar.
     pub pool_repaired: usize,
     pub cancelled: bool,
+    /// Models that failed to load under `keep_going` (name and error), their units skipped
+    /// (and counted in `failed`).
+    pub failed_models: Vec<(String, String)>,
     /// Wall time of the unit loop (model loading excluded).
     pub loop_ms: f64,
     /// The engine's own time for those units (`trace_sample`'s total, pool repairs included).
@@ -152,7 +155,21 @@ pub fn run_eval(
         }
         observer.model_loading(model_name);
         let t = Instant::now();
-        let model = load(model_name).with_context(|| format!("loading the model {model_name}"))?;
+        let model = match load(model_name) {
+            Ok(model) => model,
+            // One model that cannot load does not stop the others under --keep-going.
+            Err(e) if job.keep_going => {
+                let error = format!("{e:#}");
+                observer.note(&format!(
+                    "FAILED to load {model_name}: {error}; skipping its {} unit(s)",
+                    todo.len()
+                ));
+                summary.failed += todo.len();
+                summary.failed_models.push((model_name.clone(), error));
+                continue;
+            }
+            Err(e) => return Err(e.context(format!("loading the model {model_name}"))),
+        };
         summary.load_ms += t.elapsed().as_secs_f64() * 1e3;
         observer.model_loaded(&model);
         let loop_start = Instant::now();

@@ -167,10 +167,17 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             args.out.display()
         );
     }
+    for (model, error) in &summary.failed_models {
+        eprintln!("[eval] model {model} did not load: {error}");
+    }
     if summary.failed > 0 {
         bail!(
-            "{} unit(s) failed (see above); run the same command again to retry them",
-            summary.failed
+            "{} unit(s) failed{} (see above); run the same command again to retry them",
+            summary.failed,
+            match summary.failed_models.len() {
+                0 => String::new(),
+                n => format!(", {n} model(s) did not load"),
+            }
         );
     }
     Ok(())
