@@ -377,6 +377,12 @@ pub fn schedule(app: &mut App) -> Vec<Effect> {
             continue;
         }
         let wanted = wanted(app, slot);
+        // Looking at a cached trace uses it: the wanted keys become the most recent (the one
+        // on screen last), so the cache evicts what was looked at longest ago, not what was
+        // computed first.
+        for key in wanted.iter().rev() {
+            app.cache.get(key);
+        }
         let next = wanted
             .iter()
             .find(|k| !app.cache.contains(k) && !app.failures.contains_key(k))

@@ -389,3 +389,30 @@ fn fixture_trace() -> crate::pipeline::SampleTrace {
     let text = include_str!("../../../tests/fixtures/traces/demo-de-0.json");
     serde_json::from_str(text).unwrap()
 }
+
+/// The app's own path keeps the cache least-recently-used: a trace looked at again outlives
+/// one computed after it but not looked at since.
+#[test]
+fn looking_at_a_cached_trace_keeps_it_longest() {
+    let mut app = app(1);
+    app.cache = crate::worker::cache::TraceCache::new(2, usize::MAX);
+    let key = |app: &App| app.key(Slot::Primary);
+    let k0 = key(&app);
+    app.cache.insert(k0.clone(), Arc::new(fixture_trace()));
+    update(&mut app, Action::NextSample);
+    let k1 = key(&app);
+    app.cache.insert(k1.clone(), Arc::new(fixture_trace()));
+    // Back to sample 0: it is on screen again, so it is the most recently used.
+    update(&mut app, Action::PrevSample);
+    schedule(&mut app);
+    update(&mut app, Action::NextSample);
+    update(&mut app, Action::NextSample);
+    let k2 = key(&app);
+    app.cache.insert(k2.clone(), Arc::new(fixture_trace()));
+    assert!(app.cache.contains(&k0), "sample 0 was looked at last");
+    assert!(
+        !app.cache.contains(&k1),
+        "sample 1 was the least recently used"
+    );
+    assert!(app.cache.contains(&k2));
+}
