@@ -454,7 +454,80 @@ fn bad_model_shows_the_error_view_and_quits() {
         "no cause on the error view:\n{}",
         dump(&screen)
     );
-    tui.quit_cleanly();
+    // A fatal error ends the explorer non-zero, the terminal restored, the cause printed.
+    tui.keys("q");
+    let status = tui.wait_exit(EXIT_TIMEOUT);
+    assert!(!status.success(), "a fatal error exited {status:?}");
+    tui.assert_restored();
+    let after = String::from_utf8_lossy(&tui.raw()).to_string();
+    let tail = &after[after.rfind("\x1b[?1049l").unwrap_or(0)..];
+    assert!(
+        tail.contains("could not be loaded"),
+        "not printed on exit: {tail:?}"
+    );
+}
+
+/// In a terminal below the minimum size a fatal error is still readable (short form), not
+/// hidden behind "Please enlarge the terminal".
+#[test]
+fn a_fatal_error_is_readable_in_a_small_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_model = dir.path().join("not-a-model");
+    std::fs::create_dir_all(&not_a_model).unwrap();
+    let mut tui = Tui::spawn_on_demo_data(&not_a_model, dir.path(), 80, 20);
+    let screen = tui.wait_for("cannot continue", TIMEOUT);
+    assert!(!screen.contains("Please enlarge"), "{}", dump(&screen));
+    assert!(
+        screen.contains("not-a-model"),
+        "no cause:\n{}",
+        dump(&screen)
+    );
+    tui.keys("q");
+    let status = tui.wait_exit(EXIT_TIMEOUT);
+    assert!(!status.success());
+    tui.assert_restored();
+}
+
+/// SIGTERM, SIGINT, SIGHUP and SIGQUIT from outside restore the terminal: the alternate
+/// screen left, the cursor shown, mouse reporting off.
+#[test]
+fn termination_signals_restore_the_terminal() {
+    for signal in ["TERM", "INT", "HUP", "QUIT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tui = Tui::spawn_on_demo_data(&model_dir(), dir.path(), 160, 48);
+        tui.wait_for("◆ MRD", TIMEOUT);
+        let pid = tui.child.process_id().expect("the explorer's pid");
+        let sent = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = tui.wait_exit(EXIT_TIMEOUT);
+        assert!(!status.success(), "SIG{signal}: exit {status:?}");
+        tui.assert_restored();
+        let raw = tui.raw();
+        let left = rfind(&raw, LEAVE_ALT_SCREEN).unwrap();
+        let after = &raw[left..];
+        assert!(
+            find(&raw[..], b"\x1b[?1000h").is_some(),
+            "mouse reporting was on"
+        );
+        assert!(
+            rfind(&raw, b"\x1b[?1000l")
+                .is_some_and(|off| off > find(&raw, b"\x1b[?1000h").unwrap()),
+            "SIG{signal}: mouse reporting left on"
+        );
+        assert!(
+            rfind(&raw, b"\x1b[?25h").is_some_and(|shown| shown >= left.saturating_sub(64)),
+            "SIG{signal}: cursor left hidden"
+        );
+        let text = String::from_utf8_lossy(after).to_string();
+        assert!(
+            text.contains(&format!("stopped by SIG{signal}")),
+            "SIG{signal}: {text:?}"
+        );
+    }
 }
 
 #[test]

@@ -201,6 +201,8 @@ pub struct App {
     pub shading: bool,
     pub scroll: HashMap<Pane, u16>,
     pub cache: TraceCache,
+    /// The signal that ended the explorer, if one did.
+    pub stopped_by: Option<&'static str>,
     pub live: [Option<Live>; 2],
     /// The job each slot has in the worker (queued or running), as `schedule` sent it.
     pub submitted: [Option<TraceKey>; 2],
@@ -257,6 +259,7 @@ impl App {
             shading: true,
             scroll: HashMap::new(),
             cache: TraceCache::new(CACHE_ENTRIES, CACHE_BYTES),
+            stopped_by: None,
             live: [None, None],
             submitted: [None, None],
             failures: HashMap::new(),

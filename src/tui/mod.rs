@@ -103,6 +103,8 @@ pub enum Event {
     DemoModel(Result<PathBuf, String>),
     /// What saving the session did (the message for the footer), or why it failed.
     Saved(Result<String, String>),
+    /// SIGTERM, SIGINT, SIGHUP or SIGQUIT arrived (its name): leave the terminal as found.
+    Signal(&'static str),
     /// Bytes of a model file downloaded so far.
     Download(crate::model::source::DownloadProgress),
 }
@@ -133,14 +135,48 @@ pub fn run(mut launch: Launch) -> Result<()> {
     crate::model::source::set_download_sink(Some(Arc::new(move |p| {
         let _ = sink_tx.send(Event::Download(p));
     })));
+    let signals = spawn_signals(tx.clone()).context("listening for termination signals")?;
     let mut term = terminal::enter().context("opening the terminal")?;
     spawn_input(tx.clone());
     spawn_ticker(tx);
     let result = runtime.event_loop(&mut term, &keymap, &rx);
     terminal::leave();
+    signals.close();
     runtime.stop();
     crate::model::source::set_download_sink(None);
-    result
+    result?;
+    // The terminal is back: now say why the explorer ended, and end non-zero.
+    if let Some(signal) = runtime.app.stopped_by {
+        anyhow::bail!("stopped by {signal}; the terminal was restored");
+    }
+    if let Some(message) = &runtime.app.fatal {
+        anyhow::bail!("xmrc-lens cannot continue:\n{message}");
+    }
+    Ok(())
+}
+
+/// SIGTERM, SIGINT, SIGHUP and SIGQUIT become events, so the loop ends and the terminal is
+/// restored instead of the process dying in the alternate screen with the cursor hidden.
+fn spawn_signals(tx: Sender<Event>) -> Result<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT])?;
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("xmrc-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                let name = match signal {
+                    SIGTERM => "SIGTERM",
+                    SIGINT => "SIGINT",
+                    SIGHUP => "SIGHUP",
+                    _ => "SIGQUIT",
+                };
+                if tx.send(Event::Signal(name)).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(handle)
 }
 
 /// The app, the worker and what the startup still has to do.
@@ -253,6 +289,11 @@ impl Runtime {
                 Vec::new()
             }
             Event::Term(TermEvent::Resize(..)) => Vec::new(),
+            Event::Signal(name) => {
+                self.app.stopped_by = Some(name);
+                self.app.quit = true;
+                return true;
+            }
             Event::Term(_) => return false,
             Event::Tick => {
                 self.app.tick = self.app.tick.wrapping_add(1);

@@ -63,6 +63,30 @@ pub fn fatal(frame: &mut Frame, area: Rect, message: &str, app: &App) {
     );
 }
 
+/// The fatal error in a terminal too small for the full view: the cause first (the lines
+/// after "Cause:", else the message's first lines), wrapped, then how to quit.
+pub fn fatal_compact(frame: &mut Frame, area: Rect, message: &str) {
+    let cause: Vec<&str> = match message.split_once("Cause:") {
+        Some((_, rest)) => rest
+            .lines()
+            .map(str::trim)
+            .skip_while(|l| l.is_empty())
+            .take_while(|l| !l.is_empty())
+            .collect(),
+        None => message.lines().collect(),
+    };
+    let mut lines = vec![Line::from(Span::styled(
+        "xmrc-lens cannot continue:",
+        Style::new().fg(theme::BAD).add_modifier(Modifier::BOLD),
+    ))];
+    lines.extend(cause.into_iter().map(|l| Line::from(l.to_string())));
+    lines.push(Line::from(Span::styled(
+        "q quits (the full text is printed on exit).",
+        theme::dim(),
+    )));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+}
+
 /// The error view's text for a model that failed to load.
 pub fn model_failed(source: &str, error: &str) -> String {
     format!(

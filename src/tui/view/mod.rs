@@ -66,12 +66,19 @@ impl Regions {
 pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap) -> Regions {
     let area = frame.area();
     let mut regions = Regions::default();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        error::too_small(frame, area);
+    // A fatal error shows at any size (short form when small); it never hides behind the
+    // "enlarge the terminal" notice.
+    let small = area.width < MIN_WIDTH || area.height < MIN_HEIGHT;
+    if let Some(message) = &app.fatal {
+        if small {
+            error::fatal_compact(frame, area, message);
+        } else {
+            error::fatal(frame, area, message, app);
+        }
         return regions;
     }
-    if let Some(message) = &app.fatal {
-        error::fatal(frame, area, message, app);
+    if small {
+        error::too_small(frame, area);
         return regions;
     }
     let banner = banner_line(app);
