@@ -615,3 +615,42 @@ fn explorer_runs_the_real_gguf_model() {
     assert!(screen.contains("◆ MRD"), "no relevance:\n{}", dump(&screen));
     tui.quit_cleanly();
 }
+
+/// `w` over the name of a session file this run did not open or write keeps that file and
+/// saves under a free name, saying which; saving again replaces its own file.
+#[test]
+fn saving_never_replaces_another_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = dir.path().join("sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    std::fs::write(sessions.join("session.json"), "PRECIOUS").unwrap();
+    let mut tui = Tui::spawn_on_demo_data(&model_dir(), dir.path(), 160, 48);
+    tui.wait_for("◆ MRD", TIMEOUT);
+    tui.wait_idle(TIMEOUT);
+    tui.keys("w");
+    tui.wait_for("Save session", TIMEOUT);
+    tui.keys("\r");
+    tui.wait_for("exists and was kept", TIMEOUT);
+    assert_eq!(
+        std::fs::read_to_string(sessions.join("session.json")).unwrap(),
+        "PRECIOUS"
+    );
+    let second = sessions.join("session-2.json");
+    assert!(second.exists(), "no session-2.json");
+    // Its own file: saved again in place (rewritten), no session-3.json.
+    let first = std::fs::metadata(&second).unwrap().modified().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    tui.keys("w");
+    tui.wait_for("Save session", TIMEOUT);
+    tui.keys("\r");
+    let start = Instant::now();
+    while std::fs::metadata(&second).unwrap().modified().unwrap() == first {
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "session-2.json was not saved again"
+        );
+        std::thread::sleep(POLL);
+    }
+    assert!(!sessions.join("session-3.json").exists());
+    tui.quit_cleanly();
+}

@@ -122,6 +122,21 @@ impl Session {
         Path::new(SESSIONS_DIR).join(format!("{}.json", file_stem(name)))
     }
 
+    /// `path` when no file is there, else the first free `<stem>-2.json`, `<stem>-3.json`...:
+    /// saving never silently replaces another session.
+    pub fn unused_path(path: &Path) -> PathBuf {
+        if !path.exists() {
+            return path.to_path_buf();
+        }
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "session".into(), |s| s.to_string_lossy().into_owned());
+        (2u32..)
+            .map(|n| path.with_file_name(format!("{stem}-{n}.json")))
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| path.to_path_buf())
+    }
+
     /// Writes the session atomically (temporary file, then rename), creating its folder.
     pub fn save(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -367,6 +382,17 @@ mod tests {
         assert!(format!("{err:#}").contains("not an xmrc-lens session"));
         let err = Session::parse("[1,").unwrap_err();
         assert!(format!("{err:#}").contains("not a JSON"));
+    }
+
+    #[test]
+    fn an_existing_session_file_is_never_the_unused_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kenya.json");
+        assert_eq!(Session::unused_path(&path), path);
+        std::fs::write(&path, "{}").unwrap();
+        assert_eq!(Session::unused_path(&path), dir.path().join("kenya-2.json"));
+        std::fs::write(dir.path().join("kenya-2.json"), "{}").unwrap();
+        assert_eq!(Session::unused_path(&path), dir.path().join("kenya-3.json"));
     }
 
     #[test]

@@ -210,6 +210,9 @@ pub struct App {
     pub bookmarks: Vec<Bookmark>,
     /// Session name `w` saves under.
     pub session_name: String,
+    /// The session file this run opened or last saved, as (the path asked for, the path
+    /// written): `w` may replace that file, never another.
+    pub session_file: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// A fatal error shown full screen (model or data failed to load).
     pub fatal: Option<String>,
     /// The model download in progress (loads run one at a time, so one is enough).
@@ -265,6 +268,7 @@ impl App {
             failures: HashMap::new(),
             bookmarks: Vec::new(),
             session_name: "session".to_string(),
+            session_file: None,
             fatal: None,
             download: None,
             startup: None,

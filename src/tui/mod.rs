@@ -128,6 +128,8 @@ pub fn run(mut launch: Launch) -> Result<()> {
     let (keymap, warning) = Keymap::load();
     let (tx, rx) = mpsc::channel::<Event>();
     let mut runtime = Runtime::start(&launch, session, tx.clone())?;
+    // `w` may replace the session file this run opened.
+    runtime.app.session_file = launch.session.clone().map(|p| (p.clone(), p));
     if let Some(w) = warning {
         runtime.app.notify(w, true);
     }
@@ -491,8 +493,26 @@ impl Runtime {
                         w.set_data(data);
                     }
                 }
-                Effect::Save(session, path) => {
+                Effect::Save(session, wanted) => {
                     let tx = self.tx.clone();
+                    // Replace only the session this run opened or saved; another file of the
+                    // same name is kept, and the new one gets a free name.
+                    let same = |a: &std::path::Path, b: &std::path::Path| {
+                        a == b
+                            || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+                    };
+                    let path = match &self.app.session_file {
+                        // The name this run used before: its own file again.
+                        Some((asked, written)) if same(asked, &wanted) => written.clone(),
+                        Some((_, written)) if same(written, &wanted) => wanted.clone(),
+                        _ => Session::unused_path(&wanted),
+                    };
+                    self.app.session_file = Some((wanted.clone(), path.clone()));
+                    let renamed = if path == wanted {
+                        String::new()
+                    } else {
+                        format!(" ({} exists and was kept)", wanted.display())
+                    };
                     // Only finished traces are saved: say so when one is still running.
                     let running = self.app.live.iter().flatten().count();
                     let note = match running {
@@ -508,7 +528,7 @@ impl Runtime {
                             .save(&path)
                             .map(|()| {
                                 format!(
-                                    "session saved to {} with {traces} trace{}{note}",
+                                    "session saved to {}{renamed} with {traces} trace{}{note}",
                                     path.display(),
                                     if traces == 1 { "" } else { "s" }
                                 )
