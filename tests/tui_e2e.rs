@@ -654,3 +654,71 @@ fn saving_never_replaces_another_session() {
     assert!(!sessions.join("session-3.json").exists());
     tui.quit_cleanly();
 }
+
+/// Saves a session of `model` on the demo data in `dir` (sessions/session.json) and quits.
+fn save_a_session(model: &Path, dir: &Path) -> PathBuf {
+    let mut tui = Tui::spawn_on_demo_data(model, dir, 160, 48);
+    tui.wait_for("◆ MRD", TIMEOUT);
+    tui.wait_idle(TIMEOUT);
+    tui.keys("w");
+    tui.wait_for("Save session", TIMEOUT);
+    tui.keys("\r");
+    tui.wait_for("session saved", TIMEOUT);
+    tui.quit_cleanly();
+    dir.join("sessions/session.json")
+}
+
+/// A session whose model folder is gone opens in replay mode (its saved traces browsable),
+/// not with "folder not found".
+#[test]
+fn a_session_whose_model_is_gone_opens_in_replay_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model-copy");
+    std::fs::create_dir_all(&model).unwrap();
+    for entry in std::fs::read_dir(model_dir()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), model.join(entry.file_name())).unwrap();
+    }
+    let session = save_a_session(&model, dir.path());
+    std::fs::remove_dir_all(&model).unwrap();
+    let mut tui = Tui::spawn(
+        &["--session", session.to_str().unwrap()],
+        dir.path(),
+        160,
+        48,
+    );
+    let screen = tui.wait_for("REPLAY", TIMEOUT);
+    assert!(
+        screen.contains("replay mode"),
+        "no reason:\n{}",
+        dump(&screen)
+    );
+    tui.wait_for("◆ MRD", TIMEOUT);
+    tui.quit_cleanly();
+}
+
+/// A session reopened without `--data` uses the data source it was saved with, and says so.
+#[test]
+fn a_session_reopens_with_its_own_data_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = save_a_session(&model_dir(), dir.path());
+    let mut tui = Tui::spawn(
+        &[
+            "--session",
+            session.to_str().unwrap(),
+            "--model",
+            model_dir().to_str().unwrap(),
+        ],
+        dir.path(),
+        160,
+        48,
+    );
+    let screen = tui.wait_for("data: the session's local folder", TIMEOUT);
+    assert!(
+        !screen.contains("DEMO"),
+        "fell back to the demo set:\n{}",
+        dump(&screen)
+    );
+    tui.wait_for("◆ MRD", TIMEOUT);
+    tui.quit_cleanly();
+}

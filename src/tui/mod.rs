@@ -61,8 +61,38 @@ pub struct Launch {
 }
 
 impl Launch {
+    /// A session reopens with its own data source unless `--data`/`--demo` say otherwise;
+    /// returns what was taken, for the footer. A folder that is gone makes the data load
+    /// fail, and the session then opens in replay mode.
+    fn take_data_from(&mut self, session: &Session) -> Option<String> {
+        if self.data_given || self.demo_data {
+            return None;
+        }
+        let source = session.data_source.as_str();
+        if let Some(dir) = source.strip_prefix("local folder ") {
+            self.data.data = Some(PathBuf::from(dir));
+            self.data_given = true;
+        } else if let Some(repo) = source.strip_prefix("hub ") {
+            self.data.hub_dataset = repo.to_string();
+        } else if source == "demo set" {
+            self.demo_data = true;
+        } else {
+            return None;
+        }
+        Some(format!("data: the session's {source}"))
+    }
+
     /// A session reopens with its own models unless others are given on the command line.
-    fn take_models_from(&mut self, session: &Session) -> Result<()> {
+    /// A saved model that can no longer be named (its folder is gone) is not an error: the
+    /// reason is returned and the session opens in replay mode.
+    fn take_models_from(&mut self, session: &Session) -> Result<Option<String>> {
+        match self.take_saved_models(session) {
+            Ok(()) => Ok(None),
+            Err(e) => Ok(Some(format!("{e:#}"))),
+        }
+    }
+
+    fn take_saved_models(&mut self, session: &Session) -> Result<()> {
         let template = match &self.model {
             ModelChoice::Given(spec) | ModelChoice::Default(spec) => spec.clone(),
             ModelChoice::Demo => return Ok(()),
@@ -122,12 +152,16 @@ pub fn run(mut launch: Launch) -> Result<()> {
         Some(path) => Some(Session::load(path)?),
         None => None,
     };
+    let mut replay_reason = None;
+    let mut data_note = None;
     if let Some(session) = &session {
-        launch.take_models_from(session)?;
+        replay_reason = launch.take_models_from(session)?;
+        data_note = launch.take_data_from(session);
     }
     let (keymap, warning) = Keymap::load();
     let (tx, rx) = mpsc::channel::<Event>();
-    let mut runtime = Runtime::start(&launch, session, tx.clone())?;
+    let mut runtime = Runtime::start(&launch, session, tx.clone(), replay_reason)?;
+    runtime.data_note = data_note;
     // `w` may replace the session file this run opened.
     runtime.app.session_file = launch.session.clone().map(|p| (p.clone(), p));
     if let Some(w) = warning {
@@ -191,10 +225,17 @@ pub struct Runtime {
     launch: Launch,
     tx: Sender<Event>,
     regions: view::Regions,
+    /// Where a reopened session's data came from, said once the session is restored.
+    data_note: Option<String>,
 }
 
 impl Runtime {
-    fn start(launch: &Launch, session: Option<Session>, tx: Sender<Event>) -> Result<Runtime> {
+    fn start(
+        launch: &Launch,
+        session: Option<Session>,
+        tx: Sender<Event>,
+        replay_reason: Option<String>,
+    ) -> Result<Runtime> {
         let empty = Arc::new(Dataset {
             source: String::new(),
             langs: Vec::new(),
@@ -228,10 +269,18 @@ impl Runtime {
             launch: launch.clone(),
             tx: tx.clone(),
             regions: view::Regions::default(),
+            data_note: None,
         };
         if let Some(session) = session {
             if session.models.is_empty() {
                 runtime.app = demo::replay_app(session, launch.cache_entries);
+                return Ok(runtime);
+            }
+            if let Some(why) = replay_reason {
+                runtime.app = demo::replay_app(session, launch.cache_entries);
+                runtime
+                    .app
+                    .notify(format!("replay mode: {}", first_line(&why)), true);
                 return Ok(runtime);
             }
             runtime.session = Some(session);
@@ -411,6 +460,13 @@ impl Runtime {
             Some(session) => update::restore_session(&mut self.app, session),
             None => Vec::new(),
         };
+        if let Some(note) = self.data_note.take() {
+            let (text, error) = match &self.app.notice {
+                Some(n) => (format!("{} · {note}", n.text), n.error),
+                None => (note, false),
+            };
+            self.app.notify(text, error);
+        }
         // A restored custom sample grew the data: the worker gets the grown set.
         let data = Arc::clone(&self.app.data);
         if let Some(reason) = demo_reason {
