@@ -631,7 +631,8 @@ pub fn trace_sample(
             span: &target.span_ids,
         };
         let result = if let Some(cache) = &gen_cache {
-            let scorer = PrefixCachedScorer::from_cache(&model.decoder, &ids, cache)?;
+            let scorer =
+                PrefixCachedScorer::from_cache(&model.decoder, &ids, cache)?.with_cancel(cancel);
             let mut result = run_oracle(
                 &scorer,
                 prompt,

@@ -401,3 +401,55 @@ fn eval_keep_going_skips_a_model_that_cannot_load_and_runs_the_others() {
         .iter()
         .all(|u| u.key.model == tiny.display().to_string()));
 }
+
+#[test]
+fn a_set_cancel_flag_stops_the_oracle_between_rows_and_layers() {
+    use std::sync::atomic::AtomicBool;
+    use xmrc_lens::attribution::oracle::{OracleCancelled, PrefixCachedScorer, SequenceScorer};
+    use xmrc_lens::model::decoder::Cancelled;
+    let (_, decoder) = common::load_decoder(&tiny_model_dir("qwen2"));
+    let base: Vec<u32> = (1..40).collect();
+    let mut ablated = base.clone();
+    ablated[20] = 7;
+    let rows = vec![base.clone(), ablated];
+    let set = AtomicBool::new(true);
+    let unset = AtomicBool::new(false);
+    // Not cancelled: every row is scored.
+    let scorer = PrefixCachedScorer::new(&decoder, &base)
+        .unwrap()
+        .with_cancel(Some(&unset));
+    assert_eq!(scorer.score_batch(&rows, &[5, 6]).unwrap().len(), 2);
+    // Cancelled: the next row is not started.
+    let scorer = PrefixCachedScorer::new(&decoder, &base)
+        .unwrap()
+        .with_cancel(Some(&set));
+    let err = scorer.score_batch(&rows, &[5, 6]).unwrap_err();
+    assert!(err.downcast_ref::<OracleCancelled>().is_some(), "{err:#}");
+    // Inside a forward: the flag is read before every layer.
+    let mut cache = decoder.new_cache();
+    let err = decoder
+        .forward_fast_tail_until(&base, &mut cache, 1, Some(&set))
+        .unwrap_err();
+    assert!(err.downcast_ref::<Cancelled>().is_some(), "{err:#}");
+}
+
+#[test]
+fn the_cancel_latency_bench_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args([
+            "bench",
+            "--preset",
+            "demo",
+            "--cancel-latency",
+            "--json-only",
+        ])
+        .arg("--cache-dir")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["bench"], "cancel-latency");
+    assert_eq!(report["cancels"].as_array().unwrap().len(), 4);
+    assert!(report["worst_ms"].as_f64().is_some());
+}

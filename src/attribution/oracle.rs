@@ -109,7 +109,7 @@ pub struct OracleResult {
     pub elapsed_ms: f64,
 }
 
-/// The error returned when `cancel` was set between two batches.
+/// The error returned when `cancel` was set (between batches, rows or layers).
 #[derive(Debug, thiserror::Error)]
 #[error("the sentence oracle was cancelled")]
 pub struct OracleCancelled;
@@ -385,6 +385,8 @@ pub struct PrefixCachedScorer<'a> {
     cache: KvCache,
     /// Tokens run so far, prefix included (the cost measure).
     computed: std::cell::Cell<usize>,
+    /// Checked between rows and between layers, so a cancel lands within one layer.
+    cancel: Option<&'a AtomicBool>,
 }
 
 impl<'a> PrefixCachedScorer<'a> {
@@ -397,7 +399,14 @@ impl<'a> PrefixCachedScorer<'a> {
             base: base.to_vec(),
             cache,
             computed: std::cell::Cell::new(base.len()),
+            cancel: None,
         })
+    }
+
+    /// Stops scoring (between rows, and between layers inside a row) once `cancel` is set.
+    pub fn with_cancel(mut self, cancel: Option<&'a AtomicBool>) -> Self {
+        self.cancel = cancel;
+        self
     }
 
     /// Reuses a cache that already holds `base` (and possibly more, e.g. the generated
@@ -412,6 +421,7 @@ impl<'a> PrefixCachedScorer<'a> {
             base: base.to_vec(),
             cache: cache.truncated(base.len())?,
             computed: std::cell::Cell::new(0),
+            cancel: None,
         })
     }
 
@@ -431,6 +441,9 @@ impl SequenceScorer for PrefixCachedScorer<'_> {
         prompts
             .iter()
             .map(|row| {
+                if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    return Err(OracleCancelled.into());
+                }
                 let shared = row
                     .iter()
                     .zip(&self.base)
@@ -441,7 +454,15 @@ impl SequenceScorer for PrefixCachedScorer<'_> {
                 let mut suffix = row[shared..].to_vec();
                 suffix.extend_from_slice(&answer[..k - 1]);
                 self.computed.set(self.computed.get() + suffix.len());
-                let logits = self.decoder.forward_fast_tail(&suffix, &mut cache, k)?;
+                let logits = self
+                    .decoder
+                    .forward_fast_tail_until(&suffix, &mut cache, k, self.cancel)
+                    .map_err(
+                        |e| match e.downcast_ref::<crate::model::decoder::Cancelled>() {
+                            Some(_) => OracleCancelled.into(),
+                            None => e,
+                        },
+                    )?;
                 let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
                 let picked: Vec<f32> = log_probs.gather(&targets, 1)?.squeeze(1)?.to_vec1()?;
                 Ok(AnswerScore {

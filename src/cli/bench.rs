@@ -109,6 +109,11 @@ pub struct BenchArgs {
     /// Screen size of `--ui`, WIDTHxHEIGHT.
     #[arg(long, default_value = "200x60", requires = "ui")]
     pub size: String,
+    /// Instead of speed: how long a running trace takes to stop once cancelled inside the
+    /// sentence oracle (the explorer's Ctrl-C, `q` or a new selection), with `--preset` (or
+    /// `--model`) on the bundled sample; prints each cancel's latency.
+    #[arg(long)]
+    pub cancel_latency: bool,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
@@ -117,6 +122,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     if args.ui {
         return ui_bench(args);
+    }
+    if args.cancel_latency {
+        let model = load_bench_model(args)?;
+        let data = prompt_data(args)?;
+        let text = super::bench_cancel::run(&model, &data, args.json_only)?;
+        return write_out(&text);
     }
     if let Some(threads) = args.threads {
         if threads == 0 {
@@ -696,6 +707,28 @@ fn ui_bench(args: &BenchArgs) -> Result<()> {
         ))?;
     }
     write_out(&format!("{report}\n"))
+}
+
+/// The `--model`, else the `--preset` model (built on first use), for the side benches.
+fn load_bench_model(args: &BenchArgs) -> Result<LoadedModel> {
+    let device = resolve_device(args.device)?;
+    let dtype = resolve_dtype(args.dtype, &device);
+    let model = match &args.model {
+        Some(model) => model.clone(),
+        None => {
+            let cache_dir = match &args.cache_dir {
+                Some(dir) => dir.clone(),
+                None => default_cache_dir()?,
+            };
+            let opts = WriteOptions::new(weight_dtype(dtype)?, args.seed);
+            ModelRef::Local(build_model(&cache_dir, args.preset, &opts)?)
+        }
+    };
+    progress(&format!("loading {model} ({})", dtype.as_str()));
+    let mut spec = ModelSpec::new(model);
+    spec.device = args.device;
+    spec.dtype = args.dtype;
+    LoadedModel::load(&spec)
 }
 
 /// A trace of demo sample 0 (en-x, German, 2-shot) with the `--preset` model: answer and

@@ -2,6 +2,7 @@
 
 mod analysis_args;
 mod bench;
+mod bench_cancel;
 pub(crate) mod data_args;
 mod eval;
 pub mod explore;

@@ -235,6 +235,11 @@ pub struct DiffOutput {
 }
 
 /// The loaded decoder.
+/// A forward stopped because its cancel flag was set.
+#[derive(Debug, thiserror::Error)]
+#[error("cancelled")]
+pub struct Cancelled;
+
 pub struct Decoder {
     config: ModelConfig,
     embed: Tensor,
@@ -368,6 +373,19 @@ impl Decoder {
         cache: &mut KvCache,
         k: usize,
     ) -> anyhow::Result<Tensor> {
+        self.forward_fast_tail_until(ids, cache, k, None)
+    }
+
+    /// As [`Decoder::forward_fast_tail`], checking `cancel` before every layer: a set flag
+    /// ends the forward with [`Cancelled`] within one layer's time, not the whole forward's.
+    /// The cache is then incomplete and must be dropped.
+    pub fn forward_fast_tail_until(
+        &self,
+        ids: &[u32],
+        cache: &mut KvCache,
+        k: usize,
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+    ) -> anyhow::Result<Tensor> {
         if ids.is_empty() {
             bail!("forward_fast needs at least one token");
         }
@@ -390,6 +408,9 @@ impl Decoder {
         let mut masks: Vec<(Option<usize>, Option<Tensor>)> = Vec::new();
         let mut x = self.embed(&ids_t)?;
         for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                return Err(Cancelled.into());
+            }
             let keys = offset + t;
             let mask = match masks.iter().find(|(w, _)| *w == block.window) {
                 Some((_, m)) => m.clone(),
