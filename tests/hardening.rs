@@ -453,3 +453,30 @@ fn the_cancel_latency_bench_runs() {
     assert_eq!(report["cancels"].as_array().unwrap().len(), 4);
     assert!(report["worst_ms"].as_f64().is_some());
 }
+
+#[test]
+fn a_folder_missing_languages_loads_with_load_langs() {
+    let dir = tempfile::tempdir().unwrap();
+    for lang in ["en", "de", "zh"] {
+        std::fs::copy(
+            common::repo_path(&format!("tests/fixtures/xquad-mini/xquad.{lang}.json")),
+            dir.path().join(format!("xquad.{lang}.json")),
+        )
+        .unwrap();
+    }
+    bin()
+        .arg("samples")
+        .arg("--data")
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--load-langs"));
+    let out = bin()
+        .arg("samples")
+        .arg("--data")
+        .arg(dir.path())
+        .args(["--load-langs", "de,zh"])
+        .assert()
+        .success();
+    assert!(!out.get_output().stdout.is_empty());
+}

@@ -722,3 +722,25 @@ fn a_session_reopens_with_its_own_data_source() {
     tui.wait_for("◆ MRD", TIMEOUT);
     tui.quit_cleanly();
 }
+
+/// `--load-langs` loads only the named languages; the tabs show those and no others.
+#[test]
+fn load_langs_limits_the_language_tabs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data();
+    let model = model_dir();
+    let args = [
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--load-langs",
+        "de,zh",
+    ];
+    let mut tui = Tui::spawn(&args, dir.path(), 160, 48);
+    tui.wait_for("◆ MRD", TIMEOUT);
+    let tabs = tui.selection_line();
+    assert!(tabs.contains(" de ") && tabs.contains(" zh "), "{tabs}");
+    assert!(!tabs.contains(" es ") && !tabs.contains(" ar "), "{tabs}");
+    tui.quit_cleanly();
+}

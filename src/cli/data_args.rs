@@ -24,6 +24,11 @@ pub struct DataArgs {
     /// identical ids in every file (XQuAD).
     #[arg(long, global = true)]
     pub intersect_ids: bool,
+    /// Load only these languages (comma-separated; English is always added), e.g. from a
+    /// folder that lacks some files. Default: every language (all 12 of XQuAD). The
+    /// explorer's language tabs show the loaded ones.
+    #[arg(long, value_delimiter = ',', value_name = "LANG,...", global = true)]
+    pub load_langs: Vec<crate::data::Lang>,
 }
 
 impl DataArgs {
@@ -39,7 +44,7 @@ impl DataArgs {
             dir => dir,
         };
         let opts = LoadOptions {
-            langs: None,
+            langs: (!self.load_langs.is_empty()).then(|| self.load_langs.clone()),
             id_policy: if self.intersect_ids {
                 IdPolicy::Intersect
             } else {

@@ -25,6 +25,10 @@ pub struct ExploreArgs {
     /// dataset google/xquad, else (offline) the bundled demo set.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Load only these languages (comma-separated; English is always added), e.g. from a
+    /// folder that lacks some files; the language tabs show the loaded ones.
+    #[arg(long, value_delimiter = ',', value_name = "LANG,...")]
+    pub load_langs: Vec<crate::data::Lang>,
     #[command(flatten)]
     pub run: RunArgs,
     /// Reopen a saved session (sessions/<name>.json); without its models it opens in
@@ -72,6 +76,7 @@ pub fn run(args: &ExploreArgs) -> Result<()> {
             data: args.data.clone(),
             hub_dataset: "google/xquad".to_string(),
             intersect_ids: false,
+            load_langs: args.load_langs.clone(),
         },
         demo_data: args.demo,
         data_given,

@@ -56,7 +56,7 @@ pub enum DataError {
     },
     #[error("{place} has no English file (expected {expected}); English is always needed, the en-en and en-x scenarios read it")]
     MissingEnglish { place: String, expected: String },
-    #[error("folder {dir} has no file for {}; add the file(s) or load fewer languages", list_missing(.missing))]
+    #[error("folder {dir} has no file for {}; add the file(s), or load only the languages that are there with --load-langs (for example --load-langs de,zh; English is always loaded)", list_missing(.missing))]
     MissingLang {
         dir: PathBuf,
         /// Each missing language with the file name that was expected for it.
@@ -90,7 +90,7 @@ pub enum DataError {
         first_id: Option<String>,
         second_id: Option<String>,
     },
-    #[error("no question id is present in every loaded language ({}) of {place}; load fewer languages", .langs.iter().map(|l| l.code()).collect::<Vec<_>>().join(", "))]
+    #[error("no question id is present in every loaded language ({}) of {place}; load fewer languages with --load-langs", .langs.iter().map(|l| l.code()).collect::<Vec<_>>().join(", "))]
     NoCommonIds { place: String, langs: Vec<Lang> },
     #[error("{path} holds no question")]
     EmptyFile { path: PathBuf },

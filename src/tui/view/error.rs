@@ -98,7 +98,7 @@ pub fn model_failed(source: &str, error: &str) -> String {
 /// The error view's text for a data set that failed to load.
 pub fn data_failed(error: &str) -> String {
     format!(
-        "The data set could not be loaded.\n\nCause:\n  {}\n\nWhat to do:\n  • --data DIR needs xquad.<lang>.json files in SQuAD v1.1 format (at least en)\n  • without --data (and XMRC_LENS_DATA unset) the hub set google/xquad is used, else the bundled demo set\n  • `xmrc-lens samples --data DIR` shows the same error on the command line",
+        "The data set could not be loaded.\n\nCause:\n  {}\n\nWhat to do:\n  • --data DIR needs xquad.<lang>.json files in SQuAD v1.1 format (xquad.en.json always; all 12 languages unless --load-langs names fewer)\n  • without --data (and XMRC_LENS_DATA unset) the hub set google/xquad is used, else the bundled demo set\n  • `xmrc-lens samples --data DIR` shows the same error on the command line",
         error.replace('\n', "\n  ")
     )
 }
