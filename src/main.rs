@@ -11,7 +11,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr so stdout stays clean for JSON and prompts; RUST_LOG tunes them. The
     // explorer owns the screen, so its logs go to a file instead.
-    let log_file = cli.is_explorer().then(explorer_log).flatten();
+    let log_file = if cli.is_explorer() {
+        explorer_log()
+    } else {
+        None
+    };
     let (writer, ansi) = match log_file {
         Some(file) => (BoxMakeWriter::new(std::sync::Mutex::new(file)), false),
         None if cli.is_explorer() => (BoxMakeWriter::new(std::io::sink), false),
@@ -55,16 +59,50 @@ fn log_filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"))
 }
 
-/// The explorer's log file, `explore.log` beside its other cache files (appended).
+/// The explorer's log file, `explore.log` beside its other cache files (appended); when the
+/// cache folder is not writable, one in the system's temporary folder, and when neither
+/// works, none (the footer says which at start).
 fn explorer_log() -> Option<std::fs::File> {
-    let dir = xmrc_lens::synth::model::default_cache_dir()
-        .ok()?
-        .parent()?
-        .to_path_buf();
-    std::fs::create_dir_all(&dir).ok()?;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("explore.log"))
+    let open = |dir: &std::path::Path| {
+        std::fs::create_dir_all(dir).ok()?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("explore.log"))
+            .ok()
+    };
+    let cache = xmrc_lens::synth::model::default_cache_dir()
         .ok()
+        .and_then(|d| d.parent().map(std::path::Path::to_path_buf));
+    if let Some(file) = cache.as_deref().and_then(open) {
+        return Some(file);
+    }
+    let fallback = std::env::temp_dir().join("xmrc-lens");
+    let where_ = cache.map_or_else(
+        || "no cache folder (XDG_CACHE_HOME and HOME unset)".to_string(),
+        |d| {
+            format!(
+                "{} is not writable (XDG_CACHE_HOME, else HOME/.cache)",
+                d.display()
+            )
+        },
+    );
+    let (file, note) = match open(&fallback) {
+        Some(file) => (
+            Some(file),
+            format!(
+                "log: {where_}; logging to {}",
+                fallback.join("explore.log").display()
+            ),
+        ),
+        None => (
+            None,
+            format!(
+                "log off: {where_}, and {} is not writable either",
+                fallback.display()
+            ),
+        ),
+    };
+    let _ = xmrc_lens::tui::LOG_NOTE.set(note);
+    file
 }

@@ -48,6 +48,11 @@ impl Tui {
     /// directory, with HOME and the XDG folders inside `dir` (no user keymap, logs there),
     /// the hub offline and no model or data folder from the caller's environment.
     fn spawn(args: &[&str], dir: &Path, cols: u16, rows: u16) -> Tui {
+        Tui::spawn_with(args, dir, cols, rows, &[])
+    }
+
+    /// As [`Tui::spawn`], with `env` set after the defaults (overriding them).
+    fn spawn_with(args: &[&str], dir: &Path, cols: u16, rows: u16, env: &[(&str, &Path)]) -> Tui {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -68,6 +73,9 @@ impl Tui {
         cmd.env_remove("XMRC_LENS_DATA");
         cmd.env_remove("NO_COLOR");
         cmd.env_remove("RUST_LOG");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
         let child = pair.slave.spawn_command(cmd).unwrap();
         // Only the child holds the slave now: its exit ends our reads.
         drop(pair.slave);
@@ -743,4 +751,30 @@ fn load_langs_limits_the_language_tabs() {
     assert!(tabs.contains(" de ") && tabs.contains(" zh "), "{tabs}");
     assert!(!tabs.contains(" es ") && !tabs.contains(" ar "), "{tabs}");
     tui.quit_cleanly();
+}
+
+/// An unusable cache folder (XDG_CACHE_HOME names a file): the demo model cannot be built, and
+/// the error view names the folder and the variable to set; the exit is non-zero.
+#[test]
+fn an_unusable_cache_folder_is_named_with_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_folder = dir.path().join("cache-is-a-file");
+    std::fs::write(&not_a_folder, "x").unwrap();
+    let mut tui = Tui::spawn_with(
+        &["--demo"],
+        dir.path(),
+        160,
+        48,
+        &[("XDG_CACHE_HOME", not_a_folder.as_path())],
+    );
+    let screen = tui.wait_for("cannot continue", TIMEOUT);
+    assert!(
+        screen.contains("XDG_CACHE_HOME") && screen.contains("cache-is-a-file"),
+        "{}",
+        dump(&screen)
+    );
+    tui.keys("q");
+    let status = tui.wait_exit(EXIT_TIMEOUT);
+    assert!(!status.success());
+    tui.assert_restored();
 }

@@ -260,6 +260,10 @@ impl Session {
 }
 
 /// Keeps letters, digits, `-`, `_` and `.`; anything else becomes `_`; never empty.
+/// File names are limited to 255 bytes on common file systems: a longer session name is cut
+/// (on a character boundary) so that saving cannot fail on the name's length.
+const MAX_STEM_BYTES: usize = 120;
+
 fn file_stem(name: &str) -> String {
     let stem: String = name
         .trim()
@@ -272,7 +276,14 @@ fn file_stem(name: &str) -> String {
             }
         })
         .collect();
-    let stem = stem.trim_start_matches('.').to_string();
+    let mut stem = stem.trim_start_matches('.').to_string();
+    if stem.len() > MAX_STEM_BYTES {
+        let mut cut = MAX_STEM_BYTES;
+        while !stem.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        stem.truncate(cut);
+    }
     if stem.is_empty() {
         "session".to_string()
     } else {
@@ -393,6 +404,17 @@ mod tests {
         assert_eq!(Session::unused_path(&path), dir.path().join("kenya-2.json"));
         std::fs::write(dir.path().join("kenya-2.json"), "{}").unwrap();
         assert_eq!(Session::unused_path(&path), dir.path().join("kenya-3.json"));
+    }
+
+    #[test]
+    fn a_very_long_name_still_gives_a_file_name_that_can_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = "ü".repeat(300);
+        let path = dir.path().join(Session::path_for(&name));
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        assert!(stem.len() <= MAX_STEM_BYTES && stem.chars().all(|c| c == 'ü'));
+        session().save(&path).unwrap();
+        assert!(path.exists());
     }
 
     #[test]

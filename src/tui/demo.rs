@@ -54,8 +54,12 @@ pub fn dataset() -> Result<Dataset> {
 pub fn build_model() -> Result<PathBuf> {
     let cache = default_cache_dir()?;
     let opts = WriteOptions::new(WeightDtype::F32, 0);
-    let (dir, _) = cached_model(&cache, Preset::Demo, &opts, &mut |_| {})
-        .context("building the demo model")?;
+    let (dir, _) = cached_model(&cache, Preset::Demo, &opts, &mut |_| {}).with_context(|| {
+        format!(
+            "building the demo model in the cache folder {} (XDG_CACHE_HOME, else HOME/.cache)",
+            cache.display()
+        )
+    })?;
     Ok(dir)
 }
 

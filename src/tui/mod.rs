@@ -139,6 +139,10 @@ pub enum Event {
     Download(crate::model::source::DownloadProgress),
 }
 
+/// Where the explorer's log went when its usual place (the cache folder) was not writable,
+/// set once by `main` before the explorer starts; shown in the footer at start.
+pub static LOG_NOTE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// Opens the explorer and runs it until the user quits.
 pub fn run(mut launch: Launch) -> Result<()> {
     use std::io::IsTerminal;
@@ -166,6 +170,9 @@ pub fn run(mut launch: Launch) -> Result<()> {
     runtime.app.session_file = launch.session.clone().map(|p| (p.clone(), p));
     if let Some(w) = warning {
         runtime.app.notify(w, true);
+    }
+    if let Some(note) = LOG_NOTE.get() {
+        runtime.app.notify(note.clone(), true);
     }
     let sink_tx = tx.clone();
     crate::model::source::set_download_sink(Some(Arc::new(move |p| {
@@ -367,10 +374,7 @@ impl Runtime {
             Event::DemoModel(result) => {
                 match result {
                     Ok(dir) => self.load_model(Slot::Primary, demo::model_spec(&dir, &self.launch)),
-                    Err(e) => {
-                        self.app.fatal =
-                            Some(format!("the offline demo model could not be built: {e}"))
-                    }
+                    Err(e) => self.app.fatal = Some(view::error::demo_model_failed(&e)),
                 }
                 Vec::new()
             }
@@ -589,7 +593,14 @@ impl Runtime {
                                     if traces == 1 { "" } else { "s" }
                                 )
                             })
-                            .map_err(|e| format!("{e:#}"));
+                            // The cause first: a long path must not push it out of the footer.
+                            .map_err(|e| {
+                                format!(
+                                    "session not saved: {} ({})",
+                                    e.root_cause(),
+                                    path.display()
+                                )
+                            });
                         let _ = tx.send(Event::Saved(result));
                     });
                 }

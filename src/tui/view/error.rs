@@ -95,6 +95,20 @@ pub fn model_failed(source: &str, error: &str) -> String {
     )
 }
 
+/// The error view's text for the offline demo model that could not be built.
+pub fn demo_model_failed(error: &str) -> String {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map_or_else(|| "unset".to_string(), |v| v.to_string_lossy().into_owned())
+    };
+    format!(
+        "The offline demo model could not be built.\n\nCause:\n  {}\n\nWhat to do:\n  • the demo model (8 MB) is built under $XDG_CACHE_HOME/xmrc-lens/bench, else $HOME/.cache/xmrc-lens/bench: set XDG_CACHE_HOME to a writable folder (now: {}; HOME: {})\n  • or pass --model with a local model folder (no cache needed)",
+        error.replace('\n', "\n  "),
+        var("XDG_CACHE_HOME"),
+        var("HOME")
+    )
+}
+
 /// The error view's text for a data set that failed to load.
 pub fn data_failed(error: &str) -> String {
     format!(
