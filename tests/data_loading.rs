@@ -296,7 +296,7 @@ fn mlqa_intersection_keeps_shared_ids_in_english_order() {
     let msg = load_dir(&dir, &LoadOptions::default())
         .unwrap_err()
         .to_string();
-    assert!(msg.contains("'intersect'"), "{msg}");
+    assert!(msg.contains("--intersect-ids"), "{msg}");
     let opts = LoadOptions {
         langs: Some(vec![Lang::Ar]),
         id_policy: IdPolicy::Intersect,

@@ -191,10 +191,7 @@ fn a_hub_token_never_reaches_the_log_at_any_level() {
 fn tiny_copy(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
     let src = tiny_model_dir("qwen2");
     let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
+    common::copy_dir(&src, dir.path());
     let config_path = dir.path().join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
@@ -293,11 +290,7 @@ fn a_template_that_raises_suggests_no_chat() {
 #[test]
 fn differing_ids_name_the_flag_that_helps() {
     let dir = tempfile::tempdir().unwrap();
-    let mini = common::repo_path("tests/fixtures/xquad-mini");
-    for entry in std::fs::read_dir(&mini).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
+    common::copy_dir(&common::repo_path("tests/fixtures/xquad-mini"), dir.path());
     // Rename one German question id.
     let de = dir.path().join("xquad.de.json");
     let text = std::fs::read_to_string(&de).unwrap();

@@ -683,10 +683,7 @@ fn a_session_whose_model_is_gone_opens_in_replay_mode() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model-copy");
     std::fs::create_dir_all(&model).unwrap();
-    for entry in std::fs::read_dir(model_dir()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), model.join(entry.file_name())).unwrap();
-    }
+    common::copy_dir(&model_dir(), &model);
     let session = save_a_session(&model, dir.path());
     std::fs::remove_dir_all(&model).unwrap();
     let mut tui = Tui::spawn(
@@ -777,4 +774,37 @@ fn an_unusable_cache_folder_is_named_with_its_variable() {
     let status = tui.wait_exit(EXIT_TIMEOUT);
     assert!(!status.success());
     tui.assert_restored();
+}
+
+/// When the cache folder cannot hold the log, the explorer logs to the temporary folder and
+/// says so in the footer at start.
+#[test]
+fn the_log_falls_back_to_the_temporary_folder_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_folder = dir.path().join("cache-is-a-file");
+    std::fs::write(&not_a_folder, "x").unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let model = model_dir();
+    let data = demo_data();
+    let args = [
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ];
+    let mut tui = Tui::spawn_with(
+        &args,
+        dir.path(),
+        160,
+        48,
+        &[
+            ("XDG_CACHE_HOME", not_a_folder.as_path()),
+            ("TMPDIR", tmp.as_path()),
+        ],
+    );
+    let screen = tui.wait_for("logging to", TIMEOUT);
+    assert!(screen.contains("is not writable"), "{}", dump(&screen));
+    assert!(tmp.join("xmrc-lens/explore.log").exists());
+    tui.quit_cleanly();
 }

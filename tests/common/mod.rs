@@ -36,6 +36,16 @@ pub fn weight_files(dir: &Path) -> Vec<PathBuf> {
     }
 }
 
+/// Copies the files of `src` (not its subfolders) into `dst`, which must exist.
+pub fn copy_dir(src: &Path, dst: &Path) {
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
 /// Loads a tiny model in f32 on the CPU, straight from its folder.
 pub fn load_decoder(dir: &Path) -> (ModelConfig, Decoder) {
     let config = ModelConfig::from_file(&dir.join("config.json")).unwrap();
