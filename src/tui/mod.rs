@@ -555,24 +555,7 @@ impl Runtime {
                 }
                 Effect::Save(session, wanted) => {
                     let tx = self.tx.clone();
-                    // Replace only the session this run opened or saved; another file of the
-                    // same name is kept, and the new one gets a free name.
-                    let same = |a: &std::path::Path, b: &std::path::Path| {
-                        a == b
-                            || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
-                    };
-                    let path = match &self.app.session_file {
-                        // The name this run used before: its own file again.
-                        Some((asked, written)) if same(asked, &wanted) => written.clone(),
-                        Some((_, written)) if same(written, &wanted) => wanted.clone(),
-                        _ => Session::unused_path(&wanted),
-                    };
-                    self.app.session_file = Some((wanted.clone(), path.clone()));
-                    let renamed = if path == wanted {
-                        String::new()
-                    } else {
-                        format!(" ({} exists and was kept)", wanted.display())
-                    };
+                    let (path, renamed) = self.session_save_path(&wanted);
                     // Only finished traces are saved: say so when one is still running.
                     let running = self.app.live.iter().flatten().count();
                     let note = match running {
@@ -607,6 +590,28 @@ impl Runtime {
                 Effect::Quit => self.app.quit = true,
             }
         }
+    }
+
+    /// Where `w` writes when asked for `wanted`: the session file this run opened or wrote
+    /// under that name, else `wanted` if free, else a free `<name>-N.json`; never another
+    /// session's file. Also returns the footer's note when the name was changed.
+    fn session_save_path(&mut self, wanted: &std::path::Path) -> (PathBuf, String) {
+        let same = |a: &std::path::Path, b: &std::path::Path| {
+            a == b || crate::atomic_file::same_file(a, b)
+        };
+        let path = match &self.app.session_file {
+            // The name this run used before: its own file again.
+            Some((asked, written)) if same(asked, wanted) => written.clone(),
+            Some((_, written)) if same(written, wanted) => wanted.to_path_buf(),
+            _ => Session::unused_path(wanted),
+        };
+        self.app.session_file = Some((wanted.to_path_buf(), path.clone()));
+        let renamed = if path == wanted {
+            String::new()
+        } else {
+            format!(" ({} exists and was kept)", wanted.display())
+        };
+        (path, renamed)
     }
 
     /// Stops the worker, waiting a little for its current stage; a long stage (or a model
