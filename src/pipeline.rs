@@ -590,7 +590,7 @@ pub fn trace_sample(
                             scenario: Scenario::EnEn,
                             ..prompt_options.clone()
                         };
-                        computed = prompt_summary(model, data, *index, &en_options)?;
+                        computed = prompt_summary(model, data, *index, &en_options, cancel)?;
                         &computed
                     }
                 };
@@ -734,18 +734,20 @@ fn dump_hidden(states: &[Tensor]) -> Result<Vec<HiddenDump>> {
         .collect()
 }
 
-/// Pooled hidden states of one sample's prompt under `options` (one forward, no generation).
+/// Pooled hidden states of one sample's prompt under `options` (one forward, no generation);
+/// `cancel` is checked before every layer.
 pub fn prompt_summary(
     model: &LoadedModel,
     data: &Dataset,
     index: usize,
     options: &PromptOptions,
+    cancel: Option<&AtomicBool>,
 ) -> Result<HiddenSummary> {
     let prompt = build_prompt(data, index, options, model.chat_template.as_ref())?;
     let tokens = tokenize_prompt(&prompt, &model.tokenizer)?;
     let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
     model.config.check_fits(ids.len())?;
-    let rec = model.decoder.record(&ids)?;
+    let rec = model.decoder.record_until(&ids, cancel)?;
     let states = prompt_hidden_states(&rec, ids.len())?;
     pool_hidden_states(&states, &tokens)
 }
@@ -821,7 +823,7 @@ pub fn prefill_pool(
     let mut added = 0;
     for index in draw_pool(data, exclude, count, seed) {
         check_cancel(cancel)?;
-        let summary = prompt_summary(model, data, index, options)?;
+        let summary = prompt_summary(model, data, index, options, cancel)?;
         let id = data.get(index).map(|s| s.id.as_str()).unwrap_or_default();
         if pool.add(options.lang, id, &summary)? {
             added += 1;

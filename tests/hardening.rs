@@ -443,7 +443,7 @@ fn the_cancel_latency_bench_runs() {
         .success();
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(report["bench"], "cancel-latency");
-    assert_eq!(report["cancels"].as_array().unwrap().len(), 4);
+    assert_eq!(report["cancels"].as_array().unwrap().len(), 6);
     assert!(report["worst_ms"].as_f64().is_some());
 }
 

@@ -134,7 +134,7 @@ pub fn attribute(
         }
     };
     let started = Instant::now();
-    let recording = decoder.record(&input)?;
+    let recording = decoder.record_until(&input, cancel)?;
     let forward_ms = started.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
     let backward = decoder.backward(

@@ -189,7 +189,7 @@ pub fn run_eval(
             }
             let t = Instant::now();
             let options = prompt_options(&job.prompt, &unit.key);
-            let hidden = prompt_summary(&model, job.data, unit.index, &options)?;
+            let hidden = prompt_summary(&model, job.data, unit.index, &options, None)?;
             pools
                 .entry(&pool_key(&unit.key))
                 .add(unit.key.lang, &unit.key.sample, &hidden)?;

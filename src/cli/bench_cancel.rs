@@ -1,5 +1,6 @@
 //! `bench --cancel-latency`: how long a running trace takes to stop once it is cancelled
-//! inside the sentence oracle, the stage whose forwards used to run to their end.
+//! inside its long stages: the generation (its prefill is one long forward), the AttnLRP
+//! relevance (a recorded forward and a backward) and the sentence oracle.
 //!
 //! The trace runs on its own thread exactly as the explorer's worker runs it (same
 //! `trace_sample`, same cancel flag); the bench sets the flag at several delays after the
@@ -18,11 +19,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Delays after the oracle's start at which the trace is cancelled.
-const DELAYS_MS: [u64; 4] = [50, 300, 1000, 2500];
+/// The stages cancelled in, and the delays after each stage's start.
+const CANCELS: [(Stage, u64); 6] = [
+    (Stage::Generate, 200),
+    (Stage::Relevance, 300),
+    (Stage::Relevance, 3000),
+    (Stage::Oracle, 50),
+    (Stage::Oracle, 1000),
+    (Stage::Oracle, 2500),
+];
 
-/// One cancel: its delay, the time to stop, and whether the oracle had already finished.
+/// One cancel: its stage and delay, the time to stop, and whether the trace had finished.
 struct Outcome {
+    stage: Stage,
     delay_ms: u64,
     latency_ms: Option<f64>,
     finished_first: bool,
@@ -30,8 +39,8 @@ struct Outcome {
 
 pub fn run(model: &LoadedModel, data: &Dataset, json_only: bool) -> Result<String> {
     let mut outcomes = Vec::new();
-    for delay_ms in DELAYS_MS {
-        outcomes.push(cancel_once(model, data, delay_ms)?);
+    for (stage, delay_ms) in CANCELS {
+        outcomes.push(cancel_once(model, data, stage, delay_ms)?);
         let o = outcomes.last().map_or(String::new(), describe);
         eprintln!("[bench] {o}");
     }
@@ -44,6 +53,7 @@ pub fn run(model: &LoadedModel, data: &Dataset, json_only: bool) -> Result<Strin
         "model": model.name,
         "layers": model.config.num_layers,
         "cancels": outcomes.iter().map(|o| json!({
+            "stage": o.stage.to_string(),
             "delay_ms": o.delay_ms,
             "latency_ms": o.latency_ms,
             "finished_first": o.finished_first,
@@ -53,7 +63,7 @@ pub fn run(model: &LoadedModel, data: &Dataset, json_only: bool) -> Result<Strin
     let mut out = String::new();
     if !json_only {
         out.push_str(&format!(
-            "cancel inside the oracle ({}, {} layers): worst {worst:.0} ms\n",
+            "cancel inside a running trace ({}, {} layers): worst {worst:.0} ms\n",
             model.name, model.config.num_layers
         ));
         for o in &outcomes {
@@ -66,27 +76,25 @@ pub fn run(model: &LoadedModel, data: &Dataset, json_only: bool) -> Result<Strin
 }
 
 fn describe(o: &Outcome) -> String {
+    let at = format!("cancel {} ms into {}", o.delay_ms, o.stage);
     match o.latency_ms {
-        Some(ms) if o.finished_first => {
-            format!(
-                "cancel {} ms into the oracle: it had finished ({ms:.0} ms)",
-                o.delay_ms
-            )
-        }
-        Some(ms) => format!(
-            "cancel {} ms into the oracle: stopped in {ms:.0} ms",
-            o.delay_ms
-        ),
-        None => format!("cancel {} ms into the oracle: never reached", o.delay_ms),
+        Some(ms) if o.finished_first => format!("{at}: the trace had finished ({ms:.0} ms)"),
+        Some(ms) => format!("{at}: stopped in {ms:.0} ms"),
+        None => format!("{at}: never reached"),
     }
 }
 
-fn cancel_once(model: &LoadedModel, data: &Dataset, delay_ms: u64) -> Result<Outcome> {
+fn cancel_once(
+    model: &LoadedModel,
+    data: &Dataset,
+    stage: Stage,
+    delay_ms: u64,
+) -> Result<Outcome> {
     let cancel = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<()>();
-    // The oracle is the stage under test: no relevance, a short answer that never stops early.
+    // A short answer that never stops early; relevance only when it is the stage under test.
     let options = TraceOptions {
-        relevance: None,
+        relevance: (stage == Stage::Relevance).then(Default::default),
         similarity: false,
         max_new_tokens: 8,
         stop: StopMode::None,
@@ -115,7 +123,7 @@ fn cancel_once(model: &LoadedModel, data: &Dataset, delay_ms: u64) -> Result<Out
                 cancel: Some(&cancel),
             };
             let mut progress = |p: Progress| {
-                if matches!(p, Progress::Stage(Stage::Oracle)) {
+                if matches!(p, Progress::Stage(s) if s == stage) {
                     let _ = tx.send(());
                 }
             };
@@ -132,6 +140,7 @@ fn cancel_once(model: &LoadedModel, data: &Dataset, delay_ms: u64) -> Result<Out
             .map_err(|_| anyhow::anyhow!("the trace thread panicked"))?;
         let latency = at.elapsed().as_secs_f64() * 1e3;
         Ok(Outcome {
+            stage,
             delay_ms,
             latency_ms: reached.then_some(latency),
             finished_first: result.is_ok(),

@@ -130,7 +130,27 @@ pub fn generate_cached(
     let mut text = String::new();
 
     let start = Instant::now();
-    let mut logits = decoder.forward_fast(prompt_ids, &mut cache)?;
+    // The prefill is the longest single forward: cancellable between its layers. A cancelled
+    // prefill is a generation stopped before its first token (its cache is incomplete).
+    let mut logits = match decoder.forward_fast_tail_until(prompt_ids, &mut cache, 1, cancel) {
+        Ok(logits) => logits.flatten_all()?,
+        Err(e)
+            if e.downcast_ref::<crate::model::decoder::Cancelled>()
+                .is_some() =>
+        {
+            timings.prefill_ms = start.elapsed().as_secs_f64() * 1e3;
+            let generation = Generation {
+                prompt_top: Vec::new(),
+                ids,
+                steps,
+                text,
+                stop: StopReason::Cancelled,
+                timings,
+            };
+            return Ok((generation, cache));
+        }
+        Err(e) => return Err(e),
+    };
     timings.prefill_ms = start.elapsed().as_secs_f64() * 1e3;
     let prompt_top = top_tokens(&logits, PROMPT_TOP, tokenizer)?.0;
     let decode_start = Instant::now();

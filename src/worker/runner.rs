@@ -242,7 +242,7 @@ fn en_summary(
     if cancel.load(Ordering::Relaxed) {
         bail!("cancelled");
     }
-    let summary = prompt_summary(model, data, key.sample, &en_options)?;
+    let summary = prompt_summary(model, data, key.sample, &en_options, Some(cancel))?;
     if memo.en_hidden.len() == EN_HIDDEN_KEPT {
         memo.en_hidden.pop_front();
     }

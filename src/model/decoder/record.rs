@@ -65,6 +65,16 @@ impl Recording {
 impl Decoder {
     /// Runs `ids` through the model, keeping what [`Decoder::backward`] needs.
     pub fn record(&self, ids: &[u32]) -> Result<Recording> {
+        self.record_until(ids, None)
+    }
+
+    /// [`Decoder::record`], checking `cancel` before every layer (a set flag ends it with
+    /// [`super::Cancelled`] within one layer's time).
+    pub fn record_until(
+        &self,
+        ids: &[u32],
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<Recording> {
         if ids.is_empty() {
             bail!("cannot record an empty prompt");
         }
@@ -85,6 +95,9 @@ impl Decoder {
         let mut levels = Vec::with_capacity(self.blocks.len() + 1);
         let mut layers = Vec::with_capacity(self.blocks.len());
         for block in &self.blocks {
+            if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                return Err(super::Cancelled.into());
+            }
             levels.push(x.squeeze(0)?);
             let mask = match masks.iter().find(|(w, _)| *w == block.window) {
                 _ if fused => None,
