@@ -311,6 +311,20 @@ pub struct TraceContext<'a> {
     pub cancel: Option<&'a AtomicBool>,
 }
 
+impl<'a> TraceContext<'a> {
+    /// One model on its own: no judge, no pool, nothing precomputed.
+    pub fn alone(model: &'a LoadedModel, cancel: Option<&'a AtomicBool>) -> Self {
+        TraceContext {
+            model,
+            judge: None,
+            pool: None,
+            en_hidden: None,
+            pregenerated: None,
+            cancel,
+        }
+    }
+}
+
 /// A generation made outside `trace_sample`, with the KV cache of its prompt.
 pub struct Pregenerated {
     pub generation: Generation,

@@ -241,6 +241,14 @@ impl Tui {
         self.assert_restored();
     }
 
+    /// `q` on a fatal error: a non-zero exit, and the terminal left as it was found.
+    fn quit_after_fatal(&mut self) {
+        self.keys("q");
+        let status = self.wait_exit(EXIT_TIMEOUT);
+        assert!(!status.success(), "a fatal error exited {status:?}");
+        self.assert_restored();
+    }
+
     fn assert_restored(&self) {
         let raw = self.raw();
         let entered = find(&raw, ENTER_ALT_SCREEN).expect("the alternate screen was never entered");
@@ -463,10 +471,7 @@ fn bad_model_shows_the_error_view_and_quits() {
         dump(&screen)
     );
     // A fatal error ends the explorer non-zero, the terminal restored, the cause printed.
-    tui.keys("q");
-    let status = tui.wait_exit(EXIT_TIMEOUT);
-    assert!(!status.success(), "a fatal error exited {status:?}");
-    tui.assert_restored();
+    tui.quit_after_fatal();
     let after = String::from_utf8_lossy(&tui.raw()).to_string();
     let tail = &after[after.rfind("\x1b[?1049l").unwrap_or(0)..];
     assert!(
@@ -490,10 +495,7 @@ fn a_fatal_error_is_readable_in_a_small_terminal() {
         "no cause:\n{}",
         dump(&screen)
     );
-    tui.keys("q");
-    let status = tui.wait_exit(EXIT_TIMEOUT);
-    assert!(!status.success());
-    tui.assert_restored();
+    tui.quit_after_fatal();
 }
 
 /// SIGTERM, SIGINT, SIGHUP and SIGQUIT from outside restore the terminal: the alternate
@@ -770,10 +772,7 @@ fn an_unusable_cache_folder_is_named_with_its_variable() {
         "{}",
         dump(&screen)
     );
-    tui.keys("q");
-    let status = tui.wait_exit(EXIT_TIMEOUT);
-    assert!(!status.success());
-    tui.assert_restored();
+    tui.quit_after_fatal();
 }
 
 /// When the cache folder cannot hold the log, the explorer logs to the temporary folder and

@@ -765,14 +765,7 @@ fn ui_trace_now(args: &BenchArgs, data: &Dataset) -> Result<crate::pipeline::Sam
             ..PromptOptions::default()
         },
     };
-    let ctx = TraceContext {
-        model: &model,
-        judge: None,
-        pool: None,
-        en_hidden: None,
-        pregenerated: None,
-        cancel: None,
-    };
+    let ctx = TraceContext::alone(&model, None);
     trace_sample(ctx, &input, &options, &mut |_| {})
 }
 

@@ -114,14 +114,7 @@ fn cancel_once(
     };
     std::thread::scope(|scope| -> Result<Outcome> {
         let worker = scope.spawn(|| {
-            let ctx = TraceContext {
-                model,
-                judge: None,
-                pool: None,
-                en_hidden: None,
-                pregenerated: None,
-                cancel: Some(&cancel),
-            };
+            let ctx = TraceContext::alone(model, Some(&cancel));
             let mut progress = |p: Progress| {
                 if matches!(p, Progress::Stage(s) if s == stage) {
                     let _ = tx.send(());
