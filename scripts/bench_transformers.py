@@ -4,12 +4,14 @@
 Usage:
     python scripts/bench_transformers.py --model DIR --ids ids.json \
         [--threads N] [--dtype f32|bf16|f16] [--device cpu|cuda[:N]] [--new-tokens 32]
+        [--attn sdpa|eager]
 
 `ids.json` is written by `xmrc-lens bench` (`{"ids": [...]}`; a plain list works too), so both
 sides run exactly the same prompt tokens. Prints one JSON line on stdout with the same field
 names as the Rust side:
 
-    load_s               from_pretrained (eager attention, requested dtype) + move to device
+    attn                 the attention implementation: sdpa (transformers' default) or eager
+    load_s               from_pretrained (that attention, requested dtype) + move to device
     rss_load_mb          resident memory right after loading (VmRSS)
     peak_rss_load_mb     peak resident memory up to then (VmHWM)
     prefill_fast_*       no_grad forward over the prompt into an empty KV cache, logits of the
@@ -61,6 +63,13 @@ def peak_rss_mb():
     return rss / (1024.0 * 1024.0) if sys.platform == "darwin" else rss / 1024.0
 
 
+def attn_softcap_ignored(model, attn):
+    """True when the model has an attention logit soft-cap (Gemma-2) that this attention
+    implementation does not apply: transformers' sdpa path cannot soft-cap the scores."""
+    cap = getattr(model.config, "attn_logit_softcapping", None)
+    return bool(cap) and attn != "eager"
+
+
 def read_ids(path):
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
@@ -70,30 +79,35 @@ def read_ids(path):
     return ids
 
 
-def patch_with_lxt(model):
+def patch_with_lxt(model, attn):
     """LXT 2.1's efficient AttnLRP on the model's module, bridged to transformers 5.x as
     scripts/make_lxt_fixtures.py explains (a stand-in for a removed BERT helper; the
-    attention registry kept, the eager function wrapped). Needs `lxt` (PyPI)."""
+    attention registry kept, the eager function wrapped). LXT wraps every attention function
+    of the registry it replaces; with the registry kept, the sdpa entry is wrapped here the
+    same way, so LXT-sdpa applies the same rules at q, k and v. Needs `lxt` (PyPI)."""
     import importlib
     import transformers.pytorch_utils as pu
 
     if not hasattr(pu, "find_pruneable_heads_and_indices"):
         pu.find_pruneable_heads_and_indices = None
     from lxt.efficient import monkey_patch
+    from lxt.efficient.patches import wrap_attention_forward
 
     module = importlib.import_module(type(model).__module__)
     registry = module.ALL_ATTENTION_FUNCTIONS
     monkey_patch(module)
     module.ALL_ATTENTION_FUNCTIONS = registry
+    if attn != "eager":
+        registry[attn] = wrap_attention_forward(registry[attn])
 
 
-def lxt_trace(model, input_ids, sync):
+def lxt_trace(model, input_ids, sync, attn):
     """LXT's latent relevance trace (its tutorial's recipe): hooks keep every decoder
     layer's output gradient, one backward from the last position's argmax logit, relevance
     (h * grad).sum(-1) in f32 per layer. Returns the seconds from forward to relevance."""
     import torch
 
-    patch_with_lxt(model)
+    patch_with_lxt(model, attn)
     model.requires_grad_(False)
     outputs = []
 
@@ -126,6 +140,12 @@ def main():
     parser.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument(
+        "--attn",
+        default="sdpa",
+        choices=["sdpa", "eager"],
+        help="attention implementation (sdpa: transformers' default)",
+    )
     parser.add_argument("--skip-diff", action="store_true", help="skip the AttnLRP trace")
     args = parser.parse_args()
 
@@ -150,11 +170,11 @@ def main():
     major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
     dtype_kw = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
 
-    log(f"loading {args.model} ({args.dtype}, {device}, {torch.get_num_threads()} threads)")
+    log(f"loading {args.model} ({args.dtype}, {device}, {args.attn}, {torch.get_num_threads()} threads)")
     t0 = time.perf_counter()
     extra = {"gguf_file": args.gguf_file} if args.gguf_file else {}
     model = AutoModelForCausalLM.from_pretrained(
-        args.model, attn_implementation="eager", **{dtype_kw: dtype}, **extra
+        args.model, attn_implementation=args.attn, **{dtype_kw: dtype}, **extra
     )
     model.to(device)
     model.eval()
@@ -193,6 +213,8 @@ def main():
 
     result = {
         "impl": "transformers",
+        "attn": args.attn,
+        "attn_softcap_ignored": attn_softcap_ignored(model, args.attn),
         "transformers": transformers.__version__,
         "torch": torch.__version__,
         "model_dir": args.model,
@@ -216,7 +238,7 @@ def main():
 
     if not args.skip_diff:
         log(f"AttnLRP trace with LXT over {tokens} tokens (forward + backward)")
-        trace_s = lxt_trace(model, input_ids, sync)
+        trace_s = lxt_trace(model, input_ids, sync, args.attn)
         result.update(
             {
                 "trace_s": trace_s,

@@ -1,7 +1,7 @@
-//! Checks a safetensors file's header before it is memory-mapped: every tensor a float type
-//! (an integer tensor cast to float would change the answer silently), and the file as long
-//! as its header promises (an interrupted download otherwise fails deep inside candle, or
-//! not at all).
+//! Reads and checks a safetensors file's header before any weight is read: every tensor a
+//! float type (an integer tensor cast to float would change the answer silently), and the
+//! file as long as its header promises (an interrupted download otherwise fails deep inside
+//! the reader, or not at all). The header's entries are what the weight reader reads by.
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -15,14 +15,30 @@ const FLOAT_TYPES: [&str; 4] = ["F16", "BF16", "F32", "F64"];
 /// The largest header safetensors allows (100 MB); more means the file is not safetensors.
 const MAX_HEADER: u64 = 100_000_000;
 
-#[derive(Deserialize)]
-struct Entry {
-    dtype: String,
-    data_offsets: [u64; 2],
+/// One tensor of a safetensors header.
+#[derive(Deserialize, Debug, Clone)]
+pub struct Entry {
+    pub dtype: String,
+    #[serde(default)]
+    pub shape: Vec<usize>,
+    /// Byte range of the data, counted from the end of the header.
+    pub data_offsets: [u64; 2],
+}
+
+/// A checked header: where the data starts in the file, and each tensor by name.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub data_start: u64,
+    pub tensors: BTreeMap<String, Entry>,
 }
 
 /// Refuses a file with a non-float tensor or fewer bytes than its header describes.
 pub fn check_safetensors(path: &Path) -> Result<()> {
+    read_header(path).map(|_| ())
+}
+
+/// The header of a safetensors file, checked as [`check_safetensors`] says.
+pub fn read_header(path: &Path) -> Result<Header> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let size = file.metadata()?.len();
@@ -49,6 +65,7 @@ pub fn check_safetensors(path: &Path) -> Result<()> {
             )
         })?;
     let mut data_end = 0u64;
+    let mut tensors = BTreeMap::new();
     for (name, value) in entries {
         if name == "__metadata__" {
             continue;
@@ -65,13 +82,23 @@ pub fn check_safetensors(path: &Path) -> Result<()> {
                 FLOAT_TYPES.join(", ")
             );
         }
+        if entry.data_offsets[0] > entry.data_offsets[1] {
+            bail!(
+                "{}: tensor {name} has its data offsets reversed",
+                path.display()
+            );
+        }
         data_end = data_end.max(entry.data_offsets[1]);
+        tensors.insert(name, entry);
     }
     let expected = 8 + header_len + data_end;
     if size < expected {
         return Err(incomplete(path, size, expected));
     }
-    Ok(())
+    Ok(Header {
+        data_start: 8 + header_len,
+        tensors,
+    })
 }
 
 fn incomplete(path: &Path, size: u64, expected: u64) -> anyhow::Error {
