@@ -10,7 +10,9 @@ Usage:
 sides run exactly the same prompt tokens. Prints one JSON line on stdout with the same field
 names as the Rust side:
 
-    attn                 the attention implementation: sdpa (transformers' default) or eager
+    attn                 the attention implementation that ran: sdpa (transformers' default)
+                         or eager; a model that refuses sdpa (Gemma-2) runs its default and
+                         says so in attn_note
     load_s               from_pretrained (that attention, requested dtype) + move to device
     rss_load_mb          resident memory right after loading (VmRSS)
     peak_rss_load_mb     peak resident memory up to then (VmHWM)
@@ -95,10 +97,44 @@ def patch_with_lxt(model, attn):
 
     module = importlib.import_module(type(model).__module__)
     registry = module.ALL_ATTENTION_FUNCTIONS
-    monkey_patch(module)
+    monkey_patch(module, lxt_patch_map(module))
     module.ALL_ATTENTION_FUNCTIONS = registry
     if attn != "eager":
         registry[attn] = wrap_attention_forward(registry[attn])
+
+
+class LxtUnsupported(Exception):
+    """LXT has no AttnLRP map for this family, and none can be built from its parts."""
+
+
+def lxt_patch_map(module):
+    """LXT's own AttnLRP map for the family, or for Mistral (no map in LXT 2.1, the same
+    parts as Llama) one built as scripts/make_lxt_fixtures.py does. Gemma-2 has none: its
+    norm scales by 1 + w, which LXT's RMSNorm patch does not."""
+    from functools import partial
+
+    from lxt.efficient.models import get_default_map
+    from lxt.efficient.patches import (
+        dropout_forward,
+        gated_mlp_forward,
+        patch_attention,
+        patch_method,
+        rms_norm_forward,
+    )
+    from torch.nn import Dropout
+
+    try:
+        return get_default_map(module)
+    except ValueError:
+        pass
+    if module.__name__.endswith("modeling_mistral"):
+        return {
+            module.MistralMLP: partial(patch_method, gated_mlp_forward),
+            module.MistralRMSNorm: partial(patch_method, rms_norm_forward),
+            Dropout: partial(patch_method, dropout_forward),
+            module: patch_attention,
+        }
+    raise LxtUnsupported(f"LXT 2.1 has no AttnLRP rules for {module.__name__}")
 
 
 def lxt_trace(model, input_ids, sync, attn):
@@ -173,9 +209,20 @@ def main():
     log(f"loading {args.model} ({args.dtype}, {device}, {args.attn}, {torch.get_num_threads()} threads)")
     t0 = time.perf_counter()
     extra = {"gguf_file": args.gguf_file} if args.gguf_file else {}
-    model = AutoModelForCausalLM.from_pretrained(
-        args.model, attn_implementation=args.attn, **{dtype_kw: dtype}, **extra
-    )
+    attn_used, attn_note = args.attn, None
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            args.model, attn_implementation=args.attn, **{dtype_kw: dtype}, **extra
+        )
+    except ValueError as refused:
+        # Some families refuse sdpa (transformers 5.x: Gemma-2, whose attention soft-cap sdpa
+        # cannot apply). The peer a user gets then is the model's default: load that, say so.
+        if args.attn == "eager" or "attention implementation" not in str(refused):
+            raise
+        log(f"{args.attn} refused for this model ({refused}); loading the model's default")
+        model = AutoModelForCausalLM.from_pretrained(args.model, **{dtype_kw: dtype}, **extra)
+        attn_used = model.config._attn_implementation
+        attn_note = f"transformers refuses {args.attn} for this model; its default ({attn_used}) ran"
     model.to(device)
     model.eval()
     sync()
@@ -213,8 +260,10 @@ def main():
 
     result = {
         "impl": "transformers",
-        "attn": args.attn,
-        "attn_softcap_ignored": attn_softcap_ignored(model, args.attn),
+        "attn": attn_used,
+        "attn_requested": args.attn,
+        "attn_note": attn_note,
+        "attn_softcap_ignored": attn_softcap_ignored(model, attn_used),
         "transformers": transformers.__version__,
         "torch": torch.__version__,
         "model_dir": args.model,
@@ -236,16 +285,22 @@ def main():
         "peak_rss_gen_mb": peak_gen,
     }
 
+    result["trace_note"] = None
     if not args.skip_diff:
         log(f"AttnLRP trace with LXT over {tokens} tokens (forward + backward)")
-        trace_s = lxt_trace(model, input_ids, sync, args.attn)
-        result.update(
-            {
-                "trace_s": trace_s,
-                "trace_tok_s": tokens / trace_s,
-                "trace_over_prefill": trace_s / prefill_fast_s,
-            }
-        )
+        try:
+            trace_s = lxt_trace(model, input_ids, sync, attn_used)
+        except LxtUnsupported as unsupported:
+            log(f"no trace: {unsupported}")
+            result["trace_note"] = str(unsupported)
+        else:
+            result.update(
+                {
+                    "trace_s": trace_s,
+                    "trace_tok_s": tokens / trace_s,
+                    "trace_over_prefill": trace_s / prefill_fast_s,
+                }
+            )
 
     result["peak_rss_mb"] = peak_rss_mb()
     result["cuda_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None

@@ -39,6 +39,22 @@ const SAMPLE_DE: &str = include_str!("../../tests/fixtures/xquad-mini/xquad.de.j
 /// Tokens of the untimed warm-up run before each measurement.
 const WARM_UP_TOKENS: usize = 8;
 
+/// An attention implementation of transformers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeerAttention {
+    Sdpa,
+    Eager,
+}
+
+impl PeerAttention {
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerAttention::Sdpa => "sdpa",
+            PeerAttention::Eager => "eager",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Model shape: qwen2.5-0.5b, llama-3.1-8b, or tiny / tiny-llama (2 layers, for tests).
@@ -87,6 +103,10 @@ pub struct BenchArgs {
     /// Also run scripts/bench_transformers.py on the same folder and ids, and show both.
     #[arg(long)]
     pub compare_transformers: bool,
+    /// transformers' attention implementations to compare with, in order: sdpa (its default,
+    /// the peer a user would pick) and/or eager. Each runs in its own process.
+    #[arg(long, value_delimiter = ',', default_value = "sdpa")]
+    pub attn: Vec<PeerAttention>,
     /// The Python with torch and transformers for --compare-transformers.
     #[arg(long, env = "XMRC_LENS_PYTHON", default_value = "python3")]
     pub python: String,
@@ -189,8 +209,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     report.insert("prompt_tokens_built".into(), json!(built_len));
     report.insert("model_dir".into(), json!(files.dir().display().to_string()));
     if args.compare_transformers {
-        let theirs = run_transformers(&files, &ids, &device, dtype, args)?;
-        report.insert("transformers".into(), theirs);
+        let mut peers = Map::new();
+        for attn in dedup(&args.attn) {
+            let theirs = run_transformers(&files, &ids, &device, dtype, attn, args)?;
+            peers.insert(attn.name().into(), theirs);
+        }
+        report.insert("transformers".into(), Value::Object(peers));
     }
     let report = Value::Object(report);
     let mut out = String::new();
@@ -201,6 +225,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     out.push_str(&serde_json::to_string(&report)?);
     out.push('\n');
     write_out(&out)
+}
+
+/// The attention implementations in their first order, each once.
+fn dedup(attn: &[PeerAttention]) -> Vec<PeerAttention> {
+    let mut seen = Vec::new();
+    for &a in attn {
+        if !seen.contains(&a) {
+            seen.push(a);
+        }
+    }
+    seen
 }
 
 /// The device as a choice `LoadedModel` resolves to the same device.
@@ -413,7 +448,13 @@ fn measure(
         "decode_tok_s".into(),
         json!((decode_s > 0.0).then(|| args.new_tokens as f64 / decode_s)),
     );
-    for key in ["trace_s", "trace_tok_s", "trace_over_prefill"] {
+    for key in [
+        "trace_s",
+        "trace_forward_s",
+        "trace_backward_s",
+        "trace_tok_s",
+        "trace_over_prefill",
+    ] {
         report.insert(key.into(), Value::Null);
     }
     report.insert("peak_rss_gen_mb".into(), json!(peak_gen));
@@ -422,8 +463,10 @@ fn measure(
         progress(&format!(
             "AttnLRP trace over {tokens} tokens (recorded forward + backward)"
         ));
-        let trace_s = measure_trace(decoder, ids, first)?;
+        let (trace_s, forward_s, backward_s) = measure_trace(decoder, ids, first)?;
         report.insert("trace_s".into(), json!(trace_s));
+        report.insert("trace_forward_s".into(), json!(forward_s));
+        report.insert("trace_backward_s".into(), json!(backward_s));
         report.insert("trace_tok_s".into(), json!(tokens as f64 / trace_s));
         report.insert("trace_over_prefill".into(), json!(trace_s / prefill_fast_s));
     }
@@ -434,8 +477,9 @@ fn measure(
 }
 
 /// The AttnLRP relevance trace as `trace` computes it, explaining `answer` (the argmax at
-/// the last position), every level's relevance read back to the host. Returns its seconds.
-fn measure_trace(decoder: &Decoder, ids: &[u32], answer: u32) -> Result<f64> {
+/// the last position), every level's relevance read back to the host. Returns its seconds:
+/// in all, in the recorded forward, and in the backward with the relevance.
+fn measure_trace(decoder: &Decoder, ids: &[u32], answer: u32) -> Result<(f64, f64, f64)> {
     let started = Instant::now();
     let trace = attribute(decoder, ids, &[answer], &RelevanceOptions::default(), None)?;
     sync(decoder.device())?;
@@ -443,7 +487,12 @@ fn measure_trace(decoder: &Decoder, ids: &[u32], answer: u32) -> Result<f64> {
     if trace.relevance.raw.len() != decoder.config().num_layers + 1 {
         bail!("the trace is missing levels");
     }
-    Ok(seconds)
+    let relevance = &trace.relevance;
+    Ok((
+        seconds,
+        relevance.forward_ms / 1e3,
+        relevance.backward_ms / 1e3,
+    ))
 }
 
 /// "cpu" or "cuda:N", the form the transformers script takes.
@@ -462,12 +511,13 @@ fn run_transformers(
     ids: &[u32],
     device: &Device,
     dtype: DType,
+    attn: PeerAttention,
     args: &BenchArgs,
 ) -> Result<Value> {
     let scratch = std::env::temp_dir().join(format!("xmrc-lens-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("{}: cannot create", scratch.display()))?;
-    let result = run_script(&scratch, model, ids, device, dtype, args);
+    let result = run_script(&scratch, model, ids, device, dtype, attn, args);
     // Best effort: the scratch files are small and in the temp folder.
     let _ = std::fs::remove_dir_all(&scratch);
     result
@@ -479,6 +529,7 @@ fn run_script(
     ids: &[u32],
     device: &Device,
     dtype: DType,
+    attn: PeerAttention,
     args: &BenchArgs,
 ) -> Result<Value> {
     let script = scratch.join("bench_transformers.py");
@@ -498,6 +549,7 @@ fn run_script(
         .args(["--dtype", weight_dtype(dtype)?.name()])
         .args(["--device", &device_name(device)])
         .args(["--new-tokens", &args.new_tokens.to_string()])
+        .args(["--attn", attn.name()])
         .stderr(std::process::Stdio::inherit());
     if args.skip_trace {
         command.arg("--skip-diff");
@@ -507,7 +559,11 @@ fn run_script(
             command.arg("--gguf-file").arg(name);
         }
     }
-    progress(&format!("running transformers with {}", args.python));
+    progress(&format!(
+        "running transformers ({} attention) with {}",
+        attn.name(),
+        args.python
+    ));
     let output = command.output().with_context(|| {
         format!(
             "cannot run '{}': pass --python (or set XMRC_LENS_PYTHON) to a Python with torch and \
@@ -530,16 +586,22 @@ fn run_script(
     serde_json::from_str(line).context("the transformers benchmark printed malformed JSON")
 }
 
-/// The human table: our figures, and transformers' with the ratio when compared.
+/// The human table: our figures, and each transformers attention's with the ratio.
 fn table(report: &Value) -> String {
-    let theirs = report.get("transformers");
-    let rows: [(&str, &str, &str, bool); 10] = [
+    let peers: Vec<(&String, &Value)> = report
+        .get("transformers")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().collect())
+        .unwrap_or_default();
+    let rows: [(&str, &str, &str, bool); 12] = [
         ("load", "load_s", "s", false),
         ("resident after load", "rss_load_mb", "MiB", false),
         ("peak RSS during load", "peak_rss_load_mb", "MiB", false),
         ("prefill, fast path", "prefill_fast_tok_s", "tok/s", true),
         ("decode (greedy, KV cache)", "decode_tok_s", "tok/s", true),
         ("AttnLRP trace, forward + backward", "trace_s", "s", false),
+        ("  recorded forward", "trace_forward_s", "s", false),
+        ("  backward + relevance", "trace_backward_s", "s", false),
         ("  trace", "trace_tok_s", "tok/s", true),
         ("  trace / fast prefill", "trace_over_prefill", "x", false),
         ("peak RSS after decode", "peak_rss_gen_mb", "MiB", false),
@@ -560,19 +622,19 @@ fn table(report: &Value) -> String {
         report["dtype"].as_str().unwrap_or("?"),
         report["threads"]
     );
-    out.push_str(&format!("{:<36}{:>12}", "", "xmrc-lens"));
-    if theirs.is_some() {
-        out.push_str(&format!("{:>14}{:>10}", "transformers", "ours is"));
+    out.push_str(&format!("{:<38}{:>11}", "", "xmrc-lens"));
+    for (attn, _) in &peers {
+        out.push_str(&format!("{:>15}{:>9}", format!("tf {attn}"), "ours is"));
     }
     out.push('\n');
     for (label, key, unit, higher_is_better) in rows {
         let ours = number(report.get(key));
         out.push_str(&format!(
-            "{:<36}{:>12}",
+            "{:<38}{:>11}",
             format!("{label} ({unit})"),
             show(ours)
         ));
-        if let Some(theirs) = theirs {
+        for (_, theirs) in &peers {
             let other = number(theirs.get(key));
             let ratio = match (ours, other) {
                 (Some(a), Some(b)) if a > 0.0 && b > 0.0 => {
@@ -581,12 +643,31 @@ fn table(report: &Value) -> String {
                 }
                 _ => "-".to_string(),
             };
-            out.push_str(&format!("{:>14}{:>10}", show(other), ratio));
+            out.push_str(&format!("{:>15}{:>9}", show(other), ratio));
         }
         out.push('\n');
     }
-    if theirs.is_some() {
-        out.push_str("(\"ours is\": how many times better ours is: faster, or less time/memory)\n");
+    if !peers.is_empty() {
+        out.push_str(
+            "(\"ours is\": how many times better ours is: faster, or less time/memory; tf: \
+             transformers, its trace is LXT's on the same attention)\n(transformers maps the \
+             weights and reads them on first use: its resident memory after load is not all \
+             of the weights)\n",
+        );
+    }
+    for (attn, theirs) in &peers {
+        for key in ["attn_note", "trace_note"] {
+            if let Some(note) = theirs[key].as_str() {
+                out.push_str(&format!("(tf {attn}: {note})\n"));
+            }
+        }
+        if theirs["attn_softcap_ignored"].as_bool() == Some(true) {
+            out.push_str(&format!(
+                "(tf {attn}: this model soft-caps its attention scores (Gemma-2), which \
+                 transformers' {attn} attention ignores: its figures are for a model without \
+                 the cap)\n"
+            ));
+        }
     }
     if report["device"]
         .as_str()
@@ -786,4 +867,66 @@ fn parse_size(text: &str) -> Result<(u16, u16)> {
         bail!("--size {text}: both sides must be positive");
     }
     Ok((w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(attn: &str, prefill: f64, softcap_ignored: bool) -> Value {
+        json!({"attn": attn, "prefill_fast_tok_s": prefill, "trace_s": 20.0,
+               "attn_softcap_ignored": softcap_ignored})
+    }
+
+    #[test]
+    fn the_table_has_a_column_and_a_ratio_per_attention() {
+        let report = json!({
+            "preset": "tiny", "tokens": 16, "new_tokens": 1, "device": "cpu", "dtype": "f32",
+            "threads": 2, "prefill_fast_tok_s": 200.0, "trace_s": 10.0,
+            "transformers": {"sdpa": peer("sdpa", 100.0, false), "eager": peer("eager", 50.0, false)},
+        });
+        let text = table(&report);
+        let header = text.lines().nth(1).unwrap();
+        assert!(
+            header.find("tf sdpa").unwrap() < header.find("tf eager").unwrap(),
+            "{text}"
+        );
+        let prefill = text.lines().find(|l| l.starts_with("prefill")).unwrap();
+        assert!(
+            prefill.contains("2.00x") && prefill.contains("4.00x"),
+            "{prefill}"
+        );
+        let trace = text.lines().find(|l| l.starts_with("AttnLRP")).unwrap();
+        assert!(trace.contains("2.00x"), "{trace}");
+        assert!(!text.contains("soft-caps"), "{text}");
+    }
+
+    #[test]
+    fn an_ignored_soft_cap_is_said_not_hidden() {
+        let report = json!({
+            "preset": "tiny", "tokens": 16, "new_tokens": 1, "device": "cpu", "dtype": "f32",
+            "threads": 2, "prefill_fast_tok_s": 200.0,
+            "transformers": {"sdpa": peer("sdpa", 100.0, true), "eager": peer("eager", 50.0, false)},
+        });
+        let text = table(&report);
+        assert!(text.contains("tf sdpa: this model soft-caps"), "{text}");
+        let mut refused = report.clone();
+        refused["transformers"]["sdpa"]["attn_note"] = json!("transformers refuses sdpa");
+        refused["transformers"]["sdpa"]["trace_note"] = json!("LXT 2.1 has no AttnLRP rules");
+        let text = table(&refused);
+        assert!(
+            text.contains("(tf sdpa: transformers refuses sdpa)")
+                && text.contains("(tf sdpa: LXT 2.1 has no AttnLRP rules)"),
+            "{text}"
+        );
+        assert!(!text.contains("tf eager: this model"), "{text}");
+        let prefill = text.lines().find(|l| l.starts_with("prefill")).unwrap();
+        assert!(prefill.contains("2.00x"), "the row stays: {prefill}");
+    }
+
+    #[test]
+    fn attention_choices_keep_their_order_once_each() {
+        use PeerAttention::{Eager, Sdpa};
+        assert_eq!(dedup(&[Eager, Sdpa, Eager]), vec![Eager, Sdpa]);
+    }
 }
