@@ -1,5 +1,5 @@
 //! Model side: where a model comes from (hub, folder or GGUF file), its config and special
-//! ids, device and dtype, memory-mapped (or dequantized GGUF) weights, the instrumented decoder, generation and the tokenizer.
+//! ids, device and dtype, weights read into memory (or dequantized GGUF), the instrumented decoder, generation and the tokenizer.
 
 pub mod chat_mode;
 pub mod config;

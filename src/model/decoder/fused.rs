@@ -62,7 +62,7 @@ impl Real for f32 {
         v as f32
     }
     fn exp(self) -> f32 {
-        f32::exp(self)
+        exp_f32(self)
     }
     fn tanh(self) -> f32 {
         f32::tanh(self)
@@ -86,6 +86,85 @@ impl Real for f64 {
     }
     fn sqrt_two_over_pi() -> f64 {
         (2.0 / std::f64::consts::PI).sqrt()
+    }
+}
+
+/// e^x in straight-line f32 arithmetic (no libm call, no branch), so that loops over it
+/// vectorise: `2^n · p(r)`, `n = round(x · log2 e)`, `r = x − n ln 2` in two parts (Cody and
+/// Waite), `p` Cephes' degree-7 polynomial for `expf`. Within 2 ulp of `f32::exp` on [-87, 88]
+/// (tested); e^x below that range is 0 and above it saturates at e^88 (softmax and SiLU never
+/// need more). NaN stays NaN.
+#[inline(always)]
+pub(super) fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const C1: f32 = 0.693_359_4;
+    const C2: f32 = -2.121_944_4e-4;
+    // Adding then subtracting 1.5 · 2^23 rounds to the nearest integer in plain adds.
+    const ROUND: f32 = 12_582_912.0;
+    let clamped = x.clamp(-87.0, 88.0);
+    let n = (clamped * LOG2E + ROUND) - ROUND;
+    let r = (clamped - n * C1) - n * C2;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let y = p * r * r + r + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) << 23) as u32);
+    let e = y * scale;
+    if x < -87.0 {
+        0.0
+    } else if x.is_nan() {
+        x
+    } else {
+        e
+    }
+}
+
+/// `act(gate) · up` in one pass (the fast MLP's middle), inputs `gate`, `up`.
+pub(super) struct ActivationProduct(pub Activation);
+
+impl CustomOp2 for ActivationProduct {
+    fn name(&self) -> &'static str {
+        "xmrc-activation-product"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        fn run<T: Real>(activation: Activation, gate: &[T], up: &[T]) -> CpuStorage {
+            let p = GateParams {
+                activation,
+                identity: false,
+                factor: 1.0,
+            };
+            let mut out = vec![T::ZERO; gate.len()];
+            out.par_chunks_mut(MIN_PAR_ELEMS)
+                .zip(gate.par_chunks(MIN_PAR_ELEMS))
+                .zip(up.par_chunks(MIN_PAR_ELEMS))
+                .for_each(|((o, x), u)| {
+                    for ((o, &x), &u) in o.iter_mut().zip(x).zip(u) {
+                        *o = p.activate(x) * u;
+                    }
+                });
+            T::to_cpu_storage_owned(out)
+        }
+        let shape = l1.shape().clone();
+        if l2.shape() != &shape {
+            candle_core::bail!("{}: shapes differ", self.name());
+        }
+        let n = self.name();
+        let out = match s1 {
+            CpuStorage::F32(_) => run(self.0, slice::<f32>(s1, l1, n)?, slice(s2, l2, n)?),
+            CpuStorage::F64(_) => run(self.0, slice::<f64>(s1, l1, n)?, slice(s2, l2, n)?),
+            _ => candle_core::bail!("{n}: f32 or f64 only"),
+        };
+        Ok((out, shape))
     }
 }
 
@@ -192,22 +271,54 @@ impl MaskedSoftmax {
 
 #[inline(always)]
 fn softmax_row<T: Real>(raw: &[T], out: &mut [T], params: &ScoreParams) {
-    let mut max = T::of(f64::NEG_INFINITY);
-    for (o, &r) in out.iter_mut().zip(raw) {
-        let s = params.score(r).1;
-        *o = s;
-        if s > max {
-            max = s;
+    match params.softcap {
+        None => {
+            let scale = T::of(params.scale);
+            for (o, &r) in out.iter_mut().zip(raw) {
+                *o = r * scale;
+            }
+        }
+        Some(_) => {
+            for (o, &r) in out.iter_mut().zip(raw) {
+                *o = params.score(r).1;
+            }
         }
     }
-    let mut sum = T::ZERO;
+    let max = lanes_fold(
+        out,
+        T::of(f64::NEG_INFINITY),
+        |a, b| if b > a { b } else { a },
+    );
     for o in out.iter_mut() {
         *o = (*o - max).exp();
-        sum += *o;
     }
+    let sum = lanes_fold(out, T::ZERO, |a, b| a + b);
+    let inv = T::ONE / sum;
     for o in out.iter_mut() {
-        *o /= sum;
+        *o = *o * inv;
     }
+}
+
+/// Lanes of [`lanes_fold`]: enough independent accumulators to fill an AVX-512 register.
+const LANES: usize = 16;
+
+/// `values` folded with `f` over [`LANES`] interleaved accumulators, then across them: the
+/// compiler vectorises this, where one running accumulator is a serial chain (float
+/// addition is not associative, so it may not reorder it itself).
+#[inline(always)]
+fn lanes_fold<T: Real>(values: &[T], init: T, f: impl Fn(T, T) -> T) -> T {
+    let mut acc = [init; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a = f(*a, v);
+        }
+    }
+    let mut total = init;
+    for &v in chunks.remainder() {
+        total = f(total, v);
+    }
+    acc.into_iter().fold(total, f)
 }
 
 /// Groups (leading dimension) of a rank-3 scores shape; 1 otherwise.
@@ -476,5 +587,66 @@ impl CustomOp3 for GateGrad {
             _ => candle_core::bail!("{n}: f32 or f64 only"),
         };
         Ok((out, shape))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distance in units in the last place between two finite positive f32.
+    fn ulps(a: f32, b: f32) -> u32 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
+    }
+
+    #[test]
+    fn exp_f32_is_within_two_ulp_of_libm_on_its_range() {
+        let mut worst = 0;
+        let steps = 2_000_000;
+        for i in 0..=steps {
+            let x = -87.0 + 175.0 * i as f32 / steps as f32;
+            let (ours, libm) = (exp_f32(x), x.exp());
+            if libm.is_normal() {
+                worst = worst.max(ulps(ours, libm));
+            }
+        }
+        assert!(worst <= 2, "worst {worst} ulp");
+        for x in [0.0f32, -0.0, 1.0, -1.0, 1e-8, -1e-8] {
+            assert!(ulps(exp_f32(x), x.exp()) <= 1, "{x}");
+        }
+        assert_eq!(exp_f32(0.0), 1.0);
+    }
+
+    #[test]
+    fn exp_f32_ends_flush_saturate_and_keep_nan() {
+        assert_eq!(exp_f32(-88.0), 0.0);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_f32(1000.0), exp_f32(88.0));
+        assert!(exp_f32(88.0).is_finite());
+        assert!(exp_f32(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn the_activation_product_equals_the_tensor_ops() {
+        let dev = Device::Cpu;
+        let gate = candle_core::Tensor::randn(0f32, 3.0, (5, 7001), &dev).unwrap();
+        let up = candle_core::Tensor::randn(0f32, 1.0, (5, 7001), &dev).unwrap();
+        for (activation, expected) in [
+            (Activation::Silu, (gate.silu().unwrap() * &up).unwrap()),
+            (Activation::GeluTanh, (gate.gelu().unwrap() * &up).unwrap()),
+        ] {
+            let got = gate
+                .apply_op2_no_bwd(&up, &ActivationProduct(activation))
+                .unwrap();
+            let diff = (got - expected)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-5, "{activation:?}: {diff}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! differentiable one (attribution, hidden states) over the same weights.
 
 use super::super::config::{Activation, ModelConfig};
-use super::fused::{BlockGeometry, MaskedSoftmax, ScoreParams};
+use super::fused::{ActivationProduct, BlockGeometry, Kernels, MaskedSoftmax, ScoreParams};
 use super::rope::RopeTables;
 use super::rules::{GradientRules, IDENTITY_EPSILON};
 use candle_core::{DType, Module, Result, Tensor, D};
@@ -147,6 +147,8 @@ impl Mlp {
     pub fn forward(&self, x: &Tensor, path: PathKind) -> Result<Tensor> {
         let (gate, up) = self.gate_up(x)?;
         match path.rules() {
+            // The fused product has no backward: the differentiable path keeps tensor ops.
+            None if path != PathKind::Fast => self.down.forward(&(self.activate(&gate)? * up)?),
             None => self.finish(&gate, &up),
             Some(rules) => {
                 let gate = if rules.detach_gate() {
@@ -167,9 +169,16 @@ impl Mlp {
         Ok((self.gate.forward(x)?, self.up.forward(x)?))
     }
 
-    /// `down(act(gate) * up)`.
+    /// `down(act(gate) * up)`; `act(gate) * up` in one fused pass on the CPU (no backward:
+    /// for the fast path and the recorded forward only).
     pub fn finish(&self, gate: &Tensor, up: &Tensor) -> Result<Tensor> {
-        self.down.forward(&(self.activate(gate)? * up)?)
+        let product = match Kernels::for_device(gate.device(), gate.dtype()) {
+            Kernels::FusedCpu => gate
+                .contiguous()?
+                .apply_op2_no_bwd(&up.contiguous()?, &ActivationProduct(self.activation))?,
+            Kernels::TensorOps => (self.activate(gate)? * up)?,
+        };
+        self.down.forward(&product)
     }
 
     pub fn activate(&self, gate: &Tensor) -> Result<Tensor> {
@@ -181,10 +190,33 @@ impl Mlp {
 }
 
 /// Keys and values of earlier positions, per layer, for the generation path.
-#[derive(Default, Clone)]
+///
+/// The keys and values live in buffers with room to spare (`[B, kv_heads, capacity, D]`),
+/// so a decode step writes one position in place instead of copying the whole cache into a
+/// new tensor. A cache made from another ([`LayerCache::truncated`], [`LayerCache::row`],
+/// `clone`) shares the other's buffers for reading and copies them on its first append
+/// (copy on write), so neither can overwrite what the other sees.
+#[derive(Default)]
 pub struct LayerCache {
+    /// Views of the filled positions `[B, kv_heads, len, D]`.
     kv: Option<(Tensor, Tensor)>,
+    /// The buffers `kv` views, when this cache alone may write them.
+    owned: Option<(Tensor, Tensor)>,
 }
+
+impl Clone for LayerCache {
+    /// Shares the keys and values for reading; the clone copies them on its first append.
+    fn clone(&self) -> LayerCache {
+        LayerCache {
+            kv: self.kv.clone(),
+            owned: None,
+        }
+    }
+}
+
+/// Positions a fresh cache buffer holds beyond what it is created with: a generation's new
+/// tokens then append in place.
+const SPARE_POSITIONS: usize = 256;
 
 impl LayerCache {
     /// The first `len` positions (views of the same storage); empty for 0.
@@ -193,7 +225,7 @@ impl LayerCache {
             Some((k, v)) if len > 0 => Some((k.narrow(2, 0, len)?, v.narrow(2, 0, len)?)),
             _ => None,
         };
-        Ok(LayerCache { kv })
+        Ok(LayerCache { kv, owned: None })
     }
 
     pub fn len(&self) -> Result<usize> {
@@ -212,7 +244,51 @@ impl LayerCache {
             )),
             _ => None,
         };
-        Ok(LayerCache { kv })
+        Ok(LayerCache { kv, owned: None })
+    }
+
+    /// Appends `k`, `v` (`[B, kv_heads, t, D]`) and returns views of all keys and values.
+    pub fn append(&mut self, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+        let len = self.len()?;
+        let t = k.dim(2)?;
+        let fits = self
+            .owned
+            .as_ref()
+            .map(|(kb, _)| kb.dim(2))
+            .transpose()?
+            .is_some_and(|capacity| len + t <= capacity);
+        if !fits {
+            self.grow(k, len + t)?;
+        }
+        let Some((kb, vb)) = &self.owned else {
+            candle_core::bail!("the KV cache has no buffer after growing");
+        };
+        kb.slice_set(&k.contiguous()?, 2, len)?;
+        vb.slice_set(&v.contiguous()?, 2, len)?;
+        let views = (kb.narrow(2, 0, len + t)?, vb.narrow(2, 0, len + t)?);
+        self.kv = Some(views.clone());
+        Ok(views)
+    }
+
+    /// New buffers for at least `needed` positions (twice the old room, or the need plus
+    /// [`SPARE_POSITIONS`]), holding what the cache holds.
+    fn grow(&mut self, like: &Tensor, needed: usize) -> Result<()> {
+        let (b, heads, _, d) = like.dims4()?;
+        let old = self
+            .owned
+            .as_ref()
+            .map(|(kb, _)| kb.dim(2))
+            .transpose()?
+            .unwrap_or(0);
+        let capacity = (needed + SPARE_POSITIONS).max(old * 2);
+        let fresh = || Tensor::zeros((b, heads, capacity, d), like.dtype(), like.device());
+        let (kb, vb) = (fresh()?, fresh()?);
+        if let Some((k, v)) = &self.kv {
+            kb.slice_set(&k.contiguous()?, 2, 0)?;
+            vb.slice_set(&v.contiguous()?, 2, 0)?;
+        }
+        self.owned = Some((kb, vb));
+        Ok(())
     }
 }
 
@@ -257,17 +333,27 @@ impl Attention {
     ) -> Result<Tensor> {
         let (q, k, v) = self.qkv(x, rope, path)?;
         let (k, v) = match cache {
-            Some(cache) => {
-                let (k, v) = match cache.kv.take() {
-                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-                    None => (k, v),
-                };
-                cache.kv = Some((k.clone(), v.clone()));
-                (k, v)
-            }
+            Some(cache) => cache.append(&k, &v)?,
             None => (k, v),
         };
         self.attend(&q, &k, &v, mask, path)
+    }
+
+    /// The fast forward of one sequence (`x` `[1, t, hidden]`) after what `cache` holds, on
+    /// the CPU in f32/f64: blocked attention over the cached and new keys, no mask tensor and
+    /// no `[heads, t, keys]` buffer.
+    pub fn forward_cached_blocked(
+        &self,
+        x: &Tensor,
+        rope: &RopeTables,
+        cache: &mut LayerCache,
+        window: Option<usize>,
+        query_block: usize,
+    ) -> Result<Tensor> {
+        let offset = cache.len()?;
+        let (q, k, v) = self.qkv(x, rope, PathKind::Fast)?;
+        let (k, v) = cache.append(&k, &v)?;
+        self.attend_blocked_after(&q, &k, &v, window, offset, query_block)
     }
 
     /// `o_proj(softmax(q·kᵀ) · v)` from q, k (after RoPE) and v.
@@ -296,6 +382,20 @@ impl Attention {
         window: Option<usize>,
         query_block: usize,
     ) -> Result<Tensor> {
+        self.attend_blocked_after(q, k, v, window, 0, query_block)
+    }
+
+    /// [`Attention::attend_blocked`] for `t` queries at positions `offset..offset + t` over
+    /// keys `0..offset + t` (a cached prefix, then the queries' own).
+    pub fn attend_blocked_after(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        window: Option<usize>,
+        offset: usize,
+        query_block: usize,
+    ) -> Result<Tensor> {
         let (_, heads, t, d) = q.dims4()?;
         let (kv, n) = (self.kv_heads, self.group());
         let (k, v) = (k.squeeze(0)?, v.squeeze(0)?);
@@ -307,8 +407,8 @@ impl Attention {
         let mut blocks = Vec::new();
         for start in (0..t).step_by(query_block.max(1)) {
             let len = query_block.max(1).min(t - start);
-            let end = start + len;
-            let lo = window.map_or(0, |w| (start + 1).saturating_sub(w));
+            let (first, end) = (offset + start, offset + start + len);
+            let lo = window.map_or(0, |w| (first + 1).saturating_sub(w));
             let keys = end - lo;
             let q_b = q
                 .narrow(2, start, len)?
@@ -317,7 +417,7 @@ impl Attention {
             let k_b = k.narrow(1, lo, keys)?;
             let probs = q_b.matmul(&k_b.t()?)?.apply_op1_no_bwd(&MaskedSoftmax {
                 geometry: BlockGeometry {
-                    start,
+                    start: first,
                     queries: len,
                     key_start: lo,
                     window,
@@ -574,6 +674,66 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_kv_cache_appends_in_place_and_copies_when_shared() {
+        let dev = Device::Cpu;
+        // Position p holds the value p in every slot.
+        let keys = |from: usize, n: usize| {
+            Tensor::arange(from as f32, (from + n) as f32, &dev)
+                .unwrap()
+                .reshape((1, 1, n, 1))
+                .unwrap()
+                .broadcast_as((1, 2, n, 3))
+                .unwrap()
+                .contiguous()
+                .unwrap()
+        };
+        let positions = |t: &Tensor| -> Vec<f32> {
+            t.narrow(1, 0, 1)
+                .unwrap()
+                .narrow(3, 0, 1)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap()
+        };
+        let mut cache = LayerCache::default();
+        let (k, v) = cache.append(&keys(0, 4), &keys(0, 4)).unwrap();
+        assert_eq!(positions(&k), [0., 1., 2., 3.]);
+        assert_eq!(positions(&v), [0., 1., 2., 3.]);
+        let buffer = cache.owned.as_ref().unwrap().0.clone();
+        let mut prefix = cache.truncated(2).unwrap();
+        let mut copy = cache.clone();
+        // The original appends in place, past what the prefix sees.
+        let (k, _) = cache.append(&keys(4, 1), &keys(4, 1)).unwrap();
+        assert_eq!(positions(&k), [0., 1., 2., 3., 4.]);
+        // In place: the buffer the cache had before now holds position 4 too.
+        assert_eq!(
+            positions(&buffer.narrow(2, 0, 5).unwrap()),
+            [0., 1., 2., 3., 4.]
+        );
+        // The prefix continues differently without touching the original.
+        let (k, _) = prefix.append(&keys(7, 2), &keys(7, 2)).unwrap();
+        assert_eq!(positions(&k), [0., 1., 7., 8.]);
+        assert_eq!(
+            positions(&buffer.narrow(2, 0, 5).unwrap()),
+            [0., 1., 2., 3., 4.]
+        );
+        let (k, _) = copy.append(&keys(9, 1), &keys(9, 1)).unwrap();
+        assert_eq!(positions(&k), [0., 1., 2., 3., 9.]);
+        let (k, _) = cache.append(&keys(5, 1), &keys(5, 1)).unwrap();
+        assert_eq!(positions(&k), [0., 1., 2., 3., 4., 5.]);
+        // Growing past the room keeps every position.
+        let long = 2 * SPARE_POSITIONS;
+        let (k, _) = cache.append(&keys(6, long), &keys(6, long)).unwrap();
+        assert_eq!(
+            positions(&k),
+            (0..6 + long).map(|p| p as f32).collect::<Vec<_>>()
+        );
+        assert_eq!(cache.len().unwrap(), 6 + long);
     }
 
     #[test]

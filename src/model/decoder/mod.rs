@@ -72,10 +72,40 @@ impl Block {
     ) -> candle_core::Result<Tensor> {
         let attn_in = self.input_norm.forward(x, path)?;
         let attn_out = self.attention.forward(&attn_in, rope, mask, cache, path)?;
+        self.after_attention(x, &attn_out, path)
+    }
+
+    /// [`Block::forward`] on the fast path of one sequence on the CPU (f32/f64): blocked
+    /// attention over the cache and the new keys, no mask.
+    fn forward_fast_blocked(
+        &self,
+        x: &Tensor,
+        rope: &RopeTables,
+        cache: &mut LayerCache,
+    ) -> candle_core::Result<Tensor> {
+        let path = PathKind::Fast;
+        let attn_in = self.input_norm.forward(x, path)?;
+        let attn_out = self.attention.forward_cached_blocked(
+            &attn_in,
+            rope,
+            cache,
+            self.window,
+            DEFAULT_QUERY_BLOCK,
+        )?;
+        self.after_attention(x, &attn_out, path)
+    }
+
+    /// The residual adds and the MLP after attention's output.
+    fn after_attention(
+        &self,
+        x: &Tensor,
+        attn_out: &Tensor,
+        path: PathKind,
+    ) -> candle_core::Result<Tensor> {
         match &self.sandwich {
             // Gemma-2: norm(attn) + x, then norm(mlp(norm(h))) + h.
             Some((pre_ff, post_ff)) => {
-                let h = (x + self.post_attention_norm.forward(&attn_out, path)?)?;
+                let h = (x + self.post_attention_norm.forward(attn_out, path)?)?;
                 let mlp_out = self.mlp.forward(&pre_ff.forward(&h, path)?, path)?;
                 h + post_ff.forward(&mlp_out, path)?
             }
@@ -406,10 +436,15 @@ impl Decoder {
             sin: rope.sin.squeeze(0)?,
         };
         let mut masks: Vec<(Option<usize>, Option<Tensor>)> = Vec::new();
+        let blocked = Kernels::for_device(&self.device, self.dtype) == Kernels::FusedCpu;
         let mut x = self.embed(&ids_t)?;
         for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
             if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
                 return Err(Cancelled.into());
+            }
+            if blocked {
+                x = block.forward_fast_blocked(&x, &rope, layer_cache)?;
+                continue;
             }
             let keys = offset + t;
             let mask = match masks.iter().find(|(w, _)| *w == block.window) {
