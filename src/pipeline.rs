@@ -302,13 +302,25 @@ pub struct TraceContext<'a> {
     pub judge: Option<&'a LoadedModel>,
     /// Reference pool for S(en,x); the traced sample's summary is added to it.
     pub pool: Option<&'a mut ReferencePool>,
-    /// The pooled hidden states of the sample's en-en run with the same shots and format,
-    /// when the caller has them (batch runs trace en-en first); else they are computed.
-    pub en_hidden: Option<&'a HiddenSummary>,
+    /// Where the similarity stage gets the pooled hidden states of the sample's en-en run
+    /// with the same shots and format.
+    pub en_hidden: EnHidden<'a>,
     /// The answer, already generated for this prompt with [`generation_options`] (a batch
     /// of prompts decoded together); else it is generated here.
     pub pregenerated: Option<Pregenerated>,
     pub cancel: Option<&'a AtomicBool>,
+}
+
+/// The source of a sample's en-en summary for the similarity stage.
+pub enum EnHidden<'a> {
+    /// Computed by the stage (one en-en forward).
+    Compute,
+    /// Known already (batch runs trace en-en first).
+    Given(&'a HiddenSummary),
+    /// Asked for when the stage runs, after the answer has streamed, so that the en-en
+    /// forward never delays the first token: the explorer's worker answers from its memo or
+    /// computes and remembers it.
+    OnDemand(&'a mut dyn FnMut() -> Result<HiddenSummary>),
 }
 
 impl<'a> TraceContext<'a> {
@@ -318,7 +330,7 @@ impl<'a> TraceContext<'a> {
             model,
             judge: None,
             pool: None,
-            en_hidden: None,
+            en_hidden: EnHidden::Compute,
             pregenerated: None,
             cancel,
         }
@@ -426,7 +438,7 @@ fn build(model: &LoadedModel, input: &TraceInput) -> Result<Built> {
 /// Traces one input through every instrument `options` asks for. `progress` hears each
 /// stage as it starts and each generated token.
 pub fn trace_sample(
-    ctx: TraceContext,
+    mut ctx: TraceContext,
     input: &TraceInput,
     options: &TraceOptions,
     progress: &mut dyn FnMut(Progress),
@@ -597,9 +609,13 @@ pub fn trace_sample(
             let summary = pool_hidden_states(&states, &trace.tokens)?;
             if prompt_options.scenario != Scenario::EnEn {
                 let computed;
-                let en = match ctx.en_hidden {
-                    Some(en) => en,
-                    None => {
+                let en = match &mut ctx.en_hidden {
+                    EnHidden::Given(en) => *en,
+                    EnHidden::OnDemand(ask) => {
+                        computed = ask()?;
+                        &computed
+                    }
+                    EnHidden::Compute => {
                         let en_options = PromptOptions {
                             scenario: Scenario::EnEn,
                             ..prompt_options.clone()

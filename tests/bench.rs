@@ -263,3 +263,40 @@ fn ui_bench_refuses_a_bad_size_and_a_non_trace() {
     .failure()
     .stderr(predicates::str::contains("not a trace JSON"));
 }
+
+#[test]
+fn explorer_latency_times_key_presses_through_the_explorer_path() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = bench(
+        cache.path(),
+        &[
+            "--preset",
+            "tiny-llama",
+            "--explorer-latency",
+            "--presses",
+            "2",
+            "--json-only",
+        ],
+    )
+    .success();
+    let report = json_line(&out.get_output().stdout);
+    assert_eq!(report["bench"], "explorer-latency");
+    positive(&report, "load_ms");
+    positive(&report, "first_trace_ms");
+    let presses = report["presses"].as_array().unwrap();
+    assert_eq!(presses.len(), 2);
+    // "Next sample" from the start-up selection (sample 0), one sample at a time.
+    for (i, press) in presses.iter().enumerate() {
+        assert_eq!(press["sample"], i + 1);
+        let full = positive(press, "full_trace_ms");
+        assert!(press["prompt_tokens"].as_u64().unwrap() > 0, "{press}");
+        if press["answer_tokens"].as_u64().unwrap() > 0 {
+            let first = positive(press, "first_token_ms");
+            assert!(first <= full, "{press}");
+        }
+        // The trace's own stages fit in the wait the key press measured.
+        let stages = press["stages"]["total_ms"].as_f64().unwrap();
+        assert!(stages <= full, "{press}");
+    }
+    positive(&report, "mean_full_trace_ms");
+}

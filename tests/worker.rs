@@ -160,7 +160,7 @@ fn traces_stream_progress_and_match_a_direct_call() {
             model: &model,
             judge: None,
             pool: None,
-            en_hidden: None,
+            en_hidden: xmrc_lens::pipeline::EnHidden::Compute,
             pregenerated: None,
             cancel: None,
         },

@@ -17,7 +17,7 @@ use crate::data::Dataset;
 use crate::model::generate::generate_batch;
 use crate::model::LoadedModel;
 use crate::pipeline::{
-    generation_options, prompt_ids, prompt_summary, trace_sample, Pregenerated, Progress,
+    generation_options, prompt_ids, prompt_summary, trace_sample, EnHidden, Pregenerated, Progress,
     TraceContext, TraceInput, TraceOptions,
 };
 use crate::similarity::HiddenSummary;
@@ -226,7 +226,10 @@ pub fn run_eval(
                 model: &model,
                 judge,
                 pool: None,
-                en_hidden: en_cache.as_ref().map(|(_, h)| h),
+                en_hidden: match en_cache.as_ref() {
+                    Some((_, h)) => EnHidden::Given(h),
+                    None => EnHidden::Compute,
+                },
                 pregenerated: None,
                 cancel: Some(job.cancel),
             };

@@ -134,6 +134,14 @@ pub struct BenchArgs {
     /// `--model`) on the bundled sample; prints each cancel's latency.
     #[arg(long)]
     pub cancel_latency: bool,
+    /// Instead of speed: the explorer's latency on a live model (`--model` or `--preset`),
+    /// through its own worker, app and scheduler: from a "next sample" key press to the first
+    /// streamed answer token and to the finished trace, on the bundled demo set (or `--data`).
+    #[arg(long)]
+    pub explorer_latency: bool,
+    /// Key presses timed by `--explorer-latency`.
+    #[arg(long, default_value_t = 3, requires = "explorer_latency")]
+    pub presses: usize,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
@@ -142,6 +150,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     if args.ui {
         return ui_bench(args);
+    }
+    if args.explorer_latency {
+        return explorer_latency(args);
     }
     if args.cancel_latency {
         let model = load_bench_model(args)?;
@@ -792,6 +803,102 @@ fn ui_bench(args: &BenchArgs) -> Result<()> {
 
 /// The `--model`, else the `--preset` model (built on first use), for the side benches.
 fn load_bench_model(args: &BenchArgs) -> Result<LoadedModel> {
+    let spec = bench_model_spec(args)?;
+    progress(&format!(
+        "loading {} ({})",
+        spec.model,
+        format!("{:?}", args.dtype).to_lowercase()
+    ));
+    LoadedModel::load(&spec)
+}
+
+/// `bench --explorer-latency`: key press to first token and to the full trace.
+fn explorer_latency(args: &BenchArgs) -> Result<()> {
+    use crate::tui::bench::next_sample_latency;
+    if let Some(threads) = args.threads {
+        std::env::set_var("RAYON_NUM_THREADS", threads.max(1).to_string());
+    }
+    let spec = bench_model_spec(args)?;
+    let name = spec.model.to_string();
+    let data = match &args.data {
+        Some(dir) => loader::load_dir(dir, &LoadOptions::default())
+            .with_context(|| format!("loading {}", dir.display()))?,
+        None => crate::tui::demo::dataset()?,
+    };
+    progress(&format!(
+        "explorer latency on {name}: load, the start-up trace, then {} next-sample presses",
+        args.presses
+    ));
+    let run = next_sample_latency(std::sync::Arc::new(data), spec, args.presses)?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let mean = |f: &dyn Fn(&crate::tui::bench::KeyLatency) -> Option<f64>| {
+        let v: Vec<f64> = run.presses.iter().filter_map(f).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let first_token_ms = mean(&|p| p.first_token.map(ms));
+    let full_trace_ms = mean(&|p| Some(ms(p.full_trace)));
+    let report = json!({
+        "bench": "explorer-latency",
+        "model": name,
+        "selection": run.selection,
+        "threads": cpu_threads(),
+        "load_ms": ms(run.load),
+        "first_trace_ms": ms(run.first_trace),
+        "presses": run.presses.iter().map(|p| json!({
+            "sample": p.sample,
+            "prompt_tokens": p.prompt_tokens,
+            "answer_tokens": p.answer_tokens,
+            "first_token_ms": p.first_token.map(ms),
+            "full_trace_ms": ms(p.full_trace),
+            "prefill_ms": p.prefill_ms,
+            "stages": p.stages,
+        })).collect::<Vec<_>>(),
+        "mean_first_token_ms": first_token_ms,
+        "mean_full_trace_ms": full_trace_ms,
+    });
+    let mut out = String::new();
+    if !args.json_only {
+        out.push_str(&format!(
+            "explorer latency, {name} ({}, {} threads): load {:.0} ms, start-up trace {:.0} ms\n",
+            run.selection,
+            cpu_threads(),
+            ms(run.load),
+            ms(run.first_trace)
+        ));
+        for p in &run.presses {
+            let stage = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.0}"));
+            out.push_str(&format!(
+                "  next sample -> {}: {} prompt tokens, {} answer tokens: first token {}, full \
+                 trace {:.0} ms\n    (stages in ms: prompt {:.0}, prefill {:.0}, generate {:.0}, \
+                 labels {:.0}, relevance {}, similarity {}, oracle {})\n",
+                p.sample,
+                p.prompt_tokens,
+                p.answer_tokens,
+                p.first_token
+                    .map_or_else(|| "-".to_string(), |d| format!("{:.0} ms", ms(d))),
+                ms(p.full_trace),
+                p.stages.prompt_ms,
+                p.prefill_ms,
+                p.stages.generate_ms,
+                p.stages.labels_ms,
+                stage(p.stages.relevance_ms),
+                stage(p.stages.similarity_ms),
+                stage(p.stages.oracle_ms),
+            ));
+        }
+        out.push_str(&format!(
+            "  mean: first token {} ms, full trace {} ms\n",
+            first_token_ms.map_or_else(|| "-".into(), |v| format!("{v:.0}")),
+            full_trace_ms.map_or_else(|| "-".into(), |v| format!("{v:.0}")),
+        ));
+    }
+    out.push_str(&serde_json::to_string(&report)?);
+    out.push('\n');
+    write_out(&out)
+}
+
+/// The side benches' model: `--model`, else the `--preset` folder (built on first use).
+fn bench_model_spec(args: &BenchArgs) -> Result<ModelSpec> {
     let device = resolve_device(args.device)?;
     let dtype = resolve_dtype(args.dtype, &device);
     let model = match &args.model {
@@ -805,11 +912,10 @@ fn load_bench_model(args: &BenchArgs) -> Result<LoadedModel> {
             ModelRef::Local(build_model(&cache_dir, args.preset, &opts)?)
         }
     };
-    progress(&format!("loading {model} ({})", dtype.as_str()));
     let mut spec = ModelSpec::new(model);
     spec.device = args.device;
     spec.dtype = args.dtype;
-    LoadedModel::load(&spec)
+    Ok(spec)
 }
 
 /// A trace of demo sample 0 (en-x, German, 2-shot) with the `--preset` model: answer and

@@ -12,7 +12,8 @@ use crate::batch::Analyses;
 use crate::model::chat_mode::ChatMode;
 use crate::model::LoadedModel;
 use crate::pipeline::{
-    prefill_pool, trace_sample, PoolFill, Progress, TraceContext, TraceInput, TraceOptions,
+    prefill_pool, trace_sample, EnHidden, PoolFill, Progress, TraceContext, TraceInput,
+    TraceOptions,
 };
 use crate::similarity::reference::ReferencePool;
 use anyhow::{bail, Context, Result};
@@ -169,7 +170,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         model: &model,
         judge: judge.as_ref(),
         pool: Some(&mut pool),
-        en_hidden: None,
+        en_hidden: EnHidden::Compute,
         pregenerated: None,
         cancel: Some(&cancel),
     };

@@ -114,6 +114,139 @@ pub fn frame_times(
     Ok(times)
 }
 
+/// One "next sample" key press on a live model: how long until the first streamed answer
+/// token and until the finished trace (everything the panes show) reached the app.
+#[derive(Clone, Debug)]
+pub struct KeyLatency {
+    pub sample: usize,
+    pub first_token: Option<Duration>,
+    pub full_trace: Duration,
+    pub prompt_tokens: usize,
+    pub answer_tokens: usize,
+    /// The trace's own stage times and its prefill's, to tell where the wait went.
+    pub stages: crate::pipeline::StageTimings,
+    pub prefill_ms: f64,
+}
+
+/// What [`next_sample_latency`] measured: the model's load, the first trace after start-up,
+/// and each key press.
+pub struct LatencyRun {
+    pub load: Duration,
+    pub first_trace: Duration,
+    pub presses: Vec<KeyLatency>,
+    /// The selection's scenario, language and shots, as the explorer starts.
+    pub selection: String,
+}
+
+/// Runs the explorer's own path without a terminal: its worker loads `spec`, the app
+/// schedules the start-up trace; then `presses` times the "next sample" action, `update` and
+/// `schedule` as the loop runs them, with the effects handed to the worker. Each press is
+/// timed from the action to the first `Token` event and to the `Done` event of the new
+/// selection. Nothing is prefetched between presses (the next sample is never cached).
+pub fn next_sample_latency(
+    data: Arc<Dataset>,
+    spec: crate::model::spec::ModelSpec,
+    presses: usize,
+) -> Result<LatencyRun> {
+    use crate::worker::{Worker, WorkerEvent};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = Worker::spawn(Arc::clone(&data), tx);
+    let mut app = App::new(
+        Mode::Live,
+        data,
+        vec![ModelSlot {
+            source: spec.model.to_string(),
+            state: ModelState::Loading {
+                since: Instant::now(),
+                detail: "loading".into(),
+            },
+        }],
+    );
+    let started = Instant::now();
+    worker.load(Slot::Primary, spec);
+    let load = loop {
+        let event = rx.recv()?;
+        let outcome = match &event {
+            WorkerEvent::ModelLoaded { .. } => Some(Ok(started.elapsed())),
+            WorkerEvent::ModelFailed { error, .. } => Some(Err(anyhow::anyhow!("{error}"))),
+            _ => None,
+        };
+        update::worker_event(&mut app, event);
+        if let Some(outcome) = outcome {
+            break outcome?;
+        }
+    };
+    let selection = format!(
+        "{} {} {}-shot",
+        app.selection.scenario, app.selection.lang, app.selection.shots
+    );
+    let submit = |app: &mut App, effects: Vec<update::Effect>| {
+        for effect in effects {
+            match effect {
+                update::Effect::Submit(job) => worker.submit(job),
+                update::Effect::Cancel(slot) => worker.cancel(slot),
+                _ => {}
+            }
+        }
+        app.key(Slot::Primary)
+    };
+    let wait = |app: &mut App, key: &crate::worker::TraceKey, since: Instant| {
+        let mut first_token = None;
+        loop {
+            let event = rx.recv()?;
+            let done = match &event {
+                WorkerEvent::Token { key: k, .. } if k == key && first_token.is_none() => {
+                    first_token = Some(since.elapsed());
+                    None
+                }
+                WorkerEvent::Done { key: k, trace } if k == key => {
+                    Some(Ok((since.elapsed(), Arc::clone(trace))))
+                }
+                WorkerEvent::Failed { key: k, error } if k == key => {
+                    Some(Err(anyhow::anyhow!("the trace failed: {error}")))
+                }
+                WorkerEvent::Cancelled { key: k } if k == key => {
+                    Some(Err(anyhow::anyhow!("the trace was cancelled")))
+                }
+                _ => None,
+            };
+            update::worker_event(app, event);
+            if let Some(done) = done {
+                let (elapsed, trace) = done?;
+                return Ok::<_, anyhow::Error>((first_token, elapsed, trace));
+            }
+        }
+    };
+    let since = Instant::now();
+    let effects = update::schedule(&mut app);
+    let key = submit(&mut app, effects);
+    let (_, first_trace, _) = wait(&mut app, &key, since)?;
+    let mut measured = Vec::with_capacity(presses);
+    for _ in 0..presses {
+        let since = Instant::now();
+        let mut effects = update::update(&mut app, Action::NextSample);
+        effects.extend(update::schedule(&mut app));
+        let key = submit(&mut app, effects);
+        let (first_token, full_trace, trace) = wait(&mut app, &key, since)?;
+        measured.push(KeyLatency {
+            sample: key.sample,
+            first_token,
+            full_trace,
+            prompt_tokens: trace.tokens.len(),
+            answer_tokens: trace.generation.steps.len(),
+            stages: trace.timings.clone(),
+            prefill_ms: trace.generation.timings.prefill_ms,
+        });
+    }
+    worker.shutdown();
+    Ok(LatencyRun {
+        load,
+        first_trace,
+        presses: measured,
+        selection,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,8 @@ use crate::data::{Dataset, Lang};
 use crate::model::spec::ModelSpec;
 use crate::model::LoadedModel;
 use crate::pipeline::{
-    prompt_summary, trace_sample, ModelIdentity, Progress, SampleTrace, TraceContext, TraceInput,
+    prompt_summary, trace_sample, EnHidden, ModelIdentity, Progress, SampleTrace, TraceContext,
+    TraceInput,
 };
 use crate::similarity::pool::HiddenSummary;
 use crate::similarity::ReferencePool;
@@ -173,13 +174,12 @@ fn run_job(
     let prompt = job.prompt();
     let options = job.options();
     let cross = prompt.scenario != Scenario::EnEn && options.similarity;
-    let en_hidden = if cross {
-        Some(en_summary(model, data, key, prompt, cancel, memo)?)
-    } else {
-        None
-    };
+    let SlotMemo { pools, en_hidden } = memo;
+    // Asked for at the similarity stage, after the answer: the first token never waits for
+    // the en-en forward.
+    let mut en = || en_summary(model, data, key, prompt, cancel, en_hidden);
     let pool = cross.then(|| {
-        memo.pools
+        pools
             .entry((prompt.scenario, prompt.shots, prompt.format))
             .or_default()
     });
@@ -187,7 +187,7 @@ fn run_job(
         model,
         judge: None,
         pool,
-        en_hidden: en_hidden.as_ref(),
+        en_hidden: EnHidden::OnDemand(&mut en),
         pregenerated: None,
         cancel: Some(cancel),
     };
@@ -222,7 +222,7 @@ fn en_summary(
     key: &TraceKey,
     prompt: &PromptOptions,
     cancel: &AtomicBool,
-    memo: &mut SlotMemo,
+    memo: &mut VecDeque<(usize, PromptOptions, HiddenSummary)>,
 ) -> Result<HiddenSummary> {
     let en_options = PromptOptions {
         scenario: Scenario::EnEn,
@@ -233,7 +233,6 @@ fn en_summary(
         ..en_options.clone()
     };
     if let Some((_, _, summary)) = memo
-        .en_hidden
         .iter()
         .find(|(sample, opts, _)| *sample == key.sample && *opts == normalised)
     {
@@ -243,10 +242,9 @@ fn en_summary(
         bail!("cancelled");
     }
     let summary = prompt_summary(model, data, key.sample, &en_options, Some(cancel))?;
-    if memo.en_hidden.len() == EN_HIDDEN_KEPT {
-        memo.en_hidden.pop_front();
+    if memo.len() == EN_HIDDEN_KEPT {
+        memo.pop_front();
     }
-    memo.en_hidden
-        .push_back((key.sample, normalised, summary.clone()));
+    memo.push_back((key.sample, normalised, summary.clone()));
     Ok(summary)
 }
