@@ -291,17 +291,18 @@ impl BlockStep<'_> {
             let g_k_b = g_raw.t()?.matmul(&q_b)?;
             g_k = (g_k + g_k_b.pad_with_zeros(1, lo, t - end)?)?;
         }
-        let g_v = (g_v * rules.value_factor())?.unsqueeze(0)?;
-        let mut g_in = input_grad(&att.v, &merge(&g_v)?)?;
-        if let Some(factor) = qk_factor {
-            let g_q = (Tensor::cat(&g_q_blocks, 2)? * factor)?;
-            let g_k = (g_k * factor)?.unsqueeze(0)?;
-            let g_q = rope_backward(&g_q, self.rec)?;
-            let g_k = rope_backward(&g_k, self.rec)?;
-            g_in = ((g_in + input_grad(&att.q, &merge(&g_q)?)?)?
-                + input_grad(&att.k, &merge(&g_k)?)?)?;
+        let g_v = merge(&(g_v * rules.value_factor())?.unsqueeze(0)?)?;
+        match qk_factor {
+            Some(factor) => {
+                let g_q = (Tensor::cat(&g_q_blocks, 2)? * factor)?;
+                let g_k = (g_k * factor)?.unsqueeze(0)?;
+                let g_q = merge(&rope_backward(&g_q, self.rec)?)?;
+                let g_k = merge(&rope_backward(&g_k, self.rec)?)?;
+                // One matmul through the fused q/k/v weight.
+                input_grad(&att.qkv, &Tensor::cat(&[g_q, g_k, g_v], 1)?)
+            }
+            None => input_grad(&att.v, &g_v),
         }
-        Ok(g_in)
     }
 }
 

@@ -294,8 +294,10 @@ impl LayerCache {
 
 /// Grouped-query self-attention with the family's scale, soft-cap and window.
 pub struct Attention {
-    pub(super) q: Linear,
-    pub(super) k: Linear,
+    /// q, k and v projections in one weight (`[q_dim + 2 kv_dim, hidden]`): one matmul in
+    /// the forward and one in the backward instead of three narrow ones.
+    pub(super) qkv: Linear,
+    /// The v rows of `qkv` (a view): the backward's input gradient when q and k pass none.
     pub(super) v: Linear,
     pub(super) o: Linear,
     pub(super) heads: usize,
@@ -308,10 +310,27 @@ pub struct Attention {
 impl Attention {
     pub fn new(vb: VarBuilder, config: &ModelConfig) -> Result<Attention> {
         let h = config.hidden_size;
+        let (q, k, v) = (
+            linear(&vb.pp("q_proj"), h, config.q_dim(), config.qkv_bias)?,
+            linear(&vb.pp("k_proj"), h, config.kv_dim(), config.qkv_bias)?,
+            linear(&vb.pp("v_proj"), h, config.kv_dim(), config.qkv_bias)?,
+        );
+        let weight = Tensor::cat(&[q.weight(), k.weight(), v.weight()], 0)?;
+        let bias = match (q.bias(), k.bias(), v.bias()) {
+            (Some(a), Some(b), Some(c)) => Some(Tensor::cat(&[a, b, c], 0)?),
+            _ => None,
+        };
+        let qkv = Linear::new(weight, bias);
+        // The v projection becomes a view of the fused weight: held once.
+        let (qd, kvd) = (config.q_dim(), config.kv_dim());
+        let v = Linear::new(
+            qkv.weight().narrow(0, qd + kvd, kvd)?,
+            qkv.bias().map(|b| b.narrow(0, qd + kvd, kvd)).transpose()?,
+        );
+        drop((q, k));
         Ok(Attention {
-            q: linear(&vb.pp("q_proj"), h, config.q_dim(), config.qkv_bias)?,
-            k: linear(&vb.pp("k_proj"), h, config.kv_dim(), config.qkv_bias)?,
-            v: linear(&vb.pp("v_proj"), h, config.kv_dim(), config.qkv_bias)?,
+            v,
+            qkv,
             o: linear(&vb.pp("o_proj"), config.q_dim(), h, config.o_bias)?,
             heads: config.num_heads,
             kv_heads: config.num_kv_heads,
@@ -442,14 +461,14 @@ impl Attention {
         path: PathKind,
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let (b, t, _) = x.dims3()?;
-        let split = |y: Tensor, heads: usize| {
-            y.reshape((b, t, heads, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = split(self.q.forward(x)?, self.heads)?;
-        let k = split(self.k.forward(x)?, self.kv_heads)?;
-        let v = split(self.v.forward(x)?, self.kv_heads)?;
+        let (heads, kv) = (self.heads, self.kv_heads);
+        let y = self
+            .qkv
+            .forward(x)?
+            .reshape((b, t, heads + 2 * kv, self.head_dim))?;
+        let split =
+            |start: usize, count: usize| y.narrow(2, start, count)?.transpose(1, 2)?.contiguous();
+        let (q, k, v) = (split(0, heads)?, split(heads, kv)?, split(heads + kv, kv)?);
         let (q, k) = match path {
             PathKind::Fast => (rope.apply_fused(&q)?, rope.apply_fused(&k)?),
             PathKind::Differentiable(_) => (
@@ -639,8 +658,7 @@ mod tests {
             let o = Linear::new(randn(&[5, heads * d]), None);
             for softcap in [None, Some(2.0)] {
                 let att = Attention {
-                    q: o.clone(),
-                    k: o.clone(),
+                    qkv: o.clone(),
                     v: o.clone(),
                     o: o.clone(),
                     heads,
