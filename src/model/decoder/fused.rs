@@ -10,7 +10,7 @@
 use crate::model::config::Activation;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Shape};
 use rayon::prelude::*;
-use std::ops::{Add, AddAssign, Div, DivAssign, Mul, Neg, Sub};
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub};
 
 /// Which implementation the backward pass uses for its elementwise stretches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +42,7 @@ pub(super) trait Real:
     + Sub<Output = Self>
     + Mul<Output = Self>
     + Div<Output = Self>
+    + MulAssign
     + Neg<Output = Self>
     + AddAssign
     + DivAssign
@@ -109,7 +110,7 @@ pub(super) fn exp_f32(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
     let scale = f32::from_bits(((n as i32 + 127) << 23) as u32);
     // NaN needs no test: the clamp keeps it, and it runs through the arithmetic. One select
@@ -303,7 +304,7 @@ fn softmax_row<T: Real>(raw: &[T], out: &mut [T], params: &ScoreParams) {
     let sum = lanes_fold(out, T::ZERO, |a, b| a + b);
     let inv = T::ONE / sum;
     for o in out.iter_mut() {
-        *o = *o * inv;
+        *o *= inv;
     }
 }
 
