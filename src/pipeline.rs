@@ -7,7 +7,7 @@ use crate::attribution::mrd::{display_rows, part_mrd, token_mrd, MrdOptions, Par
 use crate::attribution::oracle::{
     run_oracle, Explained, OracleOptions, OracleResult, PrefixCachedScorer,
 };
-use crate::attribution::relevance::{attribute, Relevance, RelevanceOptions};
+use crate::attribution::relevance::{attribute_after, Relevance, RelevanceOptions};
 use crate::attribution::target::{answer_target, AnswerTarget, TargetBasis, TargetChoice};
 use crate::data::prompt::{
     build_prompt, tokenize_prompt, Part, Prompt, PromptOptions, PromptToken, Scenario,
@@ -20,7 +20,8 @@ use crate::eval::langid;
 use crate::eval::score::{score_both, Score};
 use crate::model::decoder::{KvCache, Recording};
 use crate::model::generate::{
-    generate_cached, GenStep, GenerateOptions, Generation, TopToken, DEFAULT_MAX_NEW_TOKENS,
+    generate_cached, generate_recorded, GenStep, GenerateOptions, Generation, TopToken,
+    DEFAULT_MAX_NEW_TOKENS,
 };
 use crate::model::LoadedModel;
 use crate::similarity::pool::{pool_hidden_states, HiddenSummary};
@@ -463,6 +464,12 @@ pub fn trace_sample(
     check_cancel(cancel)?;
     progress(Progress::Stage(Stage::Generate));
     let t = Instant::now();
+    // Relevance and the hidden states need the prompt's recorded forward: the generation's
+    // prefill records it, so the prompt runs forward once, not twice.
+    let needs_states =
+        matches!(input, TraceInput::Sample { .. }) && options.similarity || options.dump_hidden;
+    let record_prefill = options.relevance.is_some() || needs_states;
+    let mut prefill_recording: Option<Recording> = None;
     let (generation, gen_cache) = match ctx.pregenerated {
         Some(pre) => {
             if pre.cache.len() < ids.len() {
@@ -474,6 +481,18 @@ pub fn trace_sample(
             }
             pregenerated_ms = pre.generate_ms;
             (pre.generation, pre.cache)
+        }
+        None if record_prefill => {
+            let (generation, cache, recording) = generate_recorded(
+                &model.decoder,
+                &model.tokenizer,
+                &ids,
+                &generation_options(model, options),
+                cancel,
+                &mut |step| progress(Progress::Token(step.clone())),
+            )?;
+            prefill_recording = recording;
+            (generation, cache)
         }
         None => generate_cached(
             &model.decoder,
@@ -558,8 +577,9 @@ pub fn trace_sample(
         let t = Instant::now();
         let mut input = ids.clone();
         input.extend(target.prefix_ids());
-        let attribution = attribute(
+        let attribution = attribute_after(
             &model.decoder,
+            prefill_recording.take(),
             &input,
             &target.span_ids,
             rel_options,
@@ -577,14 +597,13 @@ pub fn trace_sample(
         trace.timings.relevance_ms = Some(elapsed_ms(t));
         partial(&trace, progress);
     }
-    // Hidden states are needed for the similarity and the dump; answer-only traces skip
-    // the extra forward (the prompt's top logits come from generation's own prefill).
-    let needs_states =
-        matches!(input, TraceInput::Sample { .. }) && options.similarity || options.dump_hidden;
-    let recording = match recording {
-        Some(r) => Some(r),
-        None if needs_states => Some(model.decoder.record(&ids)?),
-        None => None,
+    // Hidden states are needed for the similarity and the dump (the generation's recorded
+    // prefill when it ran); answer-only traces skip the forward altogether.
+    let recording = match (recording, prefill_recording) {
+        (Some(r), _) => Some(r),
+        (None, Some(prefill)) if needs_states => Some(prefill),
+        (None, _) if needs_states => Some(model.decoder.record(&ids)?),
+        (None, _) => None,
     };
     let prompt_len = ids.len();
     let states = match &recording {

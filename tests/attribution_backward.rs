@@ -219,3 +219,79 @@ fn logits_of_the_last_positions_only_equal_the_full_ones() {
     let top = last.hidden_states.len() - 1;
     assert!(max_rel_diff(&last.hidden_states[top], &full.hidden_states[top]) < 1e-12);
 }
+
+/// A recording extended past a recorded prefix equals the recording of the whole input, and
+/// so does the backward from it; the recorded prefill gives forward_fast's logits and cache.
+#[test]
+fn an_extended_recording_equals_one_recording_of_the_whole_input() {
+    let ids = prompt();
+    for family in FAMILIES {
+        for (dtype, tolerance) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+            let decoder = load_as(family, dtype);
+            let whole = decoder.record(&ids).unwrap();
+            // Split inside and past the 16-token window, and one token from the end.
+            for split in [5, 20, ids.len() - 1] {
+                let mut cache = decoder.new_cache();
+                let (logits, prefix) = decoder
+                    .record_prefill(&ids[..split], &mut cache, None)
+                    .unwrap();
+                let mut fast_cache = decoder.new_cache();
+                let fast = decoder
+                    .forward_fast(&ids[..split], &mut fast_cache)
+                    .unwrap();
+                let d = max_rel_diff(
+                    &logits.to_dtype(DType::F64).unwrap(),
+                    &fast.to_dtype(DType::F64).unwrap(),
+                );
+                assert!(d < tolerance, "{family} {dtype:?} prefill logits {d:e}");
+                // Decoding on from either cache gives the same next logits.
+                let next = ids[split];
+                let a = decoder.forward_fast(&[next], &mut cache).unwrap();
+                let b = decoder.forward_fast(&[next], &mut fast_cache).unwrap();
+                let d = max_rel_diff(
+                    &a.to_dtype(DType::F64).unwrap(),
+                    &b.to_dtype(DType::F64).unwrap(),
+                );
+                assert!(
+                    d < tolerance,
+                    "{family} {dtype:?} decode after the prefill {d:e}"
+                );
+
+                let extended = decoder.record_extend(prefix, &ids[split..], None).unwrap();
+                assert_eq!(extended.ids, ids);
+                assert_eq!(extended.levels.len(), whole.levels.len());
+                for (level, (a, b)) in extended.levels.iter().zip(&whole.levels).enumerate() {
+                    let d = max_rel_diff(
+                        &a.to_dtype(DType::F64).unwrap(),
+                        &b.to_dtype(DType::F64).unwrap(),
+                    );
+                    assert!(
+                        d < tolerance,
+                        "{family} {dtype:?} split {split} level {level}: {d:e}"
+                    );
+                }
+                let seeds = [Seed {
+                    position: ids.len() - 1,
+                    token: 77,
+                    weight: 1.0,
+                }];
+                let expected = decoder
+                    .backward(&whole, &seeds, GradientRules::AttnLrp, 5, None)
+                    .unwrap();
+                let got = decoder
+                    .backward(&extended, &seeds, GradientRules::AttnLrp, 5, None)
+                    .unwrap();
+                for (level, (a, b)) in got.grads.iter().zip(&expected.grads).enumerate() {
+                    let d = max_rel_diff(
+                        &a.to_dtype(DType::F64).unwrap(),
+                        &b.to_dtype(DType::F64).unwrap(),
+                    );
+                    assert!(
+                        d < tolerance * 10.0,
+                        "{family} {dtype:?} split {split} gradient level {level}: {d:e}"
+                    );
+                }
+            }
+        }
+    }
+}

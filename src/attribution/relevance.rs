@@ -103,6 +103,20 @@ pub fn attribute(
     options: &RelevanceOptions,
     cancel: Option<&AtomicBool>,
 ) -> Result<Attribution> {
+    attribute_after(decoder, None, prompt, answer, options, cancel)
+}
+
+/// [`attribute`] given a recording of the start of its input (the generation's recorded
+/// prefill): only the rest of the input is run forward. A recording that is not a prefix of
+/// the input is not used.
+pub fn attribute_after(
+    decoder: &Decoder,
+    recorded: Option<Recording>,
+    prompt: &[u32],
+    answer: &[u32],
+    options: &RelevanceOptions,
+    cancel: Option<&AtomicBool>,
+) -> Result<Attribution> {
     if prompt.is_empty() {
         bail!("cannot attribute an empty prompt");
     }
@@ -134,7 +148,13 @@ pub fn attribute(
         }
     };
     let started = Instant::now();
-    let recording = decoder.record_until(&input, cancel)?;
+    let recording = match recorded {
+        Some(rec) if input.starts_with(&rec.ids) => {
+            let seen = rec.len();
+            decoder.record_extend(rec, &input[seen..], cancel)?
+        }
+        _ => decoder.record_until(&input, cancel)?,
+    };
     let forward_ms = started.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
     let backward = decoder.backward(

@@ -2,7 +2,7 @@
 //! break after some answer text, at the token limit, or when cancelled. Reports every step
 //! (id, text, the top-k alternatives) as it goes, so a front end can show the answer live.
 
-use super::decoder::{Decoder, KvCache};
+use super::decoder::{Decoder, KvCache, Recording};
 use super::tokenizer::Tokenizer;
 use anyhow::{bail, Result};
 use candle_core::Tensor;
@@ -114,6 +114,37 @@ pub fn generate_cached(
     cancel: Option<&AtomicBool>,
     on_step: &mut dyn FnMut(&GenStep),
 ) -> Result<(Generation, KvCache)> {
+    let (generation, cache, _) = generate_with(
+        decoder, tokenizer, prompt_ids, options, cancel, on_step, false,
+    )?;
+    Ok((generation, cache))
+}
+
+/// [`generate_cached`] whose prefill is a recorded forward ([`Decoder::record_prefill`]):
+/// also returns the prompt's recording (None when the prefill was cancelled), which a
+/// relevance trace extends instead of running the prompt's forward a second time.
+pub fn generate_recorded(
+    decoder: &Decoder,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    options: &GenerateOptions,
+    cancel: Option<&AtomicBool>,
+    on_step: &mut dyn FnMut(&GenStep),
+) -> Result<(Generation, KvCache, Option<Recording>)> {
+    generate_with(
+        decoder, tokenizer, prompt_ids, options, cancel, on_step, true,
+    )
+}
+
+fn generate_with(
+    decoder: &Decoder,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    options: &GenerateOptions,
+    cancel: Option<&AtomicBool>,
+    on_step: &mut dyn FnMut(&GenStep),
+    record: bool,
+) -> Result<(Generation, KvCache, Option<Recording>)> {
     if prompt_ids.is_empty() {
         bail!("the prompt has no tokens");
     }
@@ -132,8 +163,17 @@ pub fn generate_cached(
     let start = Instant::now();
     // The prefill is the longest single forward: cancellable between its layers. A cancelled
     // prefill is a generation stopped before its first token (its cache is incomplete).
-    let mut logits = match decoder.forward_fast_tail_until(prompt_ids, &mut cache, 1, cancel) {
-        Ok(logits) => logits.flatten_all()?,
+    let prefill = if record {
+        decoder
+            .record_prefill(prompt_ids, &mut cache, cancel)
+            .map(|(logits, rec)| (logits, Some(rec)))
+    } else {
+        decoder
+            .forward_fast_tail_until(prompt_ids, &mut cache, 1, cancel)
+            .map(|logits| (logits, None))
+    };
+    let (mut logits, recording) = match prefill {
+        Ok((logits, recording)) => (logits.flatten_all()?, recording),
         Err(e)
             if e.downcast_ref::<crate::model::decoder::Cancelled>()
                 .is_some() =>
@@ -147,7 +187,7 @@ pub fn generate_cached(
                 stop: StopReason::Cancelled,
                 timings,
             };
-            return Ok((generation, cache));
+            return Ok((generation, cache, None));
         }
         Err(e) => return Err(e),
     };
@@ -204,6 +244,7 @@ pub fn generate_cached(
             timings,
         },
         cache,
+        recording,
     ))
 }
 

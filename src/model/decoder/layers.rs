@@ -393,19 +393,8 @@ impl Attention {
     /// optional window: one block of `query_block` queries at a time, heads grouped by
     /// their kv head, the fused masked softmax, and keys a block cannot see skipped. No
     /// `[heads, T, T]` buffer (126 MB at 1,500 tokens for a 0.5B model) is ever allocated.
-    pub fn attend_blocked(
-        &self,
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        window: Option<usize>,
-        query_block: usize,
-    ) -> Result<Tensor> {
-        self.attend_blocked_after(q, k, v, window, 0, query_block)
-    }
-
-    /// [`Attention::attend_blocked`] for `t` queries at positions `offset..offset + t` over
-    /// keys `0..offset + t` (a cached prefix, then the queries' own).
+    /// The `t` queries sit at positions `offset..offset + t` over keys `0..offset + t` (a
+    /// cached or recorded prefix, then the queries' own).
     pub fn attend_blocked_after(
         &self,
         q: &Tensor,
@@ -673,7 +662,9 @@ mod tests {
                             .unwrap();
                     let expected = att.attend(&q, &k, &v, Some(&mask), PathKind::Fast).unwrap();
                     for block in [1, 3, 5, 64] {
-                        let got = att.attend_blocked(&q, &k, &v, window, block).unwrap();
+                        let got = att
+                            .attend_blocked_after(&q, &k, &v, window, 0, block)
+                            .unwrap();
                         let diff = (&got - &expected)
                             .unwrap()
                             .abs()

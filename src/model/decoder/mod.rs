@@ -125,20 +125,39 @@ impl Block {
     /// The fast forward of one prompt (`x` `[1, T, hidden]`), keeping what the backward
     /// pass needs; `rope` holds the fused kernel's `[T, D/2]` tables.
     /// `mask`: the additive mask, or None for the fused CPU kernels (blocked attention).
+    /// `past`: the keys and values of `offset` earlier positions (a recording being
+    /// extended); the new positions attend to them and to themselves. The record keeps the
+    /// new positions' q, k and v only.
     fn forward_recorded(
         &self,
         x: &Tensor,
         rope: &RopeTables,
         mask: Option<&Tensor>,
+        past: Option<(&Tensor, &Tensor)>,
     ) -> candle_core::Result<(Tensor, LayerRecord)> {
         let path = PathKind::Fast;
         let attn_in = self.input_norm.forward(x, path)?;
         let (q, k, v) = self.attention.qkv(&attn_in, rope, path)?;
+        let (offset, keys, values) = match past {
+            Some((pk, pv)) => (
+                pk.dim(2)?,
+                Tensor::cat(&[pk, &k], 2)?,
+                Tensor::cat(&[pv, &v], 2)?,
+            ),
+            None => (0, k.clone(), v.clone()),
+        };
         let attn_out = match mask {
-            Some(mask) => self.attention.attend(&q, &k, &v, Some(mask), path)?,
-            None => self
+            Some(mask) => self
                 .attention
-                .attend_blocked(&q, &k, &v, self.window, DEFAULT_QUERY_BLOCK)?,
+                .attend(&q, &keys, &values, Some(mask), path)?,
+            None => self.attention.attend_blocked_after(
+                &q,
+                &keys,
+                &values,
+                self.window,
+                offset,
+                DEFAULT_QUERY_BLOCK,
+            )?,
         };
         let sandwich = self.sandwich.is_some();
         let mid = match &self.sandwich {

@@ -108,7 +108,7 @@ impl Decoder {
                     Some(m)
                 }
             };
-            let (y, record) = block.forward_recorded(&x, &tables_fused, mask.as_ref())?;
+            let (y, record) = block.forward_recorded(&x, &tables_fused, mask.as_ref(), None)?;
             layers.push(record);
             x = y;
         }
@@ -120,6 +120,125 @@ impl Decoder {
             levels,
             normed,
             ids: ids.to_vec(),
+        })
+    }
+
+    /// [`Decoder::record_until`] as the prefill of a generation: also fills `cache` (empty)
+    /// with the recorded keys and values and returns the last position's f32 logits
+    /// `[vocab]`, the same numbers [`Decoder::forward_fast`] gives on the CPU, where both run
+    /// the same blocked kernels. A relevance trace then extends this recording instead of
+    /// running the prompt's forward again.
+    pub fn record_prefill(
+        &self,
+        ids: &[u32],
+        cache: &mut super::KvCache,
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<(Tensor, Recording)> {
+        if !cache.is_empty() {
+            bail!("a recorded prefill starts from an empty cache");
+        }
+        let rec = self.record_until(ids, cancel)?;
+        for (layer, kv) in rec.layers.iter().zip(cache.layers.iter_mut()) {
+            kv.append(&layer.k, &layer.v)?;
+        }
+        let logits = self.logits_at(&rec, &[ids.len() - 1])?.flatten_all()?;
+        Ok((logits, rec))
+    }
+
+    /// The recording of `prefix.ids` followed by `more`: `more` runs after the recorded
+    /// keys and values (no forward over the prefix again), and each layer's record is the
+    /// two joined along the positions. `cancel` is checked before every layer.
+    pub fn record_extend(
+        &self,
+        prefix: Recording,
+        more: &[u32],
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<Recording> {
+        if more.is_empty() {
+            return Ok(prefix);
+        }
+        self.check_ids(more)?;
+        let offset = prefix.len();
+        let t = more.len();
+        let total = offset + t;
+        let ids_t = Tensor::new(more, &self.device)?.unsqueeze(0)?;
+        let positions: Vec<u32> = (offset as u32..total as u32).collect();
+        let tables = RopeTables::new(&self.inv_freq, &[positions], self.dtype, &self.device)?;
+        let tables_fused = RopeTables {
+            cos: tables.cos.squeeze(0)?,
+            sin: tables.sin.squeeze(0)?,
+        };
+        let fused = Kernels::for_device(&self.device, self.dtype) == Kernels::FusedCpu;
+        let mut masks: Vec<(Option<usize>, Tensor)> = Vec::new();
+        let mut x = self.embed(&ids_t)?;
+        let mut new_levels = Vec::with_capacity(self.blocks.len() + 1);
+        let mut layers = Vec::with_capacity(self.blocks.len());
+        for (block, past) in self.blocks.iter().zip(&prefix.layers) {
+            if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                return Err(super::Cancelled.into());
+            }
+            new_levels.push(x.squeeze(0)?);
+            let mask = match masks.iter().find(|(w, _)| *w == block.window) {
+                _ if fused => None,
+                Some((_, m)) => Some(m.clone()),
+                None => {
+                    let m =
+                        mask::additive_mask(1, t, total, offset, block.window, None, &self.device)?;
+                    masks.push((block.window, m.clone()));
+                    Some(m)
+                }
+            };
+            let (y, record) = block.forward_recorded(
+                &x,
+                &tables_fused,
+                mask.as_ref(),
+                Some((&past.k, &past.v)),
+            )?;
+            layers.push(record);
+            x = y;
+        }
+        let normed = self.norm.forward(&x, PathKind::Fast)?.squeeze(0)?;
+        new_levels.push(x.squeeze(0)?);
+        let join = |a: &Tensor, b: &Tensor, dim: usize| Tensor::cat(&[a, b], dim);
+        let join_opt =
+            |a: &Option<Tensor>, b: &Option<Tensor>| -> candle_core::Result<Option<Tensor>> {
+                match (a, b) {
+                    (Some(a), Some(b)) => Ok(Some(Tensor::cat(&[a, b], 1)?)),
+                    _ => Ok(None),
+                }
+            };
+        let layers = prefix
+            .layers
+            .iter()
+            .zip(layers)
+            .map(|(a, b)| {
+                Ok(LayerRecord {
+                    q: join(&a.q, &b.q, 2)?,
+                    k: join(&a.k, &b.k, 2)?,
+                    v: join(&a.v, &b.v, 2)?,
+                    mid: join(&a.mid, &b.mid, 1)?,
+                    gate: join(&a.gate, &b.gate, 1)?,
+                    up: join(&a.up, &b.up, 1)?,
+                    attn_out: join_opt(&a.attn_out, &b.attn_out)?,
+                    mlp_out: join_opt(&a.mlp_out, &b.mlp_out)?,
+                })
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let levels = prefix
+            .levels
+            .iter()
+            .zip(&new_levels)
+            .map(|(a, b)| join(a, b, 0))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let all: Vec<u32> = (0..total as u32).collect();
+        let mut ids = prefix.ids.clone();
+        ids.extend_from_slice(more);
+        Ok(Recording {
+            layers,
+            rope: RopeTables::new(&self.inv_freq, &[all], self.dtype, &self.device)?,
+            levels,
+            normed: join(&prefix.normed, &normed, 0)?,
+            ids,
         })
     }
 
