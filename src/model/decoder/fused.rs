@@ -8,7 +8,9 @@
 //! tensor-op path ([`Kernels::TensorOps`]); tests check both agree.
 
 use crate::model::config::Activation;
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Shape};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, InplaceOp1, Layout, Shape,
+};
 use rayon::prelude::*;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub};
 
@@ -59,15 +61,19 @@ pub(super) trait Real:
 impl Real for f32 {
     const ZERO: f32 = 0.0;
     const ONE: f32 = 1.0;
+    #[inline(always)]
     fn of(v: f64) -> f32 {
         v as f32
     }
+    #[inline(always)]
     fn exp(self) -> f32 {
         exp_f32(self)
     }
+    #[inline(always)]
     fn tanh(self) -> f32 {
         f32::tanh(self)
     }
+    #[inline(always)]
     fn sqrt_two_over_pi() -> f32 {
         (2.0f32 / std::f32::consts::PI).sqrt()
     }
@@ -76,15 +82,19 @@ impl Real for f32 {
 impl Real for f64 {
     const ZERO: f64 = 0.0;
     const ONE: f64 = 1.0;
+    #[inline(always)]
     fn of(v: f64) -> f64 {
         v
     }
+    #[inline(always)]
     fn exp(self) -> f64 {
         f64::exp(self)
     }
+    #[inline(always)]
     fn tanh(self) -> f64 {
         f64::tanh(self)
     }
+    #[inline(always)]
     fn sqrt_two_over_pi() -> f64 {
         (2.0 / std::f64::consts::PI).sqrt()
     }
@@ -148,18 +158,23 @@ impl CustomOp2 for ActivationProduct {
             out.par_chunks_mut(MIN_PAR_ELEMS)
                 .zip(gate.par_chunks(MIN_PAR_ELEMS))
                 .zip(up.par_chunks(MIN_PAR_ELEMS))
-                .for_each(|((o, x), u)| match activation {
-                    // Written out so the loop has no match inside and vectorises.
-                    Activation::Silu => {
-                        for ((o, &x), &u) in o.iter_mut().zip(x).zip(u) {
-                            *o = x / (T::ONE + (-x).exp()) * u;
-                        }
-                    }
-                    Activation::GeluTanh => {
-                        for ((o, &x), &u) in o.iter_mut().zip(x).zip(u) {
-                            *o = p.activate(x) * u;
-                        }
-                    }
+                .for_each(|((o, x), u)| {
+                    simd(
+                        #[inline(always)]
+                        || match activation {
+                            // Written out so the loop has no match inside and vectorises.
+                            Activation::Silu => {
+                                for ((o, &x), &u) in o.iter_mut().zip(x).zip(u) {
+                                    *o = x / (T::ONE + (-x).exp()) * u;
+                                }
+                            }
+                            Activation::GeluTanh => {
+                                for ((o, &x), &u) in o.iter_mut().zip(x).zip(u) {
+                                    *o = p.activate(x) * u;
+                                }
+                            }
+                        },
+                    )
                 });
             T::to_cpu_storage_owned(out)
         }
@@ -268,13 +283,57 @@ impl MaskedSoftmax {
             .zip(raw.par_chunks(keys * chunk))
             .enumerate()
             .for_each(|(c, (out, raw))| {
-                for (i, (o, s)) in out.chunks_mut(keys).zip(raw.chunks(keys)).enumerate() {
-                    let r = (c * chunk + i) % rows_per_group;
-                    let (lo, hi) = self.geometry.visible(r, keys);
-                    softmax_row(&s[lo..hi], &mut o[lo..hi], &self.params);
-                }
+                simd(
+                    #[inline(always)]
+                    || {
+                        for (i, (o, s)) in out.chunks_mut(keys).zip(raw.chunks(keys)).enumerate() {
+                            let r = (c * chunk + i) % rows_per_group;
+                            let (lo, hi) = self.geometry.visible(r, keys);
+                            softmax_row(&s[lo..hi], &mut o[lo..hi], &self.params);
+                        }
+                    },
+                )
             });
         Ok(T::to_cpu_storage_owned(out))
+    }
+
+    /// [`MaskedSoftmax::run`] over the raw scores' own buffer: the forward's scores are
+    /// never read again, so no second `[rows, keys]` buffer is allocated and zeroed.
+    fn run_in_place<T: Real>(&self, scores: &mut [T], shape: &Shape) {
+        let keys = shape.dims().last().copied().unwrap_or(1).max(1);
+        let rows_per_group = shape.elem_count() / keys / group_count(shape);
+        let chunk = rows_per_task(keys);
+        scores
+            .par_chunks_mut(keys * chunk)
+            .enumerate()
+            .for_each(|(c, rows)| {
+                simd(
+                    #[inline(always)]
+                    || {
+                        for (i, row) in rows.chunks_mut(keys).enumerate() {
+                            let r = (c * chunk + i) % rows_per_group;
+                            let (lo, hi) = self.geometry.visible(r, keys);
+                            row[..lo].fill(T::ZERO);
+                            row[hi..].fill(T::ZERO);
+                            let row = &mut row[lo..hi];
+                            match self.params.softcap {
+                                None => {
+                                    let scale = T::of(self.params.scale);
+                                    for o in row.iter_mut() {
+                                        *o *= scale;
+                                    }
+                                }
+                                Some(_) => {
+                                    for o in row.iter_mut() {
+                                        *o = self.params.score(*o).1;
+                                    }
+                                }
+                            }
+                            normalise_row(row);
+                        }
+                    },
+                )
+            });
     }
 }
 
@@ -293,6 +352,12 @@ fn softmax_row<T: Real>(raw: &[T], out: &mut [T], params: &ScoreParams) {
             }
         }
     }
+    normalise_row(out);
+}
+
+/// `out` (scores) becomes `softmax(out)`.
+#[inline(always)]
+fn normalise_row<T: Real>(out: &mut [T]) {
     let max = lanes_fold(
         out,
         T::of(f64::NEG_INFINITY),
@@ -306,6 +371,15 @@ fn softmax_row<T: Real>(raw: &[T], out: &mut [T], params: &ScoreParams) {
     for o in out.iter_mut() {
         *o *= inv;
     }
+}
+
+/// Runs `f` compiled for the widest vector instructions this CPU has (AVX-512 or AVX2 with
+/// FMA, detected at run time; plain SSE2 otherwise): the binary targets baseline x86-64, so
+/// the loops inlined into `f` vectorise 4 lanes wide without it. The arithmetic is the same
+/// IEEE operations in any width, so results do not depend on the CPU.
+#[inline(always)]
+fn simd<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
 }
 
 /// Lanes of [`lanes_fold`]: enough independent accumulators to fill an AVX-512 register.
@@ -338,6 +412,25 @@ fn group_count(shape: &Shape) -> usize {
     }
 }
 
+/// The softmax in place, for the fast forward (the backward keeps the raw scores).
+impl InplaceOp1 for MaskedSoftmax {
+    fn name(&self) -> &'static str {
+        "xmrc-masked-softmax-in-place"
+    }
+
+    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> candle_core::Result<()> {
+        let Some((a, b)) = l.contiguous_offsets() else {
+            candle_core::bail!("{}: input must be contiguous", InplaceOp1::name(self))
+        };
+        match s {
+            CpuStorage::F32(v) => self.run_in_place(&mut v[a..b], l.shape()),
+            CpuStorage::F64(v) => self.run_in_place(&mut v[a..b], l.shape()),
+            _ => candle_core::bail!("{}: f32 or f64 only", InplaceOp1::name(self)),
+        }
+        Ok(())
+    }
+}
+
 impl CustomOp1 for MaskedSoftmax {
     fn name(&self) -> &'static str {
         "xmrc-masked-softmax"
@@ -346,9 +439,9 @@ impl CustomOp1 for MaskedSoftmax {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let shape = l.shape().clone();
         let out = match s {
-            CpuStorage::F32(_) => self.run(slice::<f32>(s, l, self.name())?, &shape)?,
-            CpuStorage::F64(_) => self.run(slice::<f64>(s, l, self.name())?, &shape)?,
-            _ => candle_core::bail!("{}: f32 or f64 only", self.name()),
+            CpuStorage::F32(_) => self.run(slice::<f32>(s, l, CustomOp1::name(self))?, &shape)?,
+            CpuStorage::F64(_) => self.run(slice::<f64>(s, l, CustomOp1::name(self))?, &shape)?,
+            _ => candle_core::bail!("{}: f32 or f64 only", CustomOp1::name(self)),
         };
         Ok((out, shape))
     }
@@ -381,16 +474,21 @@ impl SoftmaxBackward {
             .zip(raw.par_chunks(width))
             .enumerate()
             .for_each(|(c, (((out, p), gp), raw))| {
-                let rows = out
-                    .chunks_mut(keys)
-                    .zip(p.chunks(keys))
-                    .zip(gp.chunks(keys))
-                    .zip(raw.chunks(keys));
-                for (i, (((o, p), gp), raw)) in rows.enumerate() {
-                    let r = (c * chunk + i) % rows_per_group;
-                    let (lo, hi) = self.geometry.visible(r, keys);
-                    self.row(&p[lo..hi], &gp[lo..hi], &raw[lo..hi], &mut o[lo..hi]);
-                }
+                simd(
+                    #[inline(always)]
+                    || {
+                        let rows = out
+                            .chunks_mut(keys)
+                            .zip(p.chunks(keys))
+                            .zip(gp.chunks(keys))
+                            .zip(raw.chunks(keys));
+                        for (i, (((o, p), gp), raw)) in rows.enumerate() {
+                            let r = (c * chunk + i) % rows_per_group;
+                            let (lo, hi) = self.geometry.visible(r, keys);
+                            self.row(&p[lo..hi], &gp[lo..hi], &raw[lo..hi], &mut o[lo..hi]);
+                        }
+                    },
+                )
             });
         Ok(T::to_cpu_storage_owned(out))
     }
@@ -517,10 +615,15 @@ impl CustomOp2 for GateUpGrad {
                 .zip(g.par_chunks(MIN_PAR_ELEMS))
                 .zip(gate.par_chunks(MIN_PAR_ELEMS))
                 .for_each(|((o, g), x)| {
-                    let f = T::of(p.factor);
-                    for ((o, &g), &x) in o.iter_mut().zip(g).zip(x) {
-                        *o = g * f * p.activate(x);
-                    }
+                    simd(
+                        #[inline(always)]
+                        || {
+                            let f = T::of(p.factor);
+                            for ((o, &g), &x) in o.iter_mut().zip(g).zip(x) {
+                                *o = g * f * p.activate(x);
+                            }
+                        },
+                    )
                 });
             T::to_cpu_storage_owned(out)
         }
@@ -563,15 +666,20 @@ impl CustomOp3 for GateGrad {
                 .zip(gate.par_chunks(MIN_PAR_ELEMS))
                 .zip(up.par_chunks(MIN_PAR_ELEMS))
                 .for_each(|(((o, g), x), u)| {
-                    let f = T::of(p.factor);
-                    for (((o, &g), &x), &u) in o.iter_mut().zip(g).zip(x).zip(u) {
-                        let local = if p.identity {
-                            p.local(x, p.activate(x))
-                        } else {
-                            p.local(x, T::ZERO)
-                        };
-                        *o = g * f * u * local;
-                    }
+                    simd(
+                        #[inline(always)]
+                        || {
+                            let f = T::of(p.factor);
+                            for (((o, &g), &x), &u) in o.iter_mut().zip(g).zip(x).zip(u) {
+                                let local = if p.identity {
+                                    p.local(x, p.activate(x))
+                                } else {
+                                    p.local(x, T::ZERO)
+                                };
+                                *o = g * f * u * local;
+                            }
+                        },
+                    )
                 });
             T::to_cpu_storage_owned(out)
         }
@@ -656,6 +764,47 @@ mod tests {
                 .to_scalar::<f32>()
                 .unwrap();
             assert!(diff < 1e-5, "{activation:?}: {diff}");
+        }
+    }
+
+    /// The in-place softmax (the fast forward's) gives the same bits as the one that writes
+    /// a new buffer (the backward's recompute), masked entries 0, for every mask shape.
+    #[test]
+    fn the_in_place_softmax_equals_the_softmax_into_a_new_buffer() {
+        let dev = Device::Cpu;
+        let raw = candle_core::Tensor::randn(0f32, 4.0, (2, 3 * 5, 37), &dev).unwrap();
+        for window in [None, Some(4)] {
+            for softcap in [None, Some(2.5)] {
+                let op = MaskedSoftmax {
+                    geometry: BlockGeometry {
+                        start: 30,
+                        queries: 5,
+                        key_start: 2,
+                        window,
+                    },
+                    params: ScoreParams {
+                        scale: 0.125,
+                        softcap,
+                        identity: false,
+                    },
+                };
+                let expected = raw.apply_op1_no_bwd(&op).unwrap();
+                let in_place = raw.copy().unwrap();
+                in_place.inplace_op1(&op).unwrap();
+                let (a, b) = (
+                    in_place.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                    expected.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                );
+                assert_eq!(a, b, "window {window:?}, softcap {softcap:?}");
+                // Each row sums to 1 and has masked zeros (the window hides early keys).
+                for row in a.chunks(37) {
+                    let sum: f32 = row.iter().sum();
+                    assert!((sum - 1.0).abs() < 1e-5, "{sum}");
+                }
+                if window.is_some() {
+                    assert_eq!(a[0], 0.0);
+                }
+            }
         }
     }
 }

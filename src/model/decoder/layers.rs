@@ -423,7 +423,9 @@ impl Attention {
                 .contiguous()?
                 .reshape((kv, n * len, d))?;
             let k_b = k.narrow(1, lo, keys)?;
-            let probs = q_b.matmul(&k_b.t()?)?.apply_op1_no_bwd(&MaskedSoftmax {
+            // The raw scores become the probabilities in place.
+            let probs = q_b.matmul(&k_b.t()?)?;
+            probs.inplace_op1(&MaskedSoftmax {
                 geometry: BlockGeometry {
                     start: first,
                     queries: len,
