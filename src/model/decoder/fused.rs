@@ -619,8 +619,19 @@ impl CustomOp2 for GateUpGrad {
                         #[inline(always)]
                         || {
                             let f = T::of(p.factor);
-                            for ((o, &g), &x) in o.iter_mut().zip(g).zip(x) {
-                                *o = g * f * p.activate(x);
+                            // One loop per activation: a match inside would keep the
+                            // loop from vectorising.
+                            match p.activation {
+                                Activation::Silu => {
+                                    for ((o, &g), &x) in o.iter_mut().zip(g).zip(x) {
+                                        *o = g * f * (x / (T::ONE + (-x).exp()));
+                                    }
+                                }
+                                Activation::GeluTanh => {
+                                    for ((o, &g), &x) in o.iter_mut().zip(g).zip(x) {
+                                        *o = g * f * p.activate(x);
+                                    }
+                                }
                             }
                         },
                     )
@@ -670,13 +681,33 @@ impl CustomOp3 for GateGrad {
                         #[inline(always)]
                         || {
                             let f = T::of(p.factor);
-                            for (((o, &g), &x), &u) in o.iter_mut().zip(g).zip(x).zip(u) {
-                                let local = if p.identity {
-                                    p.local(x, p.activate(x))
-                                } else {
-                                    p.local(x, T::ZERO)
-                                };
-                                *o = g * f * u * local;
+                            let rows = o.iter_mut().zip(g).zip(x).zip(u);
+                            // One loop per case, the same arithmetic as `local`: a match
+                            // inside would keep the loop from vectorising.
+                            let eps = T::of(super::rules::IDENTITY_EPSILON);
+                            match (p.activation, p.identity) {
+                                (Activation::Silu, false) => {
+                                    for (((o, &g), &x), &u) in rows {
+                                        let s = T::ONE / (T::ONE + (-x).exp());
+                                        *o = g * f * u * (s * (x * (T::ONE - s) + T::ONE));
+                                    }
+                                }
+                                (Activation::Silu, true) => {
+                                    for (((o, &g), &x), &u) in rows {
+                                        let a = x / (T::ONE + (-x).exp());
+                                        *o = g * f * u * (a / (x + eps));
+                                    }
+                                }
+                                (Activation::GeluTanh, identity) => {
+                                    for (((o, &g), &x), &u) in rows {
+                                        let local = if identity {
+                                            p.local(x, p.activate(x))
+                                        } else {
+                                            p.local(x, T::ZERO)
+                                        };
+                                        *o = g * f * u * local;
+                                    }
+                                }
                             }
                         },
                     )
