@@ -20,8 +20,7 @@ use crate::eval::langid;
 use crate::eval::score::{score_both, Score};
 use crate::model::decoder::{KvCache, Recording};
 use crate::model::generate::{
-    generate_cached, generate_recorded, GenStep, GenerateOptions, Generation, TopToken,
-    DEFAULT_MAX_NEW_TOKENS,
+    generate_recording, GenStep, GenerateOptions, Generation, TopToken, DEFAULT_MAX_NEW_TOKENS,
 };
 use crate::model::LoadedModel;
 use crate::similarity::pool::{pool_hidden_states, HiddenSummary};
@@ -482,26 +481,19 @@ pub fn trace_sample(
             pregenerated_ms = pre.generate_ms;
             (pre.generation, pre.cache)
         }
-        None if record_prefill => {
-            let (generation, cache, recording) = generate_recorded(
+        None => {
+            let (generation, cache, recording) = generate_recording(
                 &model.decoder,
                 &model.tokenizer,
                 &ids,
                 &generation_options(model, options),
                 cancel,
                 &mut |step| progress(Progress::Token(step.clone())),
+                record_prefill,
             )?;
             prefill_recording = recording;
             (generation, cache)
         }
-        None => generate_cached(
-            &model.decoder,
-            &model.tokenizer,
-            &ids,
-            &generation_options(model, options),
-            cancel,
-            &mut |step| progress(Progress::Token(step.clone())),
-        )?,
     };
     // The oracle reuses the prompt's keys and values; nothing else needs the cache.
     let gen_cache = (options.oracle.as_ref().is_some_and(|o| o.prefix_cache)

@@ -114,29 +114,17 @@ pub fn generate_cached(
     cancel: Option<&AtomicBool>,
     on_step: &mut dyn FnMut(&GenStep),
 ) -> Result<(Generation, KvCache)> {
-    let (generation, cache, _) = generate_with(
+    let (generation, cache, _) = generate_recording(
         decoder, tokenizer, prompt_ids, options, cancel, on_step, false,
     )?;
     Ok((generation, cache))
 }
 
-/// [`generate_cached`] whose prefill is a recorded forward ([`Decoder::record_prefill`]):
-/// also returns the prompt's recording (None when the prefill was cancelled), which a
-/// relevance trace extends instead of running the prompt's forward a second time.
-pub fn generate_recorded(
-    decoder: &Decoder,
-    tokenizer: &Tokenizer,
-    prompt_ids: &[u32],
-    options: &GenerateOptions,
-    cancel: Option<&AtomicBool>,
-    on_step: &mut dyn FnMut(&GenStep),
-) -> Result<(Generation, KvCache, Option<Recording>)> {
-    generate_with(
-        decoder, tokenizer, prompt_ids, options, cancel, on_step, true,
-    )
-}
-
-fn generate_with(
+/// [`generate_cached`] whose prefill, when `record` is set, is a recorded forward
+/// ([`Decoder::record_prefill`]): it also returns the prompt's recording (None when not
+/// asked or when the prefill was cancelled), which a relevance trace extends instead of
+/// running the prompt's forward a second time.
+pub fn generate_recording(
     decoder: &Decoder,
     tokenizer: &Tokenizer,
     prompt_ids: &[u32],

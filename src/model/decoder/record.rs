@@ -79,22 +79,43 @@ impl Decoder {
             bail!("cannot record an empty prompt");
         }
         self.check_ids(ids)?;
+        let (layers, levels, normed) = self.forward_recorded_after(ids, None, cancel)?;
+        let positions: Vec<u32> = (0..ids.len() as u32).collect();
+        Ok(Recording {
+            layers,
+            rope: RopeTables::new(&self.inv_freq, &[positions], self.dtype, &self.device)?,
+            levels,
+            normed,
+            ids: ids.to_vec(),
+        })
+    }
+
+    /// The recorded forward of `ids` after the positions `past` holds (none: from position
+    /// 0): per layer the record of the new positions, the levels `[t, hidden]` and the
+    /// final-normed output. Blocked attention with the fused softmax on the CPU; the
+    /// additive mask elsewhere. `cancel` is checked before every layer.
+    fn forward_recorded_after(
+        &self,
+        ids: &[u32],
+        past: Option<&Recording>,
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<(Vec<LayerRecord>, Vec<Tensor>, Tensor)> {
+        let offset = past.map_or(0, Recording::len);
         let t = ids.len();
         let ids_t = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        let positions: Vec<u32> = (0..t as u32).collect();
+        let positions: Vec<u32> = (offset as u32..(offset + t) as u32).collect();
         let tables = RopeTables::new(&self.inv_freq, &[positions], self.dtype, &self.device)?;
         // The fused RoPE kernel takes `[T, D/2]` tables.
-        let tables_fused = RopeTables {
+        let tables = RopeTables {
             cos: tables.cos.squeeze(0)?,
             sin: tables.sin.squeeze(0)?,
         };
-        // Blocked attention with the fused softmax on the CPU; the additive mask elsewhere.
         let fused = Kernels::for_device(&self.device, self.dtype) == Kernels::FusedCpu;
         let mut masks: Vec<(Option<usize>, Tensor)> = Vec::new();
         let mut x = self.embed(&ids_t)?;
         let mut levels = Vec::with_capacity(self.blocks.len() + 1);
         let mut layers = Vec::with_capacity(self.blocks.len());
-        for block in &self.blocks {
+        for (i, block) in self.blocks.iter().enumerate() {
             if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
                 return Err(super::Cancelled.into());
             }
@@ -103,24 +124,27 @@ impl Decoder {
                 _ if fused => None,
                 Some((_, m)) => Some(m.clone()),
                 None => {
-                    let m = mask::additive_mask(1, t, t, 0, block.window, None, &self.device)?;
+                    let m = mask::additive_mask(
+                        1,
+                        t,
+                        offset + t,
+                        offset,
+                        block.window,
+                        None,
+                        &self.device,
+                    )?;
                     masks.push((block.window, m.clone()));
                     Some(m)
                 }
             };
-            let (y, record) = block.forward_recorded(&x, &tables_fused, mask.as_ref(), None)?;
+            let kv = past.map(|p| (&p.layers[i].k, &p.layers[i].v));
+            let (y, record) = block.forward_recorded(&x, &tables, mask.as_ref(), kv)?;
             layers.push(record);
             x = y;
         }
         let normed = self.norm.forward(&x, PathKind::Fast)?.squeeze(0)?;
         levels.push(x.squeeze(0)?);
-        Ok(Recording {
-            layers,
-            rope: tables,
-            levels,
-            normed,
-            ids: ids.to_vec(),
-        })
+        Ok((layers, levels, normed))
     }
 
     /// [`Decoder::record_until`] as the prefill of a generation: also fills `cache` (empty)
@@ -158,47 +182,9 @@ impl Decoder {
             return Ok(prefix);
         }
         self.check_ids(more)?;
-        let offset = prefix.len();
-        let t = more.len();
-        let total = offset + t;
-        let ids_t = Tensor::new(more, &self.device)?.unsqueeze(0)?;
-        let positions: Vec<u32> = (offset as u32..total as u32).collect();
-        let tables = RopeTables::new(&self.inv_freq, &[positions], self.dtype, &self.device)?;
-        let tables_fused = RopeTables {
-            cos: tables.cos.squeeze(0)?,
-            sin: tables.sin.squeeze(0)?,
-        };
-        let fused = Kernels::for_device(&self.device, self.dtype) == Kernels::FusedCpu;
-        let mut masks: Vec<(Option<usize>, Tensor)> = Vec::new();
-        let mut x = self.embed(&ids_t)?;
-        let mut new_levels = Vec::with_capacity(self.blocks.len() + 1);
-        let mut layers = Vec::with_capacity(self.blocks.len());
-        for (block, past) in self.blocks.iter().zip(&prefix.layers) {
-            if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
-                return Err(super::Cancelled.into());
-            }
-            new_levels.push(x.squeeze(0)?);
-            let mask = match masks.iter().find(|(w, _)| *w == block.window) {
-                _ if fused => None,
-                Some((_, m)) => Some(m.clone()),
-                None => {
-                    let m =
-                        mask::additive_mask(1, t, total, offset, block.window, None, &self.device)?;
-                    masks.push((block.window, m.clone()));
-                    Some(m)
-                }
-            };
-            let (y, record) = block.forward_recorded(
-                &x,
-                &tables_fused,
-                mask.as_ref(),
-                Some((&past.k, &past.v)),
-            )?;
-            layers.push(record);
-            x = y;
-        }
-        let normed = self.norm.forward(&x, PathKind::Fast)?.squeeze(0)?;
-        new_levels.push(x.squeeze(0)?);
+        let total = prefix.len() + more.len();
+        let (layers, new_levels, normed) =
+            self.forward_recorded_after(more, Some(&prefix), cancel)?;
         let join = |a: &Tensor, b: &Tensor, dim: usize| Tensor::cat(&[a, b], dim);
         let join_opt =
             |a: &Option<Tensor>, b: &Option<Tensor>| -> candle_core::Result<Option<Tensor>> {
