@@ -11,6 +11,7 @@ pub mod batch;
 pub mod cli;
 pub mod data;
 pub mod eval;
+pub mod hf;
 pub mod model;
 pub mod pipeline;
 pub mod report;

@@ -19,9 +19,9 @@ use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::{gemma2, llama, mistral, qwen2};
 use common::{load_decoder, max_abs_diff, tiny_model_dir, weight_files};
 use serde_json::{json, Value};
+use xmrc_lens::hf::tokenizer::Tokenizer;
 use xmrc_lens::model::config::{Activation, ModelConfig};
 use xmrc_lens::model::decoder::Decoder;
-use xmrc_lens::model::tokenizer::Tokenizer;
 use xmrc_lens::model::weights::load_var_builder;
 
 const TEXT: &str = "Context: The Rhine flows from the Alps to the North Sea. Question: Where does the Rhine end? Answer:";

@@ -43,8 +43,8 @@ fn tokenizer_fixtures_match_a_fresh_generation() {
 }
 
 use serde_json::Value;
-use xmrc_lens::data::chat_template::{ChatTemplate, ChatTemplateError, Message, RenderedTurn};
-use xmrc_lens::model::tokenizer::Tokenizer;
+use xmrc_lens::hf::chat_template::{ChatTemplate, ChatTemplateError, Message, RenderedTurn};
+use xmrc_lens::hf::tokenizer::Tokenizer;
 
 fn expected() -> Value {
     let path = fixtures().join("chat/expected.json");
@@ -360,7 +360,7 @@ fn raise_exception_text_reaches_the_user() {
 mod never_panics {
     use super::*;
     use proptest::prelude::*;
-    use xmrc_lens::data::chat_template::SpecialTokens;
+    use xmrc_lens::hf::chat_template::SpecialTokens;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]

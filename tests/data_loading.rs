@@ -10,13 +10,15 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use xmrc_lens::data::hub::{
-    load_hub_from_cache, load_hub_with, parquet_file_name, read_parquet_lang, HubSettings,
+    load_hub_from_cache, load_hub_with, parquet_file_name, read_parquet_lang,
 };
 use xmrc_lens::data::loader::{
-    load, load_dir, load_dir_report, parse_squad, read_squad_file, resolve_source, DataError,
-    DataSource, IdPolicy, LoadOptions, DATA_DIR_ENV,
+    load_dir, load_dir_report, parse_squad, read_squad_file, DataError, IdPolicy, LoadOptions,
+    DATA_DIR_ENV,
 };
+use xmrc_lens::data::source::{load, resolve_source, DataSource};
 use xmrc_lens::data::{Dataset, Lang};
+use xmrc_lens::hf::hub::HubSettings;
 
 /// Serialises the tests that read or change `XMRC_LENS_DATA`.
 static ENV_LOCK: Mutex<()> = Mutex::new(());

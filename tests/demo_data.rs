@@ -7,8 +7,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use xmrc_lens::data::loader::{load, load_dir, DataSource, LoadOptions};
+use xmrc_lens::data::loader::{load_dir, LoadOptions};
 use xmrc_lens::data::prompt::{build_prompt, PromptOptions, Scenario};
+use xmrc_lens::data::source::{load, DataSource};
 use xmrc_lens::data::{Dataset, Lang};
 
 const DEMO_IDS: [&str; 12] = [

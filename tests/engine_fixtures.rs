@@ -10,8 +10,8 @@ use safetensors::SafeTensors;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use xmrc_lens::data::chat_template::{ChatTemplate, Message};
-use xmrc_lens::model::tokenizer::Tokenizer;
+use xmrc_lens::hf::chat_template::{ChatTemplate, Message};
+use xmrc_lens::hf::tokenizer::Tokenizer;
 
 const FAMILIES: [&str; 4] = ["llama", "qwen2", "mistral", "gemma2"];
 

@@ -9,9 +9,9 @@ mod common;
 
 use common::{cosine, load_decoder, max_abs_diff, repo_path, tiny_model_dir, FAMILIES};
 use serde::Deserialize;
+use xmrc_lens::hf::tokenizer::Tokenizer;
 use xmrc_lens::model::decoder::{Decoder, DiffInput};
 use xmrc_lens::model::generate::{generate, rank, GenerateOptions};
-use xmrc_lens::model::tokenizer::Tokenizer;
 
 const LOGIT_TOLERANCE: f32 = 1e-4;
 const HIDDEN_COSINE: f64 = 0.99999;

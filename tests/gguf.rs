@@ -16,12 +16,12 @@ mod common;
 use common::{load_decoder, max_abs_diff, repo_path, tiny_model_dir, FAMILIES};
 use serde_json::Value;
 use std::path::PathBuf;
+use xmrc_lens::hf::tokenizer::Tokenizer;
 use xmrc_lens::model::chat_mode::ChatMode;
 use xmrc_lens::model::device::{DTypeChoice, DeviceChoice};
 use xmrc_lens::model::gguf::GgufModel;
 use xmrc_lens::model::source::ModelRef;
 use xmrc_lens::model::spec::ModelSpec;
-use xmrc_lens::model::tokenizer::Tokenizer;
 use xmrc_lens::model::LoadedModel;
 
 fn gguf_path(family: &str, kind: &str) -> PathBuf {

@@ -42,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use xmrc_lens::attribution::mrd::{part_mrd, token_mrd, MrdOptions};
 use xmrc_lens::attribution::relevance::{attribute, Relevance, RelevanceOptions, TargetMode};
+use xmrc_lens::hf::tokenizer::Tokenizer;
 use xmrc_lens::model::chat_mode::ChatMode;
 use xmrc_lens::model::config::ModelConfig;
 use xmrc_lens::model::decoder::{Decoder, DiffInput, GradientRules};
@@ -49,7 +50,6 @@ use xmrc_lens::model::device::{DTypeChoice, DeviceChoice};
 use xmrc_lens::model::generate::{generate, GenerateOptions};
 use xmrc_lens::model::source::ModelRef;
 use xmrc_lens::model::spec::ModelSpec;
-use xmrc_lens::model::tokenizer::Tokenizer;
 use xmrc_lens::model::LoadedModel;
 
 /// tests/engine_parity.rs's bars.
@@ -958,8 +958,9 @@ fn part_mrds(
     ours: &[Vec<f32>],
     theirs: &[Vec<f32>],
 ) -> Option<String> {
-    use xmrc_lens::data::loader::{load, DataSource, LoadOptions};
+    use xmrc_lens::data::loader::LoadOptions;
     use xmrc_lens::data::prompt::{build_prompt, tokenize_prompt, PromptOptions};
+    use xmrc_lens::data::source::{load, DataSource};
     static DATA: OnceLock<Option<xmrc_lens::data::Dataset>> = OnceLock::new();
     let data = DATA
         .get_or_init(|| {

@@ -9,11 +9,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use xmrc_lens::data::chat_template::ChatTemplate;
-use xmrc_lens::data::hub::HubSettings;
+use xmrc_lens::hf::chat_template::ChatTemplate;
+use xmrc_lens::hf::hub::HubSettings;
+use xmrc_lens::hf::tokenizer::Tokenizer;
 use xmrc_lens::model::generation_config::SpecialIds;
 use xmrc_lens::model::source::{resolve, ModelFiles, ModelRef, SourceError};
-use xmrc_lens::model::tokenizer::Tokenizer;
 
 const FIXTURE: &str = "tests/fixtures/tokenizers/chatml";
 const COMMIT_A: &str = "0123456789abcdef0123456789abcdef01234567";

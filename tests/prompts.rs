@@ -7,7 +7,7 @@ use xmrc_lens::data::prompt::{
     build_prompt, tokenize_prompt, Format, Part, Prompt, PromptOptions, Scenario,
 };
 use xmrc_lens::data::{Answer, Dataset, Entry, Lang, Sample};
-use xmrc_lens::model::tokenizer::Tokenizer;
+use xmrc_lens::hf::tokenizer::Tokenizer;
 
 // ---------------------------------------------------------------------------------------------
 // A small parallel data set written for these tests: 4 articles, 2 questions each, en/de/zh.
@@ -924,7 +924,7 @@ proptest! {
 
 mod chat {
     use super::*;
-    use xmrc_lens::data::chat_template::{ChatTemplate, SpecialTokens};
+    use xmrc_lens::hf::chat_template::{ChatTemplate, SpecialTokens};
 
     const SYSTEM: &str = "You are a careful reader.";
 
@@ -1142,7 +1142,7 @@ mod chat {
 
 #[test]
 fn a_template_that_trims_the_turn_keeps_parts_and_gold_in_place() {
-    use xmrc_lens::data::chat_template::{ChatTemplate, SpecialTokens};
+    use xmrc_lens::hf::chat_template::{ChatTemplate, SpecialTokens};
     let mut data = dataset();
     let question = "Where does the Rhine rise?";
     data.samples[0].entries.get_mut(&Lang::En).unwrap().question = format!("{question}  \n");

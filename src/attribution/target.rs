@@ -11,7 +11,7 @@
 
 use crate::data::prompt::{Part, PromptToken};
 use crate::eval::extract::answer_range;
-use crate::model::tokenizer::Tokenizer;
+use crate::hf::tokenizer::Tokenizer;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;

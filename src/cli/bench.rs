@@ -11,13 +11,13 @@ use crate::attribution::relevance::{attribute, RelevanceOptions};
 use crate::data::loader::{self, align, parse_squad, IdPolicy, LangRecords, LoadOptions};
 use crate::data::prompt::{build_prompt, tokenize_prompt, Format, PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
+use crate::hf::tokenizer::Tokenizer;
 use crate::model::chat_mode::ChatMode;
 use crate::model::decoder::Decoder;
 use crate::model::device::{cpu_threads, resolve_device, resolve_dtype, DTypeChoice, DeviceChoice};
 use crate::model::load::LoadedModel;
 use crate::model::source::{ModelRef, ResolvedModel};
 use crate::model::spec::ModelSpec;
-use crate::model::tokenizer::Tokenizer;
 use crate::synth::model::{
     cached_model, default_cache_dir, Preset, Progress, WeightDtype, WriteOptions,
 };

@@ -1,6 +1,7 @@
 //! The data options every subcommand that reads XQuAD shares.
 
-use crate::data::loader::{self, DataSource, IdPolicy, LoadOptions};
+use crate::data::loader::{IdPolicy, LoadOptions};
+use crate::data::source::{self as data_source, resolve_source, DataSource};
 use crate::data::Dataset;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -33,7 +34,7 @@ pub struct DataArgs {
 
 impl DataArgs {
     pub fn load(&self) -> Result<Dataset> {
-        let source = match loader::resolve_source(self.data.as_deref()) {
+        let source = match resolve_source(self.data.as_deref()) {
             DataSource::Hub { .. } => {
                 let (repo, revision) = split_revision(&self.hub_dataset);
                 DataSource::Hub {
@@ -51,7 +52,7 @@ impl DataArgs {
                 IdPolicy::Identical
             },
         };
-        loader::load(&source, &opts).context("loading the data set")
+        data_source::load(&source, &opts).context("loading the data set")
     }
 }
 

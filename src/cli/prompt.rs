@@ -2,10 +2,10 @@
 
 use super::sample_args::{flag, SampleArgs};
 use super::{use_colour, write_out};
-use crate::data::chat_template::ChatTemplate;
 use crate::data::prompt::{build_prompt, tokenize_prompt, Part, Prompt};
+use crate::hf::chat_template::ChatTemplate;
+use crate::hf::tokenizer::Tokenizer;
 use crate::model::gguf::{is_gguf_path, GgufModel};
-use crate::model::tokenizer::Tokenizer;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;

@@ -4,12 +4,9 @@
 //! Every file is checked before anything is returned: a wrong `answer_start` would silently
 //! corrupt attributions and scores later, so it is an error here, with the file and question.
 
-use super::hub;
 use super::{Answer, Dataset, Entry, Lang, Sample};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ffi::OsString;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Environment variable naming a local data folder (used when `--data` is not given).
@@ -113,6 +110,12 @@ pub enum DataError {
     },
     #[error("cannot locate the Hugging Face cache: neither HF_HOME nor HOME is set; set HF_HOME, or use --data DIR / {DATA_DIR_ENV}")]
     NoCacheDir,
+}
+
+impl From<crate::hf::hub::NoCacheDir> for DataError {
+    fn from(_: crate::hf::hub::NoCacheDir) -> Self {
+        DataError::NoCacheDir
+    }
 }
 
 /// An `answer_start` that does not point at its answer text (boxed in [`DataError`] to keep
@@ -694,63 +697,6 @@ pub fn load_dir_report(dir: &Path, opts: &LoadOptions) -> Result<Loaded, DataErr
     )
 }
 
-// ---------------------------------------------------------------------------------------------
-// Where the data come from.
-
-/// A data source: a local folder or a hub dataset (downloaded into the HF cache).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DataSource {
-    Dir(PathBuf),
-    Hub {
-        repo: String,
-        revision: Option<String>,
-    },
-}
-
-impl fmt::Display for DataSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DataSource::Dir(dir) => write!(f, "local folder {}", dir.display()),
-            DataSource::Hub {
-                repo,
-                revision: Some(rev),
-            } => write!(f, "hub {repo}@{rev}"),
-            DataSource::Hub { repo, .. } => write!(f, "hub {repo}"),
-        }
-    }
-}
-
-/// `--data DIR`, else env `XMRC_LENS_DATA`, else the hub dataset `google/xquad`.
-pub fn resolve_source(cli_dir: Option<&Path>) -> DataSource {
-    resolve_source_with(cli_dir, std::env::var_os(DATA_DIR_ENV))
-}
-
-/// [`resolve_source`] with the environment value passed in (an empty value counts as unset).
-pub fn resolve_source_with(cli_dir: Option<&Path>, env_dir: Option<OsString>) -> DataSource {
-    if let Some(dir) = cli_dir {
-        return DataSource::Dir(dir.to_path_buf());
-    }
-    match env_dir {
-        Some(dir) if !dir.is_empty() => DataSource::Dir(PathBuf::from(dir)),
-        _ => DataSource::Hub {
-            repo: hub::XQUAD_REPO.to_string(),
-            revision: None,
-        },
-    }
-}
-
-/// Loads the data set from its source. The hub honours `HF_HOME`, `HF_HUB_OFFLINE` and `HF_TOKEN`.
-pub fn load(source: &DataSource, opts: &LoadOptions) -> Result<Dataset, DataError> {
-    match source {
-        DataSource::Dir(dir) => load_dir(dir, opts),
-        DataSource::Hub { repo, revision } => {
-            let settings = hub::HubSettings::from_env()?;
-            let langs = opts.langs.clone().unwrap_or_else(|| Lang::ALL.to_vec());
-            hub::load_hub_with(&settings, repo, revision.as_deref(), &langs, opts.id_policy)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -891,25 +837,5 @@ mod tests {
             msg.contains("en.json and ru.json differ at question #1: 'b' vs (end of file)"),
             "{msg}"
         );
-    }
-
-    #[test]
-    fn source_resolution_order() {
-        let cli = Path::new("/cli");
-        assert_eq!(
-            resolve_source_with(Some(cli), Some("/env".into())),
-            DataSource::Dir(cli.to_path_buf())
-        );
-        assert_eq!(
-            resolve_source_with(None, Some("/env".into())),
-            DataSource::Dir(PathBuf::from("/env"))
-        );
-        let hub = DataSource::Hub {
-            repo: "google/xquad".to_string(),
-            revision: None,
-        };
-        assert_eq!(resolve_source_with(None, Some("".into())), hub);
-        assert_eq!(resolve_source_with(None, None), hub);
-        assert_eq!(hub.to_string(), "hub google/xquad");
     }
 }

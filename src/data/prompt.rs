@@ -15,8 +15,8 @@ pub use options::{Format, PromptOptions, Scenario, ScenarioLangs};
 pub use part::{Part, PartSpan};
 pub use tokens::{tokenize_prompt, PromptToken};
 
-use crate::data::chat_template::ChatTemplate;
 use crate::data::{Answer, Dataset, Entry, Lang, Sample};
+use crate::hf::chat_template::ChatTemplate;
 use anyhow::{bail, Context, Result};
 use layout::{lay_out, Body, BodyInput, DemoText};
 use placement::Placement;

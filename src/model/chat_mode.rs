@@ -1,7 +1,7 @@
 //! Base or instruct: a model is prompted through its chat template when it has one, unless
 //! `--chat` / `--no-chat` say otherwise.
 
-use crate::data::chat_template::ChatTemplate;
+use crate::hf::chat_template::ChatTemplate;
 use anyhow::{bail, Context, Result};
 use std::fmt;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! (id, text, the top-k alternatives) as it goes, so a front end can show the answer live.
 
 use super::decoder::{Decoder, KvCache, Recording};
-use super::tokenizer::Tokenizer;
+use crate::hf::tokenizer::Tokenizer;
 use anyhow::{bail, Result};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};

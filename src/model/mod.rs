@@ -12,7 +12,6 @@ pub mod load;
 pub mod safetensors_check;
 pub mod source;
 pub mod spec;
-pub mod tokenizer;
 pub mod weights;
 
 pub use load::LoadedModel;

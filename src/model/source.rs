@@ -9,7 +9,7 @@
 //! that file). Folder weights are read from safetensors only (one file or shards listed by
 //! an index); PyTorch pickle weights are refused, since loading a pickle can run arbitrary code.
 
-use crate::data::hub::{cached_snapshot, HubSettings, DEFAULT_REVISION};
+use crate::hf::hub::{cached_snapshot, HubSettings, DEFAULT_REVISION};
 use hf_hub::api::sync::{ApiError, ApiRepo};
 use hf_hub::{Repo, RepoType};
 use std::collections::{BTreeMap, BTreeSet};

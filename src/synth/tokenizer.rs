@@ -318,7 +318,7 @@ pub fn write_tokenizer_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::tokenizer::Tokenizer as Wrapper;
+    use crate::hf::tokenizer::Tokenizer as Wrapper;
 
     fn wrapper(family: ChatFamily) -> Wrapper {
         Wrapper::from_inner(family_tokenizer(family).unwrap())

@@ -3,7 +3,7 @@
 
 use super::part::{normalize, overlay};
 use super::{char_slice, Part, PartSpan};
-use crate::data::chat_template::ChatTemplate;
+use crate::hf::chat_template::ChatTemplate;
 use anyhow::{bail, Context, Result};
 use std::ops::Range;
 

@@ -1,7 +1,7 @@
 //! Prompt tokens, each labelled with the part it belongs to.
 
 use super::{Part, Prompt};
-use crate::model::tokenizer::Tokenizer;
+use crate::hf::tokenizer::Tokenizer;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 

@@ -9,10 +9,10 @@ pub mod metadata;
 pub mod tensors;
 pub mod vocab;
 
-use crate::data::chat_template::{ChatTemplate, SpecialTokens};
+use crate::hf::chat_template::{ChatTemplate, SpecialTokens};
+use crate::hf::tokenizer::Tokenizer;
 use crate::model::config::ModelConfig;
 use crate::model::generation_config::SpecialIds;
-use crate::model::tokenizer::Tokenizer;
 use anyhow::{anyhow, Context, Result};
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{DType, Device};
