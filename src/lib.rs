@@ -1,8 +1,10 @@
 //! xmrc-lens: how a large language model answers a reading-comprehension question asked in
 //! one language about a text in another.
 //!
-//! The engine modules (`data`, `model`, `eval`, `synth`, `worker`) know nothing of the
-//! terminal; the command line (`cli`) and, later, the TUI are two faces of the same engine.
+//! The engine modules (`hf`, `data`, `model`, `eval`, `synth`, `worker`) know nothing of the
+//! terminal; the command line (`cli`) and the explorer (`tui`) are two faces of the same
+//! engine. At the bottom, `hf` holds what `data` and `model` share (hub access, tokenizer,
+//! chat templates); `data` and `model` import it and not each other.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod atomic_file;
