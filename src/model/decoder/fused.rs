@@ -274,31 +274,15 @@ pub(super) struct MaskedSoftmax {
 }
 
 impl MaskedSoftmax {
-    fn run<T: Real>(&self, raw: &[T], shape: &Shape) -> candle_core::Result<CpuStorage> {
-        let keys = shape.dims().last().copied().unwrap_or(1).max(1);
-        let rows_per_group = shape.elem_count() / keys / group_count(shape);
-        let mut out = vec![T::ZERO; raw.len()];
-        let chunk = rows_per_task(keys);
-        out.par_chunks_mut(keys * chunk)
-            .zip(raw.par_chunks(keys * chunk))
-            .enumerate()
-            .for_each(|(c, (out, raw))| {
-                simd(
-                    #[inline(always)]
-                    || {
-                        for (i, (o, s)) in out.chunks_mut(keys).zip(raw.chunks(keys)).enumerate() {
-                            let r = (c * chunk + i) % rows_per_group;
-                            let (lo, hi) = self.geometry.visible(r, keys);
-                            softmax_row(&s[lo..hi], &mut o[lo..hi], &self.params);
-                        }
-                    },
-                )
-            });
-        Ok(T::to_cpu_storage_owned(out))
+    /// The probabilities in a new buffer (the backward's recompute keeps the raw scores).
+    fn run<T: Real>(&self, raw: &[T], shape: &Shape) -> CpuStorage {
+        let mut out = raw.to_vec();
+        self.run_in_place(&mut out, shape);
+        T::to_cpu_storage_owned(out)
     }
 
-    /// [`MaskedSoftmax::run`] over the raw scores' own buffer: the forward's scores are
-    /// never read again, so no second `[rows, keys]` buffer is allocated and zeroed.
+    /// The softmax over the raw scores' own buffer: the forward's scores are never read
+    /// again, so it needs no second `[rows, keys]` buffer.
     fn run_in_place<T: Real>(&self, scores: &mut [T], shape: &Shape) {
         let keys = shape.dims().last().copied().unwrap_or(1).max(1);
         let rows_per_group = shape.elem_count() / keys / group_count(shape);
@@ -335,24 +319,6 @@ impl MaskedSoftmax {
                 )
             });
     }
-}
-
-#[inline(always)]
-fn softmax_row<T: Real>(raw: &[T], out: &mut [T], params: &ScoreParams) {
-    match params.softcap {
-        None => {
-            let scale = T::of(params.scale);
-            for (o, &r) in out.iter_mut().zip(raw) {
-                *o = r * scale;
-            }
-        }
-        Some(_) => {
-            for (o, &r) in out.iter_mut().zip(raw) {
-                *o = params.score(r).1;
-            }
-        }
-    }
-    normalise_row(out);
 }
 
 /// `out` (scores) becomes `softmax(out)`.
@@ -439,8 +405,8 @@ impl CustomOp1 for MaskedSoftmax {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let shape = l.shape().clone();
         let out = match s {
-            CpuStorage::F32(_) => self.run(slice::<f32>(s, l, CustomOp1::name(self))?, &shape)?,
-            CpuStorage::F64(_) => self.run(slice::<f64>(s, l, CustomOp1::name(self))?, &shape)?,
+            CpuStorage::F32(_) => self.run(slice::<f32>(s, l, CustomOp1::name(self))?, &shape),
+            CpuStorage::F64(_) => self.run(slice::<f64>(s, l, CustomOp1::name(self))?, &shape),
             _ => candle_core::bail!("{}: f32 or f64 only", CustomOp1::name(self)),
         };
         Ok((out, shape))
@@ -799,7 +765,8 @@ mod tests {
     }
 
     /// The in-place softmax (the fast forward's) gives the same bits as the one that writes
-    /// a new buffer (the backward's recompute), masked entries 0, for every mask shape.
+    /// a new buffer (the backward's recompute), rows summing to 1 with masked entries 0, for
+    /// every mask shape, and equals candle's softmax of the scaled, capped visible scores.
     #[test]
     fn the_in_place_softmax_equals_the_softmax_into_a_new_buffer() {
         let dev = Device::Cpu;
@@ -834,6 +801,28 @@ mod tests {
                 }
                 if window.is_some() {
                     assert_eq!(a[0], 0.0);
+                }
+                // Against a plain f64 softmax of the visible, scaled (and capped) scores.
+                let raw_rows = raw.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                for (r, (got, raw_row)) in a.chunks(37).zip(raw_rows.chunks(37)).enumerate() {
+                    let (lo, hi) = op.geometry.visible(r % 15, 37);
+                    let scores: Vec<f64> = raw_row[lo..hi]
+                        .iter()
+                        .map(|&x| {
+                            let scaled = x as f64 * 0.125;
+                            softcap.map_or(scaled, |c| (scaled / c).tanh() * c)
+                        })
+                        .collect();
+                    let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let total: f64 = scores.iter().map(|s| (s - max).exp()).sum();
+                    for (j, &p) in got.iter().enumerate() {
+                        let expected = if (lo..hi).contains(&j) {
+                            (scores[j - lo] - max).exp() / total
+                        } else {
+                            0.0
+                        };
+                        assert!((p as f64 - expected).abs() < 1e-6, "row {r} key {j}");
+                    }
                 }
             }
         }

@@ -193,9 +193,17 @@ impl Decoder {
                     _ => Ok(None),
                 }
             };
-        let layers = prefix
-            .layers
-            .iter()
+        // The prefix is consumed layer by layer, so each of its layers is freed once joined:
+        // the extension holds one layer twice at most, not the whole recording.
+        let Recording {
+            layers: prefix_layers,
+            levels: prefix_levels,
+            normed: prefix_normed,
+            ids: prefix_ids,
+            ..
+        } = prefix;
+        let layers = prefix_layers
+            .into_iter()
             .zip(layers)
             .map(|(a, b)| {
                 Ok(LayerRecord {
@@ -210,20 +218,19 @@ impl Decoder {
                 })
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
-        let levels = prefix
-            .levels
-            .iter()
+        let levels = prefix_levels
+            .into_iter()
             .zip(&new_levels)
-            .map(|(a, b)| join(a, b, 0))
+            .map(|(a, b)| join(&a, b, 0))
             .collect::<candle_core::Result<Vec<_>>>()?;
         let all: Vec<u32> = (0..total as u32).collect();
-        let mut ids = prefix.ids.clone();
+        let mut ids = prefix_ids;
         ids.extend_from_slice(more);
         Ok(Recording {
             layers,
             rope: RopeTables::new(&self.inv_freq, &[all], self.dtype, &self.device)?,
             levels,
-            normed: join(&prefix.normed, &normed, 0)?,
+            normed: join(&prefix_normed, &normed, 0)?,
             ids,
         })
     }
