@@ -16,13 +16,13 @@ use xmrc_lens::attribution::mrd::normalized;
 use xmrc_lens::data::loader::{load_dir, LoadOptions};
 use xmrc_lens::data::prompt::Part;
 use xmrc_lens::data::Lang;
+use xmrc_lens::explorer::worker::{Slot, WorkerEvent};
 use xmrc_lens::pipeline::SampleTrace;
 use xmrc_lens::tui::app::{App, Mode, ModelSlot, ModelState};
 use xmrc_lens::tui::capture::buffer_to_svg;
 use xmrc_lens::tui::keymap::Keymap;
 use xmrc_lens::tui::update::worker_event;
 use xmrc_lens::tui::{theme, view};
-use xmrc_lens::worker::{Slot, WorkerEvent};
 
 /// XQuAD sample 55 (Super Bowl 50, "What actor did sign language for the National Anthem at
 /// Superbowl 50?"): the model answers `Answer: Marlee Matlin`, exactly the gold answer.

@@ -9,14 +9,14 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::sync::Arc;
 use std::time::Instant;
+use xmrc_lens::explorer::session::Session;
+use xmrc_lens::explorer::worker::{Slot, WorkerEvent};
 use xmrc_lens::pipeline::SampleTrace;
-use xmrc_lens::session::Session;
 use xmrc_lens::tui::action::Action;
 use xmrc_lens::tui::app::{App, Mode, ModelSlot, ModelState};
 use xmrc_lens::tui::keymap::Keymap;
 use xmrc_lens::tui::update::{update, worker_event};
 use xmrc_lens::tui::{demo, view};
-use xmrc_lens::worker::{Slot, WorkerEvent};
 
 const WIDTH: u16 = 140;
 const HEIGHT: u16 = 40;

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use xmrc_lens::data::loader::{load_dir, LoadOptions};
 use xmrc_lens::data::prompt::{PromptOptions, Scenario};
 use xmrc_lens::data::{Dataset, Lang};
+use xmrc_lens::explorer::worker::{Slot, SlotStatus, TraceJob, TraceKey, Worker, WorkerEvent};
 use xmrc_lens::model::source::ModelRef;
 use xmrc_lens::model::spec::ModelSpec;
 use xmrc_lens::model::LoadedModel;
 use xmrc_lens::pipeline::{trace_sample, Stage, StopMode, TraceContext, TraceInput, TraceOptions};
-use xmrc_lens::worker::{Slot, SlotStatus, TraceJob, TraceKey, Worker, WorkerEvent};
 
 /// Long enough for any step of a tiny model on a busy machine; a bug fails, never hangs.
 const TIMEOUT: Duration = Duration::from_secs(60);

@@ -4,10 +4,10 @@
 use super::input::TextInput;
 use crate::data::prompt::{PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
+use crate::explorer::session::{Bookmark, Selection};
+use crate::explorer::worker::{Slot, TraceCache, TraceKey};
 use crate::model::generate::GenStep;
 use crate::pipeline::{ModelIdentity, SampleTrace, Stage, TraceOptions};
-use crate::session::{Bookmark, Selection};
-use crate::worker::{Slot, TraceCache, TraceKey};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;

@@ -6,8 +6,8 @@ use super::app::{App, Mode, ModelSlot, ModelState};
 use super::keymap::Keymap;
 use super::{update, view};
 use crate::data::Dataset;
+use crate::explorer::worker::Slot;
 use crate::pipeline::SampleTrace;
-use crate::worker::Slot;
 use anyhow::Result;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -148,7 +148,7 @@ pub fn next_sample_latency(
     spec: crate::model::spec::ModelSpec,
     presses: usize,
 ) -> Result<LatencyRun> {
-    use crate::worker::{Worker, WorkerEvent};
+    use crate::explorer::worker::{Worker, WorkerEvent};
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = Worker::spawn(Arc::clone(&data), tx);
     let mut app = App::new(
@@ -190,7 +190,7 @@ pub fn next_sample_latency(
         }
         app.key(Slot::Primary)
     };
-    let wait = |app: &mut App, key: &crate::worker::TraceKey, since: Instant| {
+    let wait = |app: &mut App, key: &crate::explorer::worker::TraceKey, since: Instant| {
         let mut first_token = None;
         loop {
             let event = rx.recv()?;

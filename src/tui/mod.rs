@@ -18,9 +18,9 @@ pub mod widgets;
 
 use crate::cli::DataArgs;
 use crate::data::Dataset;
+use crate::explorer::session::Session;
+use crate::explorer::worker::{Slot, Worker, WorkerEvent};
 use crate::model::spec::ModelSpec;
-use crate::session::Session;
-use crate::worker::{Slot, Worker, WorkerEvent};
 use anyhow::{Context, Result};
 use app::{App, Mode, ModelSlot, ModelState};
 use keymap::Keymap;
@@ -268,7 +268,8 @@ impl Runtime {
             });
         }
         let mut app = App::new(Mode::Live, empty, models);
-        app.cache = crate::worker::TraceCache::new(launch.cache_entries, launch.cache_bytes);
+        app.cache =
+            crate::explorer::worker::TraceCache::new(launch.cache_entries, launch.cache_bytes);
         let mut runtime = Runtime {
             app,
             worker: None,

@@ -9,9 +9,11 @@ use crate::attribution::relevance::TargetMode;
 use crate::cli::data_args::find_sample;
 use crate::data::prompt::{Format, Scenario};
 use crate::data::{Answer, Dataset, Entry, Lang, Sample};
-use crate::session::SESSION_VERSION;
-use crate::session::{now_unix, Bookmark, SavedSample, SavedTrace, Session, SessionModel};
-use crate::worker::{Slot, TraceJob, TraceKey, WorkerEvent};
+use crate::explorer::session::SESSION_VERSION;
+use crate::explorer::session::{
+    now_unix, Bookmark, SavedSample, SavedTrace, Session, SessionModel,
+};
+use crate::explorer::worker::{Slot, TraceJob, TraceKey, WorkerEvent};
 use ratatui::crossterm::event::{KeyEvent, MouseEvent, MouseEventKind};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -603,7 +605,7 @@ pub fn restore_session(app: &mut App, session: &Session) -> Vec<Effect> {
         })
         .collect();
     if let Some(&at) = index_of.get(&session.selection.sample) {
-        app.selection = crate::session::Selection {
+        app.selection = crate::explorer::session::Selection {
             sample: at,
             ..session.selection.clone()
         };

@@ -395,7 +395,7 @@ fn fixture_trace() -> crate::pipeline::SampleTrace {
 #[test]
 fn looking_at_a_cached_trace_keeps_it_longest() {
     let mut app = app(1);
-    app.cache = crate::worker::cache::TraceCache::new(2, usize::MAX);
+    app.cache = crate::explorer::worker::cache::TraceCache::new(2, usize::MAX);
     let key = |app: &App| app.key(Slot::Primary);
     let k0 = key(&app);
     app.cache.insert(k0.clone(), Arc::new(fixture_trace()));

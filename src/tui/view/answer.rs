@@ -3,11 +3,11 @@
 //! step's top-k candidates.
 
 use super::{pane_block, spinner};
+use crate::explorer::worker::Slot;
 use crate::model::generate::TopToken;
 use crate::pipeline::SampleTrace;
 use crate::tui::app::{App, Pane};
 use crate::tui::theme;
-use crate::worker::Slot;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};

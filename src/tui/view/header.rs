@@ -4,9 +4,9 @@
 use super::spinner;
 use crate::data::prompt::Scenario;
 use crate::data::Lang;
+use crate::explorer::worker::Slot;
 use crate::tui::app::{App, ModelSlot, ModelState};
 use crate::tui::theme;
-use crate::worker::Slot;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};

@@ -28,7 +28,7 @@ use super::app::{App, Mode, Overlay, Pane, Screen};
 use super::keymap::Keymap;
 use super::theme;
 use crate::data::Lang;
-use crate::worker::Slot;
+use crate::explorer::worker::Slot;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};

@@ -3,6 +3,7 @@
 
 use super::{pane_block, spinner};
 use crate::data::prompt::Part;
+use crate::explorer::worker::{Slot, TraceKey};
 use crate::pipeline::SampleTrace;
 use crate::similarity::SimPart;
 use crate::tui::app::{App, Pane, Rows};
@@ -14,7 +15,6 @@ use crate::tui::widgets::heatmap::{
 use crate::tui::widgets::sparklines::{
     language_chart, series_palette, LayerSparklines, NamedSeries, Series,
 };
-use crate::worker::{Slot, TraceKey};
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};

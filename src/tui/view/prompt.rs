@@ -7,10 +7,10 @@
 
 use super::pane_block;
 use crate::data::prompt::{Part, Scenario};
+use crate::explorer::worker::Slot;
 use crate::pipeline::SampleTrace;
 use crate::tui::app::{App, Pane};
 use crate::tui::theme;
-use crate::worker::Slot;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};

@@ -4,10 +4,10 @@
 use super::{pane_block, spinner};
 use crate::data::prompt::Part;
 use crate::data::Lang;
+use crate::explorer::worker::Slot;
 use crate::similarity::SimPart;
 use crate::tui::app::App;
 use crate::tui::theme;
-use crate::worker::Slot;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};

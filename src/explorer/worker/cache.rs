@@ -163,9 +163,9 @@ mod tests {
     use crate::data::prompt::{Format, Scenario};
     use crate::data::Lang;
     use crate::eval::gen_error::classify_by_rules;
+    use crate::explorer::worker::job::Slot;
     use crate::model::generate::{GenTimings, Generation, StopReason};
     use crate::pipeline::{Labels, ModelIdentity, StageTimings};
-    use crate::worker::job::Slot;
 
     fn key(sample: usize) -> TraceKey {
         TraceKey {
