@@ -474,6 +474,7 @@ fn unreachable_hub_uses_the_cache_and_names_both_ways_out() {
         offline: false,
         token: Some("hf_not_a_real_token".to_string()),
         endpoint: Some("http://127.0.0.1:9".to_string()),
+        progress: None,
     };
     let cached_only = load_hub_with(
         &settings,

@@ -382,6 +382,7 @@ fn unreachable_hub_falls_back_to_the_cache() {
         offline: false,
         token: Some("hf_never_shown".to_string()),
         endpoint: Some("http://127.0.0.1:9".to_string()),
+        progress: None,
     };
     let files = resolve(&"org/tiny".parse().unwrap(), &settings).unwrap();
     assert_eq!(files.commit.as_deref(), Some(COMMIT_A));
@@ -457,6 +458,7 @@ impl FakeHub {
             offline: false,
             token: Some("hf_secret_token".to_string()),
             endpoint: Some(self.endpoint.clone()),
+            progress: None,
         }
     }
 
@@ -588,6 +590,38 @@ fn download_fetches_what_loading_needs_then_works_offline() {
         resolved
     );
     assert_eq!(hub.downloaded().len(), before);
+}
+
+/// A front end hears each file's download through the sink of its load, never a global.
+#[test]
+fn download_progress_goes_to_the_sink_of_the_load() {
+    use std::sync::{Arc, Mutex};
+    use xmrc_lens::model::source::{DownloadProgress, DownloadSink};
+    let hub = FakeHub::start("org/tiny", COMMIT_A, tiny_model(false), 200);
+    let cache = tempfile::tempdir().unwrap();
+    let heard: Arc<Mutex<Vec<DownloadProgress>>> = Arc::default();
+    let sink = {
+        let heard = Arc::clone(&heard);
+        DownloadSink::new(move |p| heard.lock().unwrap().push(p))
+    };
+    let settings = HubSettings {
+        progress: Some(sink),
+        ..hub.settings(cache.path())
+    };
+    let resolved = resolve(&"org/tiny".parse().unwrap(), &settings).unwrap();
+    let heard = heard.lock().unwrap().clone();
+    let weights = resolved.weights[0].file_name().unwrap().to_str().unwrap();
+    let last = heard
+        .iter()
+        .rev()
+        .find(|p| p.file == weights)
+        .unwrap_or_else(|| panic!("no progress for {weights}: {heard:?}"));
+    let size = std::fs::metadata(&resolved.weights[0]).unwrap().len();
+    assert_eq!((last.done, last.total), (size, size), "{heard:?}");
+    // Every downloaded file was reported, and only those.
+    let mut files: Vec<&str> = heard.iter().map(|p| p.file.as_str()).collect();
+    files.dedup();
+    assert_eq!(files, hub.downloaded());
 }
 
 #[test]

@@ -11,17 +11,15 @@ use common::{bin, real_model, xquad_dir};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::sync::Arc;
-use std::time::Instant;
 use xmrc_lens::attribution::mrd::normalized;
 use xmrc_lens::data::loader::{load_dir, LoadOptions};
 use xmrc_lens::data::prompt::Part;
 use xmrc_lens::data::Lang;
+use xmrc_lens::explorer::reducer;
 use xmrc_lens::explorer::worker::{Slot, WorkerEvent};
 use xmrc_lens::pipeline::SampleTrace;
-use xmrc_lens::tui::app::{App, Mode, ModelSlot, ModelState};
 use xmrc_lens::tui::capture::buffer_to_svg;
 use xmrc_lens::tui::keymap::Keymap;
-use xmrc_lens::tui::update::worker_event;
 use xmrc_lens::tui::{theme, view};
 
 /// XQuAD sample 55 (Super Bowl 50, "What actor did sign language for the National Anthem at
@@ -112,40 +110,30 @@ fn the_gold_span_stands_out_in_a_real_trace() {
         )
         .unwrap(),
     );
-    let mut app = App::new(
-        Mode::Live,
-        data.clone(),
-        vec![ModelSlot {
-            source: model.display().to_string(),
-            state: ModelState::Loading {
-                since: Instant::now(),
-                detail: "loading".into(),
-            },
-        }],
-    );
-    app.set_data(data);
+    let source = model.display().to_string();
+    let mut app = common::started_app(&[&source], data).0;
     app.frozen_clock = true;
-    app.selection.sample = SAMPLE.parse().unwrap();
-    app.selection.scenario = prompt.options.scenario;
-    app.selection.shots = prompt.options.shots;
-    app.selection.format = prompt.options.format;
-    worker_event(
-        &mut app,
+    app.core.selection.sample = SAMPLE.parse().unwrap();
+    app.core.selection.scenario = prompt.options.scenario;
+    app.core.selection.shots = prompt.options.shots;
+    app.core.selection.format = prompt.options.format;
+    reducer::worker_event(
+        &mut app.core,
         WorkerEvent::ModelLoaded {
             slot: Slot::Primary,
             identity: trace.model.clone(),
             load_ms: 1.0,
         },
     );
-    let key = app.key(Slot::Primary);
-    worker_event(
-        &mut app,
+    let key = app.core.key(Slot::Primary);
+    reducer::worker_event(
+        &mut app.core,
         WorkerEvent::Done {
             key,
             trace: Arc::new(trace.clone()),
         },
     );
-    app.layer = n;
+    app.core.layer = n;
     let keymap = Keymap::default_map().unwrap();
     let mut terminal = Terminal::new(TestBackend::new(140, 40)).unwrap();
     terminal

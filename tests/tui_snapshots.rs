@@ -8,15 +8,17 @@ mod common;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::sync::Arc;
-use std::time::Instant;
+use xmrc_lens::data::demo;
+use xmrc_lens::explorer::reducer;
 use xmrc_lens::explorer::session::Session;
 use xmrc_lens::explorer::worker::{Slot, WorkerEvent};
+use xmrc_lens::explorer::{Event, Launch, Mode, ModelChoice, Phase};
 use xmrc_lens::pipeline::SampleTrace;
 use xmrc_lens::tui::action::Action;
-use xmrc_lens::tui::app::{App, Mode, ModelSlot, ModelState};
+use xmrc_lens::tui::app::App;
 use xmrc_lens::tui::keymap::Keymap;
-use xmrc_lens::tui::update::{update, worker_event};
-use xmrc_lens::tui::{demo, view};
+use xmrc_lens::tui::update::update;
+use xmrc_lens::tui::view;
 
 const WIDTH: u16 = 140;
 const HEIGHT: u16 = 40;
@@ -26,28 +28,10 @@ fn fixture(name: &str) -> SampleTrace {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn loading_slot(source: &str) -> ModelSlot {
-    ModelSlot {
-        source: source.into(),
-        state: ModelState::Loading {
-            since: Instant::now(),
-            detail: "loading".into(),
-        },
-    }
-}
-
-/// An app over the demo set, models still loading, clock frozen for stable snapshots.
+/// The explorer over the demo set as the binary starts it (see `common::started_app`),
+/// models still loading.
 fn app(models: &[&str]) -> App {
-    let data = Arc::new(demo::dataset().unwrap());
-    let mut app = App::new(
-        Mode::Live,
-        data.clone(),
-        models.iter().map(|m| loading_slot(m)).collect(),
-    );
-    app.set_data(data);
-    app.frozen_clock = true;
-    app.help_path = Some("Your keys: ~/.config/xmrc-lens/keymap.toml".into());
-    app
+    common::started_app(models, Arc::new(demo::dataset().unwrap())).0
 }
 
 /// The model is loaded and the trace of the current selection arrives for `slot`.
@@ -60,7 +44,7 @@ fn finish(app: &mut App, slot: Slot, trace: SampleTrace) {
             load_ms: 1.0,
         },
     );
-    let key = app.key(slot);
+    let key = app.core.key(slot);
     worker_event(
         app,
         WorkerEvent::Done {
@@ -68,6 +52,10 @@ fn finish(app: &mut App, slot: Slot, trace: SampleTrace) {
             trace: Arc::new(trace),
         },
     );
+}
+
+fn worker_event(app: &mut App, event: WorkerEvent) {
+    reducer::worker_event(&mut app.core, event);
 }
 
 fn render(app: &App, width: u16, height: u16) -> String {
@@ -84,18 +72,24 @@ fn render(app: &App, width: u16, height: u16) -> String {
 #[test]
 fn loading() {
     let mut app = app(&["Qwen/Qwen2.5-0.5B-Instruct"]);
-    app.startup = Some("loading the data set".into());
+    app.core.startup = Some("loading the data set".into());
     insta::assert_snapshot!(render(&app, WIDTH, HEIGHT));
 }
 
 #[test]
 fn model_download_progress() {
     let mut app = app(&["Qwen/Qwen2.5-0.5B-Instruct"]);
-    app.download = Some(xmrc_lens::model::source::DownloadProgress {
-        file: "model.safetensors".into(),
-        done: 600_000_000,
-        total: 988_000_000,
-    });
+    worker_event(
+        &mut app,
+        WorkerEvent::Download {
+            slot: Slot::Primary,
+            progress: xmrc_lens::model::source::DownloadProgress {
+                file: "model.safetensors".into(),
+                done: 600_000_000,
+                total: 988_000_000,
+            },
+        },
+    );
     let screen = render(&app, WIDTH, HEIGHT);
     assert!(
         screen.contains("model.safetensors ██████░░░░ 61% 600/988 MB"),
@@ -127,7 +121,7 @@ fn streaming_answer_before_the_trace() {
             load_ms: 1.0,
         },
     );
-    let key = app.key(Slot::Primary);
+    let key = app.core.key(Slot::Primary);
     worker_event(&mut app, WorkerEvent::Started { key: key.clone() });
     for step in trace.generation.steps.iter().take(3) {
         worker_event(
@@ -163,7 +157,7 @@ fn language_sweep() {
     finish(&mut app, Slot::Primary, fixture("demo-de-0"));
     for lang in ["zh", "ar", "hi"] {
         let trace = fixture(&format!("demo-{lang}-0"));
-        let key = app.key_for(Slot::Primary, lang.parse().unwrap());
+        let key = app.core.key_for(Slot::Primary, lang.parse().unwrap());
         worker_event(
             &mut app,
             WorkerEvent::Done {
@@ -181,7 +175,7 @@ fn all_languages_similarity_overlay() {
     let mut app = app(&["demo"]);
     finish(&mut app, Slot::Primary, fixture("demo-de-0"));
     for lang in ["zh", "ar", "hi"] {
-        let key = app.key_for(Slot::Primary, lang.parse().unwrap());
+        let key = app.core.key_for(Slot::Primary, lang.parse().unwrap());
         let trace = Arc::new(fixture(&format!("demo-{lang}-0")));
         worker_event(&mut app, WorkerEvent::Done { key, trace });
     }
@@ -201,11 +195,18 @@ fn help_overlay() {
 
 #[test]
 fn error_view() {
-    let mut app = app(&["org/missing-model"]);
-    app.fatal = Some(view::error::model_failed(
-        "org/missing-model",
-        "config.json: unsupported architecture Phi3ForCausalLM; supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM, Gemma2ForCausalLM",
-    ));
+    let (mut app, mut startup) =
+        common::started_app(&["org/missing-model"], Arc::new(demo::dataset().unwrap()));
+    // A given model that fails is an error, never replaced by the demo.
+    let effects = startup.handle(
+        &mut app.core,
+        Event::Worker(WorkerEvent::ModelFailed {
+            slot: Slot::Primary,
+            error: "config.json: unsupported architecture Phi3ForCausalLM; supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM, Gemma2ForCausalLM".into(),
+        }),
+    );
+    assert!(effects.is_empty());
+    assert_eq!(startup.phase(), Phase::Fatal);
     insta::assert_snapshot!(render(&app, WIDTH, HEIGHT));
 }
 
@@ -223,10 +224,32 @@ fn too_small_terminal() {
 
 #[test]
 fn demo_banner() {
-    let mut app = app(&["demo (random weights)"]);
-    app.mode = Mode::Demo;
-    app.demo_reason
-        .push("the default model could not be loaded (no network)".into());
+    // The default model cannot be had: the start-up machine falls back to the demo model.
+    let launch = Launch {
+        model: ModelChoice::Default(xmrc_lens::model::spec::ModelSpec::new(
+            "Qwen/Qwen2.5-0.5B-Instruct".parse().unwrap(),
+        )),
+        compare: None,
+        data: Default::default(),
+        demo_data: false,
+        data_given: false,
+        session: None,
+        cache_entries: 512,
+        cache_bytes: 512 << 20,
+    };
+    let (mut app, mut startup) = common::started_with(launch, Arc::new(demo::dataset().unwrap()));
+    let effects = startup.handle(
+        &mut app.core,
+        Event::Worker(WorkerEvent::ModelFailed {
+            slot: Slot::Primary,
+            error: "no network".into(),
+        }),
+    );
+    assert!(matches!(
+        effects[..],
+        [xmrc_lens::explorer::Effect::BuildDemoModel]
+    ));
+    assert_eq!(app.core.mode, Mode::Demo);
     finish(&mut app, Slot::Primary, fixture("demo-de-0"));
     let screen = render(&app, WIDTH, HEIGHT);
     assert!(screen.contains("DEMO"));
@@ -238,11 +261,13 @@ fn demo_banner() {
 fn replay_mode() {
     let mut live = app(&["demo"]);
     finish(&mut live, Slot::Primary, fixture("demo-de-0"));
-    live.session_name = "lighthouse".into();
-    let session = xmrc_lens::tui::update::session_of(&live);
+    live.core.session_name = "lighthouse".into();
+    let session = xmrc_lens::explorer::restore::session_of(&live.core);
     let text = serde_json::to_string(&session).unwrap();
     let launch_cache = 64;
-    let mut app = demo::replay_app(Session::parse(&text).unwrap(), launch_cache);
+    // The state the start-up machine replays a session with.
+    let core = xmrc_lens::explorer::demo::replay(Session::parse(&text).unwrap(), launch_cache);
+    let mut app = App::new(core);
     app.frozen_clock = true;
     let screen = render(&app, WIDTH, HEIGHT);
     assert!(screen.contains("REPLAY"));

@@ -757,7 +757,7 @@ fn report_bench(lines: usize, seed: u64, json_only: bool) -> Result<()> {
 fn ui_bench(args: &BenchArgs) -> Result<()> {
     use crate::tui::bench::{app_with_trace, frame_times, FrameStats};
     let (width, height) = parse_size(&args.size)?;
-    let data = std::sync::Arc::new(crate::tui::demo::dataset()?);
+    let data = std::sync::Arc::new(crate::data::demo::dataset()?);
     let trace = match &args.ui_trace {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -823,7 +823,7 @@ fn explorer_latency(args: &BenchArgs) -> Result<()> {
     let data = match &args.data {
         Some(dir) => loader::load_dir(dir, &LoadOptions::default())
             .with_context(|| format!("loading {}", dir.display()))?,
-        None => crate::tui::demo::dataset()?,
+        None => crate::data::demo::dataset()?,
     };
     progress(&format!(
         "explorer latency on {name}: load, the start-up trace, then {} next-sample presses",

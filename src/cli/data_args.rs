@@ -1,9 +1,9 @@
-//! The data options every subcommand that reads XQuAD shares.
+//! The data options every subcommand that reads XQuAD shares; they become a
+//! [`DataRequest`] of the data layer.
 
-use crate::data::loader::{IdPolicy, LoadOptions};
-use crate::data::source::{self as data_source, resolve_source, DataSource};
+use crate::data::request::DataRequest;
 use crate::data::Dataset;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -33,52 +33,19 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
-    pub fn load(&self) -> Result<Dataset> {
-        let source = match resolve_source(self.data.as_deref()) {
-            DataSource::Hub { .. } => {
-                let (repo, revision) = split_revision(&self.hub_dataset);
-                DataSource::Hub {
-                    repo: repo.to_string(),
-                    revision: revision.map(str::to_string),
-                }
-            }
-            dir => dir,
-        };
-        let opts = LoadOptions {
-            langs: (!self.load_langs.is_empty()).then(|| self.load_langs.clone()),
-            id_policy: if self.intersect_ids {
-                IdPolicy::Intersect
-            } else {
-                IdPolicy::Identical
-            },
-        };
-        data_source::load(&source, &opts).context("loading the data set")
-    }
-}
-
-/// `owner/name@rev` -> (`owner/name`, Some(`rev`)).
-pub fn split_revision(spec: &str) -> (&str, Option<&str>) {
-    match spec.split_once('@') {
-        Some((repo, rev)) if !rev.is_empty() => (repo, Some(rev)),
-        Some((repo, _)) => (repo, None),
-        None => (spec, None),
-    }
-}
-
-/// Finds a sample by index or by id.
-pub fn find_sample(data: &Dataset, key: &str) -> Result<usize> {
-    if let Ok(index) = key.parse::<usize>() {
-        if index < data.len() {
-            return Ok(index);
+    /// The request these options make.
+    pub fn request(&self) -> DataRequest {
+        DataRequest {
+            data: self.data.clone(),
+            hub_dataset: self.hub_dataset.clone(),
+            intersect_ids: self.intersect_ids,
+            load_langs: self.load_langs.clone(),
         }
-        anyhow::bail!(
-            "sample index {index} is out of range: the data set has {} samples (0..{})",
-            data.len(),
-            data.len().saturating_sub(1)
-        );
     }
-    data.position_of(key)
-        .with_context(|| format!("no sample with id '{key}' in {}", data.source))
+
+    pub fn load(&self) -> Result<Dataset> {
+        self.request().load()
+    }
 }
 
 #[cfg(test)]
@@ -86,12 +53,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn revision_split() {
-        assert_eq!(split_revision("google/xquad"), ("google/xquad", None));
-        assert_eq!(
-            split_revision("google/xquad@main"),
-            ("google/xquad", Some("main"))
-        );
-        assert_eq!(split_revision("google/xquad@"), ("google/xquad", None));
+    fn the_default_hub_dataset_is_the_requests_default() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            data: DataArgs,
+        }
+        let cli = Cli::parse_from(["x"]);
+        assert_eq!(cli.data.request(), DataRequest::default());
     }
 }

@@ -1,8 +1,9 @@
 //! `xmrc-lens explore` (also plain `xmrc-lens`): the terminal explorer.
 
 use super::model_args::RunArgs;
-use super::DataArgs;
-use crate::tui::{self, Launch, ModelChoice};
+use crate::data::request::DataRequest;
+use crate::explorer::{self, Launch, ModelChoice};
+use crate::tui;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -39,10 +40,10 @@ pub struct ExploreArgs {
     #[arg(long)]
     pub demo: bool,
     /// Most traces kept in memory (least recently used dropped first).
-    #[arg(long, default_value_t = tui::app::CACHE_ENTRIES, value_name = "N")]
+    #[arg(long, default_value_t = explorer::state::CACHE_ENTRIES, value_name = "N")]
     pub cache_entries: usize,
     /// Memory budget of the trace cache in MiB.
-    #[arg(long, default_value_t = tui::app::CACHE_BYTES >> 20, value_name = "MIB")]
+    #[arg(long, default_value_t = explorer::state::CACHE_BYTES >> 20, value_name = "MIB")]
     pub cache_mib: usize,
 }
 
@@ -72,11 +73,10 @@ pub fn run(args: &ExploreArgs) -> Result<()> {
     let launch = Launch {
         model,
         compare,
-        data: DataArgs {
+        data: DataRequest {
             data: args.data.clone(),
-            hub_dataset: "google/xquad".to_string(),
-            intersect_ids: false,
             load_langs: args.load_langs.clone(),
+            ..DataRequest::default()
         },
         demo_data: args.demo,
         data_given,

@@ -1,8 +1,9 @@
 //! Which sample and which prompt: the options `prompt` and `generate` share.
 
-use super::data_args::{find_sample, DataArgs};
+use super::data_args::DataArgs;
 use crate::batch::runner::PromptBase;
 use crate::data::prompt::{Format, PromptOptions, Scenario};
+use crate::data::request::find_sample;
 use crate::data::{Dataset, Lang};
 use anyhow::Result;
 use clap::Args;

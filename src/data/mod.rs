@@ -1,9 +1,11 @@
 //! Parallel reading-comprehension data: languages, samples, loaders, prompts.
 
+pub mod demo;
 pub mod hub;
 pub mod lang;
 pub mod loader;
 pub mod prompt;
+pub mod request;
 pub mod sample;
 pub mod source;
 

@@ -8,6 +8,7 @@ use hf_hub::{Cache, Repo};
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Revision used when none is given.
 pub const DEFAULT_REVISION: &str = "main";
@@ -29,6 +30,46 @@ pub struct HubSettings {
     pub token: Option<String>,
     /// `HF_ENDPOINT`, for mirrors.
     pub endpoint: Option<String>,
+    /// Where download progress goes; None: hf-hub's bar on stderr when it is a terminal.
+    pub progress: Option<DownloadSink>,
+}
+
+/// How far a file download has come, for a front end's progress bar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DownloadProgress {
+    pub file: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Where download progress goes instead of hf-hub's stderr bar (which would scribble over a
+/// full-screen terminal UI). Passed with the settings of one load, never set globally.
+#[derive(Clone)]
+pub struct DownloadSink(pub Arc<dyn Fn(DownloadProgress) + Send + Sync>);
+
+impl DownloadSink {
+    pub fn new(f: impl Fn(DownloadProgress) + Send + Sync + 'static) -> Self {
+        DownloadSink(Arc::new(f))
+    }
+
+    pub fn send(&self, progress: DownloadProgress) {
+        (self.0)(progress)
+    }
+}
+
+// Two sinks are the same sink only if they are one closure.
+impl PartialEq for DownloadSink {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for DownloadSink {}
+
+impl fmt::Debug for DownloadSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DownloadSink")
+    }
 }
 
 // Hand-written so that the token never reaches a log or an error message.
@@ -39,6 +80,7 @@ impl fmt::Debug for HubSettings {
             .field("offline", &self.offline)
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .field("endpoint", &self.endpoint)
+            .field("progress", &self.progress.is_some())
             .finish()
     }
 }
@@ -77,6 +119,7 @@ impl HubSettings {
             offline: offline.is_some_and(is_truthy),
             token: token.filter(|t| !t.is_empty()),
             endpoint: endpoint.filter(|e| !e.is_empty()),
+            progress: None,
         })
     }
 
@@ -87,6 +130,7 @@ impl HubSettings {
             offline: true,
             token: None,
             endpoint: None,
+            progress: None,
         }
     }
 }

@@ -8,7 +8,9 @@ use super::device::{describe_device, resolve_device, resolve_dtype};
 use super::generate::{generate, GenStep, GenerateOptions, Generation};
 use super::generation_config::SpecialIds;
 use super::gguf::{GgufModel, GgufSummary};
-use super::source::{resolve_from_env, GgufFiles, ModelFiles, ModelRef, ResolvedModel};
+use super::source::{
+    resolve_from_env_with, DownloadSink, GgufFiles, ModelFiles, ModelRef, ResolvedModel,
+};
 use super::spec::ModelSpec;
 use super::weights::load_var_builder;
 use crate::hf::chat_template::ChatTemplate;
@@ -42,8 +44,14 @@ pub struct LoadedModel {
 impl LoadedModel {
     /// Resolves (hub or folder, honouring the HF environment) and loads.
     pub fn load(spec: &ModelSpec) -> Result<LoadedModel> {
+        Self::load_reporting(spec, None)
+    }
+
+    /// [`LoadedModel::load`], with the progress of any download sent to `progress` (the
+    /// explorer's worker turns it into events) instead of hf-hub's stderr bar.
+    pub fn load_reporting(spec: &ModelSpec, progress: Option<DownloadSink>) -> Result<LoadedModel> {
         let start = Instant::now();
-        let files = resolve_from_env(&spec.model)?;
+        let files = resolve_from_env_with(&spec.model, progress)?;
         Self::load_files(spec, files, start)
     }
 

@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, PoisonError, RwLock};
 
 /// The model configuration (architecture and dimensions); required.
 pub const CONFIG_FILE: &str = "config.json";
@@ -721,6 +720,15 @@ pub fn resolve(model: &ModelRef, settings: &HubSettings) -> Result<ModelFiles, S
 /// [`resolve_model`] with the HF settings of the environment (`HF_HOME`, `HF_HUB_OFFLINE`,
 /// `HF_TOKEN`, `HF_ENDPOINT`).
 pub fn resolve_from_env(model: &ModelRef) -> anyhow::Result<ResolvedModel> {
+    resolve_from_env_with(model, None)
+}
+
+/// [`resolve_from_env`], with the progress of any download sent to `progress` instead of
+/// hf-hub's stderr bar.
+pub fn resolve_from_env_with(
+    model: &ModelRef,
+    progress: Option<DownloadSink>,
+) -> anyhow::Result<ResolvedModel> {
     match model {
         ModelRef::Local(dir) => Ok(resolve_local_dir(dir)?),
         ModelRef::GgufFile(file) => Ok(resolve_model(
@@ -728,7 +736,11 @@ pub fn resolve_from_env(model: &ModelRef) -> anyhow::Result<ResolvedModel> {
             &HubSettings::offline_at(file.parent().unwrap_or(Path::new("."))),
         )?),
         ModelRef::Hub { .. } | ModelRef::HubGguf { .. } => {
-            Ok(resolve_model(model, &HubSettings::from_env()?)?)
+            let settings = HubSettings {
+                progress,
+                ..HubSettings::from_env()?
+            };
+            Ok(resolve_model(model, &settings)?)
         }
     }
 }
@@ -797,6 +809,7 @@ fn resolve_hub_gguf(
         repo: &api_repo,
         snapshot: &snapshot,
         model,
+        progress: settings.progress.as_ref(),
     };
     let path = fetcher.fetch(file)?;
     Ok(GgufFiles {
@@ -894,7 +907,7 @@ fn ask_hub<T>(
         message,
     };
     let api = settings
-        .api(std::io::stderr().is_terminal() && download_sink().is_none())
+        .api(std::io::stderr().is_terminal() && settings.progress.is_none())
         .map_err(|e| hub_error(e.to_string()))?;
     let api_repo = api.repo(repo.clone());
     match api_repo.info() {
@@ -956,6 +969,7 @@ fn resolve_online(
         repo: &api_repo,
         snapshot: &snapshot,
         model,
+        progress: settings.progress.as_ref(),
     };
     for name in [CONFIG_FILE, TOKENIZER_FILE].into_iter().chain(
         OPTIONAL_FILES
@@ -995,33 +1009,7 @@ fn resolve_online(
     })
 }
 
-/// How far a file download has come, for a front end's progress bar.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DownloadProgress {
-    pub file: String,
-    pub done: u64,
-    pub total: u64,
-}
-
-/// Where download progress goes instead of hf-hub's stderr bar (which would scribble over a
-/// full-screen terminal UI).
-pub type DownloadSink = Arc<dyn Fn(DownloadProgress) + Send + Sync>;
-
-static DOWNLOAD_SINK: RwLock<Option<DownloadSink>> = RwLock::new(None);
-
-/// Sends every later model download's progress to `sink` (None: back to the stderr bar).
-pub fn set_download_sink(sink: Option<DownloadSink>) {
-    *DOWNLOAD_SINK
-        .write()
-        .unwrap_or_else(PoisonError::into_inner) = sink;
-}
-
-fn download_sink() -> Option<DownloadSink> {
-    DOWNLOAD_SINK
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone()
-}
+pub use crate::hf::hub::{DownloadProgress, DownloadSink};
 
 /// hf-hub's progress callbacks, forwarded to the sink.
 struct SinkProgress {
@@ -1051,7 +1039,7 @@ impl hf_hub::api::Progress for SinkProgress {
 
 impl SinkProgress {
     fn report(&self) {
-        (self.sink)(DownloadProgress {
+        self.sink.send(DownloadProgress {
             file: self.file.clone(),
             done: self.done,
             total: self.total,
@@ -1064,6 +1052,7 @@ struct Fetcher<'a> {
     repo: &'a ApiRepo,
     snapshot: &'a Path,
     model: &'a ModelRef,
+    progress: Option<&'a DownloadSink>,
 }
 
 impl Fetcher<'_> {
@@ -1076,11 +1065,11 @@ impl Fetcher<'_> {
             return Ok(target);
         }
         tracing::info!("downloading {name} of {}", self.model);
-        let downloaded = match download_sink() {
+        let downloaded = match self.progress {
             Some(sink) => self.repo.download_with_progress(
                 name,
                 SinkProgress {
-                    sink,
+                    sink: sink.clone(),
                     file: name.to_string(),
                     done: 0,
                     total: 0,

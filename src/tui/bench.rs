@@ -2,11 +2,12 @@
 //! an off-screen buffer, as the loop does for every key press.
 
 use super::action::Action;
-use super::app::{App, Mode, ModelSlot, ModelState};
+use super::app::App;
 use super::keymap::Keymap;
 use super::{update, view};
 use crate::data::Dataset;
 use crate::explorer::worker::Slot;
+use crate::explorer::{Explorer, Mode, ModelSlot, ModelState};
 use crate::pipeline::SampleTrace;
 use anyhow::Result;
 use ratatui::backend::TestBackend;
@@ -62,29 +63,29 @@ impl FrameStats {
 
 /// An app showing `trace` as the finished trace of the current selection.
 pub fn app_with_trace(data: Arc<Dataset>, trace: SampleTrace) -> App {
-    let mut app = App::new(
+    let mut app = App::new(Explorer::new(
         Mode::Live,
         data,
         vec![ModelSlot {
             source: trace.model.name.clone(),
             state: ModelState::Ready(trace.model.clone()),
         }],
-    );
+    ));
     if let Some(prompt) = &trace.prompt {
-        app.selection.scenario = prompt.options.scenario;
-        app.selection.lang = prompt.options.lang;
-        app.selection.shots = prompt.options.shots;
-        app.selection.format = prompt.options.format;
-        if let Some(i) = app.data.position_of(&prompt.sample_id) {
-            app.selection.sample = i;
+        app.core.selection.scenario = prompt.options.scenario;
+        app.core.selection.lang = prompt.options.lang;
+        app.core.selection.shots = prompt.options.shots;
+        app.core.selection.format = prompt.options.format;
+        if let Some(i) = app.core.data.position_of(&prompt.sample_id) {
+            app.core.selection.sample = i;
         }
     }
     if let Some(rel) = &trace.relevance {
-        app.selection.target = rel.relevance.target;
+        app.core.selection.target = rel.relevance.target;
     }
-    app.layer = trace.model.layers.div_ceil(2);
-    let key = app.key(Slot::Primary);
-    app.cache.insert(key, Arc::new(trace));
+    app.core.layer = trace.model.layers.div_ceil(2);
+    let key = app.core.key(Slot::Primary);
+    app.core.cache.insert(key, Arc::new(trace));
     app
 }
 
@@ -148,10 +149,12 @@ pub fn next_sample_latency(
     spec: crate::model::spec::ModelSpec,
     presses: usize,
 ) -> Result<LatencyRun> {
+    use crate::explorer::reducer::worker_event;
     use crate::explorer::worker::{Worker, WorkerEvent};
+    use crate::explorer::Effect;
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = Worker::spawn(Arc::clone(&data), tx);
-    let mut app = App::new(
+    let mut app = App::new(Explorer::new(
         Mode::Live,
         data,
         vec![ModelSlot {
@@ -161,7 +164,7 @@ pub fn next_sample_latency(
                 detail: "loading".into(),
             },
         }],
-    );
+    ));
     let started = Instant::now();
     worker.load(Slot::Primary, spec);
     let load = loop {
@@ -171,24 +174,24 @@ pub fn next_sample_latency(
             WorkerEvent::ModelFailed { error, .. } => Some(Err(anyhow::anyhow!("{error}"))),
             _ => None,
         };
-        update::worker_event(&mut app, event);
+        worker_event(&mut app.core, event);
         if let Some(outcome) = outcome {
             break outcome?;
         }
     };
     let selection = format!(
         "{} {} {}-shot",
-        app.selection.scenario, app.selection.lang, app.selection.shots
+        app.core.selection.scenario, app.core.selection.lang, app.core.selection.shots
     );
-    let submit = |app: &mut App, effects: Vec<update::Effect>| {
+    let submit = |app: &mut App, effects: Vec<Effect>| {
         for effect in effects {
             match effect {
-                update::Effect::Submit(job) => worker.submit(job),
-                update::Effect::Cancel(slot) => worker.cancel(slot),
+                Effect::Submit(job) => worker.submit(job),
+                Effect::Cancel(slot) => worker.cancel(slot),
                 _ => {}
             }
         }
-        app.key(Slot::Primary)
+        app.core.key(Slot::Primary)
     };
     let wait = |app: &mut App, key: &crate::explorer::worker::TraceKey, since: Instant| {
         let mut first_token = None;
@@ -210,7 +213,7 @@ pub fn next_sample_latency(
                 }
                 _ => None,
             };
-            update::worker_event(app, event);
+            worker_event(&mut app.core, event);
             if let Some(done) = done {
                 let (elapsed, trace) = done?;
                 return Ok::<_, anyhow::Error>((first_token, elapsed, trace));

@@ -233,3 +233,49 @@ pub fn top2(logits: &[f32]) -> (u32, f32) {
     }
     (best as u32, first - second)
 }
+
+/// The explorer as the binary starts it, without a terminal: `StartUp::begin` with `models`
+/// (the first the primary, a second the compare model; `org/name` a hub id, else a folder),
+/// then the data set arriving. The effects (start the worker, load the models) are not
+/// carried out: tests feed the worker events themselves. Clock frozen for stable snapshots.
+pub fn started_app(
+    models: &[&str],
+    data: std::sync::Arc<xmrc_lens::data::Dataset>,
+) -> (xmrc_lens::tui::app::App, xmrc_lens::explorer::StartUp) {
+    use xmrc_lens::data::request::DataRequest;
+    use xmrc_lens::explorer::{Launch, ModelChoice};
+    use xmrc_lens::model::source::ModelRef;
+    use xmrc_lens::model::spec::ModelSpec;
+    let spec = |name: &str| {
+        ModelSpec::new(if name.contains('/') {
+            ModelRef::hub(name, None)
+        } else {
+            ModelRef::Local(PathBuf::from(name))
+        })
+    };
+    let launch = Launch {
+        model: ModelChoice::Given(spec(models[0])),
+        compare: models.get(1).map(|m| spec(m)),
+        data: DataRequest::default(),
+        demo_data: false,
+        data_given: false,
+        session: None,
+        cache_entries: 512,
+        cache_bytes: 512 << 20,
+    };
+    started_with(launch, data)
+}
+
+/// [`started_app`] for any launch.
+pub fn started_with(
+    launch: xmrc_lens::explorer::Launch,
+    data: std::sync::Arc<xmrc_lens::data::Dataset>,
+) -> (xmrc_lens::tui::app::App, xmrc_lens::explorer::StartUp) {
+    use xmrc_lens::explorer::{Event, StartUp};
+    let (mut startup, core, _load_data) = StartUp::begin(launch, None);
+    let mut app = xmrc_lens::tui::app::App::new(core);
+    let _start_worker_and_models = startup.handle(&mut app.core, Event::Data(Ok((data, None))));
+    app.frozen_clock = true;
+    app.help_path = Some("Your keys: ~/.config/xmrc-lens/keymap.toml".into());
+    (app, startup)
+}

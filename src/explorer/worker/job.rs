@@ -125,6 +125,11 @@ pub enum WorkerEvent {
         slot: Slot,
         name: String,
     },
+    /// Bytes of a model file downloaded so far (hub models not yet in the cache).
+    Download {
+        slot: Slot,
+        progress: crate::model::source::DownloadProgress,
+    },
     ModelLoaded {
         slot: Slot,
         identity: ModelIdentity,

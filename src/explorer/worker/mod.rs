@@ -81,12 +81,16 @@ impl Worker {
         let thread = {
             let shared = Arc::clone(&shared);
             let events = events.clone();
-            std::thread::spawn(move || runner::run(&shared, &events))
+            std::thread::Builder::new()
+                .name("xmrc-worker".into())
+                .spawn(move || runner::run(&shared, &events))
+                .map_err(|e| tracing::error!("the model worker thread could not start: {e}"))
+                .ok()
         };
         Worker {
             shared,
             events,
-            thread: Some(thread),
+            thread,
         }
     }
 

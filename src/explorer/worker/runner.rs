@@ -5,6 +5,7 @@ use super::job::{Slot, TraceJob, TraceKey, WorkerEvent};
 use super::{Shared, SlotStatus};
 use crate::data::prompt::{Format, PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
+use crate::model::source::DownloadSink;
 use crate::model::spec::ModelSpec;
 use crate::model::LoadedModel;
 use crate::pipeline::{
@@ -57,8 +58,15 @@ pub(super) fn run(shared: &Shared, events: &Sender<WorkerEvent>) {
                     slot,
                     name: spec.model.to_string(),
                 });
-                let loaded = catch_unwind(|| LoadedModel::load(&spec))
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("loading the model panicked")));
+                // Download progress reaches the explorer as events of this slot.
+                let downloads = events.clone();
+                let progress = DownloadSink::new(move |progress| {
+                    let _ = downloads.send(WorkerEvent::Download { slot, progress });
+                });
+                let loaded = catch_unwind(AssertUnwindSafe(|| {
+                    LoadedModel::load_reporting(&spec, Some(progress))
+                }))
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("loading the model panicked")));
                 match loaded {
                     Ok(model) => {
                         let identity = ModelIdentity::of(&model);

@@ -1,9 +1,50 @@
 //! `update` and `schedule` driven by actions and worker events, no terminal, no model.
 
 use super::*;
+use crate::attribution::relevance::TargetMode;
+use crate::data::demo;
+use crate::data::prompt::{Format, Scenario};
+use crate::data::Lang;
+use crate::explorer::session::Session;
+use crate::explorer::worker::{Slot, TraceKey, WorkerEvent};
+use crate::explorer::{restore, Explorer, ModelSlot, ModelState};
 use crate::pipeline::Stage;
-use crate::tui::app::{ModelSlot, ModelState};
-use crate::tui::demo;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn worker_event(app: &mut App, event: WorkerEvent) {
+    reducer::worker_event(&mut app.core, event);
+}
+
+fn add_bookmark(app: &mut App, note: &str) {
+    command(app, Command::Bookmark(note.into()));
+}
+
+fn jump(app: &mut App, target: &str) {
+    command(app, Command::Jump(target.into()));
+}
+
+fn add_custom_sample(app: &mut App, form: &CustomForm) -> Result<Vec<Effect>, String> {
+    let [context, question, gold] = &form.fields;
+    reducer::add_custom_sample(&mut app.core, &context.text, &question.text, &gold.text)
+}
+
+fn wanted(app: &App, slot: Slot) -> Vec<TraceKey> {
+    let want = if app.wants_all_langs() {
+        Wanted::AllLangs
+    } else {
+        Wanted::Current
+    };
+    scheduler::wanted(&app.core, slot, want)
+}
+
+fn session_of(app: &App) -> Session {
+    restore::session_of(&app.core)
+}
+
+fn restore_session(app: &mut App, session: &Session) -> Vec<Effect> {
+    restore::restore_session(&mut app.core, session)
+}
 
 fn app(models: usize) -> App {
     let data = Arc::new(demo::dataset().unwrap());
@@ -16,7 +57,7 @@ fn app(models: usize) -> App {
             },
         })
         .collect();
-    App::new(Mode::Live, data, slots)
+    App::new(Explorer::new(Mode::Live, data, slots))
 }
 
 fn submitted(effects: &[Effect]) -> Vec<TraceKey> {
@@ -33,7 +74,7 @@ fn submitted(effects: &[Effect]) -> Vec<TraceKey> {
 fn the_current_selection_is_submitted_once() {
     let mut app = app(1);
     let first = schedule(&mut app);
-    assert_eq!(submitted(&first), [app.key(Slot::Primary)]);
+    assert_eq!(submitted(&first), [app.core.key(Slot::Primary)]);
     assert!(
         schedule(&mut app).is_empty(),
         "no resubmission while it runs"
@@ -56,11 +97,13 @@ fn moving_on_replaces_the_job_latest_wins() {
 fn cached_selections_submit_nothing_and_cancel_the_stale_job() {
     let mut app = app(1);
     schedule(&mut app);
-    let key0 = app.key(Slot::Primary);
+    let key0 = app.core.key(Slot::Primary);
     update(&mut app, Action::NextSample);
     schedule(&mut app);
     // Sample 0 finished earlier: going back is instant and the running job is stale.
-    app.cache.insert(key0.clone(), Arc::new(fixture_trace()));
+    app.core
+        .cache
+        .insert(key0.clone(), Arc::new(fixture_trace()));
     update(&mut app, Action::PrevSample);
     let effects = schedule(&mut app);
     assert!(submitted(&effects).is_empty());
@@ -74,8 +117,8 @@ fn sweep_wants_every_language_after_the_current_one() {
     let mut app = app(1);
     update(&mut app, Action::Sweep);
     let wanted = wanted(&app, Slot::Primary);
-    assert_eq!(wanted[0], app.key(Slot::Primary));
-    assert_eq!(wanted.len(), app.data.langs.len());
+    assert_eq!(wanted[0], app.core.key(Slot::Primary));
+    assert_eq!(wanted.len(), app.core.data.langs.len());
 }
 
 #[test]
@@ -91,7 +134,7 @@ fn compare_mode_schedules_both_slots() {
 fn streaming_events_fill_the_live_job_then_the_cache() {
     let mut app = app(1);
     schedule(&mut app);
-    let key = app.key(Slot::Primary);
+    let key = app.core.key(Slot::Primary);
     worker_event(&mut app, WorkerEvent::Started { key: key.clone() });
     worker_event(
         &mut app,
@@ -100,7 +143,10 @@ fn streaming_events_fill_the_live_job_then_the_cache() {
             stage: Stage::Generate,
         },
     );
-    assert_eq!(app.live_for(&key).unwrap().stage, Some(Stage::Generate));
+    assert_eq!(
+        app.core.live_for(&key).unwrap().stage,
+        Some(Stage::Generate)
+    );
     let trace = Arc::new(fixture_trace());
     worker_event(
         &mut app,
@@ -109,7 +155,10 @@ fn streaming_events_fill_the_live_job_then_the_cache() {
             trace: trace.clone(),
         },
     );
-    assert!(app.trace_for(&key).is_some(), "partial traces are shown");
+    assert!(
+        app.core.trace_for(&key).is_some(),
+        "partial traces are shown"
+    );
     worker_event(
         &mut app,
         WorkerEvent::Done {
@@ -117,16 +166,16 @@ fn streaming_events_fill_the_live_job_then_the_cache() {
             trace,
         },
     );
-    assert!(app.live[0].is_none());
-    assert!(app.cache.contains(&key));
-    assert!(app.submitted[0].is_none());
+    assert!(app.core.live[0].is_none());
+    assert!(app.core.cache.contains(&key));
+    assert!(app.core.submitted[0].is_none());
 }
 
 #[test]
 fn failures_are_not_retried_until_asked() {
     let mut app = app(1);
     schedule(&mut app);
-    let key = app.key(Slot::Primary);
+    let key = app.core.key(Slot::Primary);
     fail(&mut app, &key, "boom");
     assert!(submitted(&schedule(&mut app)).is_empty());
     update(&mut app, Action::Retry);
@@ -137,7 +186,7 @@ fn failures_are_not_retried_until_asked() {
 fn a_newly_loaded_model_retries_what_failed_without_one() {
     let mut app = app(1);
     schedule(&mut app);
-    let key = app.key(Slot::Primary);
+    let key = app.core.key(Slot::Primary);
     fail(&mut app, &key, "the primary model failed to load");
     load_fixture_model(&mut app);
     assert_eq!(submitted(&schedule(&mut app)), [key]);
@@ -146,13 +195,13 @@ fn a_newly_loaded_model_retries_what_failed_without_one() {
 #[test]
 fn options_cycle_and_change_the_key() {
     let mut app = app(1);
-    let before = app.key(Slot::Primary);
+    let before = app.core.key(Slot::Primary);
     update(&mut app, Action::NextScenario);
-    assert_eq!(app.selection.scenario, Scenario::XX);
+    assert_eq!(app.core.selection.scenario, Scenario::XX);
     update(&mut app, Action::NextScenario);
-    assert_eq!(app.selection.scenario, Scenario::EnEn);
+    assert_eq!(app.core.selection.scenario, Scenario::EnEn);
     assert_eq!(
-        app.key(Slot::Primary).lang,
+        app.core.key(Slot::Primary).lang,
         Lang::En,
         "en-en keys ignore the tab"
     );
@@ -160,7 +209,7 @@ fn options_cycle_and_change_the_key() {
     update(&mut app, Action::ToggleShots);
     update(&mut app, Action::ToggleFormat);
     update(&mut app, Action::ToggleTarget);
-    let after = app.key(Slot::Primary);
+    let after = app.core.key(Slot::Primary);
     assert_eq!(after.shots, 2);
     assert_eq!(after.format, Format::V2);
     assert_eq!(after.target, Some(TargetMode::Sequence));
@@ -171,12 +220,12 @@ fn options_cycle_and_change_the_key() {
 fn languages_and_samples_wrap_around() {
     let mut app = app(1);
     update(&mut app, Action::PrevSample);
-    assert_eq!(app.selection.sample, app.data.len() - 1);
-    let langs = app.x_langs();
+    assert_eq!(app.core.selection.sample, app.core.data.len() - 1);
+    let langs = app.core.x_langs();
     update(&mut app, Action::PrevLang);
-    assert_eq!(app.selection.lang, *langs.last().unwrap());
+    assert_eq!(app.core.selection.lang, *langs.last().unwrap());
     update(&mut app, Action::NextLang);
-    assert_eq!(app.selection.lang, langs[0]);
+    assert_eq!(app.core.selection.lang, langs[0]);
 }
 
 #[test]
@@ -185,12 +234,12 @@ fn the_layer_cursor_stays_in_the_model() {
     load_fixture_model(&mut app);
     let layers = fixture_trace().model.layers;
     update(&mut app, Action::LayerLast);
-    assert_eq!(app.layer, layers);
+    assert_eq!(app.core.layer, layers);
     update(&mut app, Action::LayerUp);
-    assert_eq!(app.layer, layers);
+    assert_eq!(app.core.layer, layers);
     update(&mut app, Action::LayerFirst);
     update(&mut app, Action::LayerDown);
-    assert_eq!(app.layer, 0);
+    assert_eq!(app.core.layer, 0);
 }
 
 #[test]
@@ -198,45 +247,45 @@ fn bookmarks_keep_one_note_per_sample_and_cycle() {
     let mut app = app(1);
     add_bookmark(&mut app, "first");
     add_bookmark(&mut app, "again");
-    assert_eq!(app.bookmarks.len(), 1);
-    assert_eq!(app.bookmarks[0].note, "again");
-    app.selection.sample = 3;
+    assert_eq!(app.core.bookmarks.len(), 1);
+    assert_eq!(app.core.bookmarks[0].note, "again");
+    app.core.selection.sample = 3;
     add_bookmark(&mut app, "three");
-    app.selection.sample = 5;
+    app.core.selection.sample = 5;
     update(&mut app, Action::NextBookmark);
-    assert_eq!(app.selection.sample, 0, "wraps to the first");
+    assert_eq!(app.core.selection.sample, 0, "wraps to the first");
     update(&mut app, Action::NextBookmark);
-    assert_eq!(app.selection.sample, 3);
+    assert_eq!(app.core.selection.sample, 3);
 }
 
 #[test]
 fn jump_takes_an_index_or_an_id_and_reports_a_miss() {
     let mut app = app(1);
-    let id = app.data.samples[4].id.clone();
+    let id = app.core.data.samples[4].id.clone();
     jump(&mut app, "2");
-    assert_eq!(app.selection.sample, 2);
+    assert_eq!(app.core.selection.sample, 2);
     jump(&mut app, &id);
-    assert_eq!(app.selection.sample, 4);
+    assert_eq!(app.core.selection.sample, 4);
     jump(&mut app, "no-such-id");
-    assert_eq!(app.selection.sample, 4);
-    assert!(app.notice.as_ref().unwrap().error);
+    assert_eq!(app.core.selection.sample, 4);
+    assert!(app.core.notice.as_ref().unwrap().error);
 }
 
 #[test]
 fn a_custom_sample_joins_the_data_in_every_language() {
     let mut app = app(1);
-    let n = app.data.len();
+    let n = app.core.data.len();
     let mut form = CustomForm::new();
     form.fields[0].insert_str("Die Hauptstadt von Kenia ist Nairobi.");
     form.fields[1].insert_str("Was ist die Hauptstadt von Kenia?");
     form.fields[2].insert_str("Nairobi");
     let effects = add_custom_sample(&mut app, &form).unwrap();
     assert!(matches!(effects[0], Effect::SetData(_)));
-    assert_eq!(app.data.len(), n + 1);
-    assert_eq!(app.selection.sample, n);
-    assert!(app.is_custom(n));
-    let sample = &app.data.samples[n];
-    assert_eq!(sample.entries.len(), app.data.langs.len());
+    assert_eq!(app.core.data.len(), n + 1);
+    assert_eq!(app.core.selection.sample, n);
+    assert!(app.core.is_custom(n));
+    let sample = &app.core.data.samples[n];
+    assert_eq!(sample.entries.len(), app.core.data.langs.len());
     assert_eq!(sample.entries[&Lang::En].answers[0].start, 29);
     // A gold answer not in the context is refused with a reason.
     form.fields[2] = TextInput::single_line();
@@ -249,9 +298,11 @@ fn a_custom_sample_joins_the_data_in_every_language() {
 #[test]
 fn the_session_holds_traces_bookmarks_and_their_samples() {
     let mut app = app(1);
-    let key = app.key(Slot::Primary);
-    app.cache.insert(key.clone(), Arc::new(fixture_trace()));
-    app.selection.sample = 2;
+    let key = app.core.key(Slot::Primary);
+    app.core
+        .cache
+        .insert(key.clone(), Arc::new(fixture_trace()));
+    app.core.selection.sample = 2;
     add_bookmark(&mut app, "note");
     let session = session_of(&app);
     assert_eq!(session.traces.len(), 1);
@@ -272,11 +323,14 @@ fn a_session_reopens_over_fresh_data_with_its_custom_samples() {
     form.fields[0].insert_str("Nairobi is the capital of Kenya.");
     form.fields[1].insert_str("What is the capital of Kenya?");
     add_custom_sample(&mut before, &form).unwrap();
-    let custom = before.selection.sample;
-    let key = before.key(Slot::Primary);
-    before.cache.insert(key.clone(), Arc::new(fixture_trace()));
+    let custom = before.core.selection.sample;
+    let key = before.core.key(Slot::Primary);
+    before
+        .core
+        .cache
+        .insert(key.clone(), Arc::new(fixture_trace()));
     add_bookmark(&mut before, "mine");
-    before.session_name = "kenya".into();
+    before.core.session_name = "kenya".into();
     let session = session_of(&before);
 
     let mut after = app(1);
@@ -285,12 +339,12 @@ fn a_session_reopens_over_fresh_data_with_its_custom_samples() {
         matches!(effects[..], [Effect::SetData(_)]),
         "the custom sample is added"
     );
-    assert_eq!(after.data.len(), before.data.len());
-    assert_eq!(after.selection.sample, custom);
-    assert!(after.is_custom(custom));
-    assert!(after.cache.contains(&key));
-    assert_eq!(after.bookmarks[0].note, "mine");
-    assert_eq!(after.session_name, "kenya");
+    assert_eq!(after.core.data.len(), before.core.data.len());
+    assert_eq!(after.core.selection.sample, custom);
+    assert!(after.core.is_custom(custom));
+    assert!(after.core.cache.contains(&key));
+    assert_eq!(after.core.bookmarks[0].note, "mine");
+    assert_eq!(after.core.session_name, "kenya");
     // Nothing to compute: the restored trace is the current selection's.
     assert!(submitted(&schedule(&mut after)).is_empty());
 }
@@ -316,7 +370,7 @@ fn a_click_on_a_language_tab_selects_it_and_the_wheel_scrolls() {
         &at(MouseEventKind::Down(MouseButton::Left), 12, 1),
         &regions,
     );
-    assert_eq!(app.selection.lang, Lang::Zh);
+    assert_eq!(app.core.selection.lang, Lang::Zh);
     mouse(
         &mut app,
         &at(MouseEventKind::Down(MouseButton::Left), 5, 10),
@@ -333,7 +387,7 @@ fn a_click_on_a_language_tab_selects_it_and_the_wheel_scrolls() {
         &at(MouseEventKind::Down(MouseButton::Left), 12, 1),
         &regions,
     );
-    assert_eq!(app.selection.lang, Lang::Zh);
+    assert_eq!(app.core.selection.lang, Lang::Zh);
 }
 
 #[test]
@@ -346,19 +400,21 @@ fn overlays_take_the_keys_until_closed() {
     assert!(matches!(app.overlay, Some(Overlay::Jump(_))));
     // '3' is typed into the prompt, not taken as "next sample".
     key(&mut app, &keymap, &press(KeyCode::Char('3')));
-    assert_eq!(app.selection.sample, 0);
+    assert_eq!(app.core.selection.sample, 0);
     key(&mut app, &keymap, &press(KeyCode::Enter));
-    assert_eq!(app.selection.sample, 3);
+    assert_eq!(app.core.selection.sample, 3);
     assert!(app.overlay.is_none());
     key(&mut app, &keymap, &press(KeyCode::Char('w')));
     let effects = key(&mut app, &keymap, &press(KeyCode::Enter));
-    assert!(matches!(&effects[..], [Effect::Save(_, path)] if path.ends_with("session.json")));
+    assert!(
+        matches!(&effects[..], [Effect::Save(request)] if request.path.ends_with("session.json"))
+    );
     key(&mut app, &keymap, &press(KeyCode::Char('?')));
     key(&mut app, &keymap, &press(KeyCode::Esc));
     assert!(app.overlay.is_none());
     let effects = key(&mut app, &keymap, &press(KeyCode::Char('q')));
     assert!(matches!(effects[..], [Effect::Quit]));
-    assert!(app.quit);
+    assert!(app.core.quit);
 }
 
 /// The worker reports `key` failed.
@@ -395,24 +451,24 @@ fn fixture_trace() -> crate::pipeline::SampleTrace {
 #[test]
 fn looking_at_a_cached_trace_keeps_it_longest() {
     let mut app = app(1);
-    app.cache = crate::explorer::worker::cache::TraceCache::new(2, usize::MAX);
-    let key = |app: &App| app.key(Slot::Primary);
+    app.core.cache = crate::explorer::worker::cache::TraceCache::new(2, usize::MAX);
+    let key = |app: &App| app.core.key(Slot::Primary);
     let k0 = key(&app);
-    app.cache.insert(k0.clone(), Arc::new(fixture_trace()));
+    app.core.cache.insert(k0.clone(), Arc::new(fixture_trace()));
     update(&mut app, Action::NextSample);
     let k1 = key(&app);
-    app.cache.insert(k1.clone(), Arc::new(fixture_trace()));
+    app.core.cache.insert(k1.clone(), Arc::new(fixture_trace()));
     // Back to sample 0: it is on screen again, so it is the most recently used.
     update(&mut app, Action::PrevSample);
     schedule(&mut app);
     update(&mut app, Action::NextSample);
     update(&mut app, Action::NextSample);
     let k2 = key(&app);
-    app.cache.insert(k2.clone(), Arc::new(fixture_trace()));
-    assert!(app.cache.contains(&k0), "sample 0 was looked at last");
+    app.core.cache.insert(k2.clone(), Arc::new(fixture_trace()));
+    assert!(app.core.cache.contains(&k0), "sample 0 was looked at last");
     assert!(
-        !app.cache.contains(&k1),
+        !app.core.cache.contains(&k1),
         "sample 1 was the least recently used"
     );
-    assert!(app.cache.contains(&k2));
+    assert!(app.core.cache.contains(&k2));
 }

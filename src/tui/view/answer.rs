@@ -15,11 +15,11 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
-    let key = app.key(slot);
-    let title = if app.compare() {
+    let key = app.core.key(slot);
+    let title = if app.core.compare() {
         format!(
             " Answer · {} ",
-            app.model(slot).map(|m| m.name()).unwrap_or("?")
+            app.core.model(slot).map(|m| m.name()).unwrap_or("?")
         )
     } else {
         " Answer ".to_string()
@@ -27,7 +27,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     let block = pane_block(title, app.focus == Pane::Answer);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let lines = match (app.trace_for(&key), app.live_for(&key)) {
+    let lines = match (app.core.trace_for(&key), app.core.live_for(&key)) {
         (Some(trace), _) => trace_lines(trace),
         (None, Some(live)) => {
             let text: String = live.tokens.iter().map(|s| s.piece.as_str()).collect();
@@ -56,10 +56,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
 
 /// Gold answers of the selection, from the data set (before the trace brings its own).
 fn gold_lines(app: &App) -> Vec<Line<'static>> {
-    let langs = app.selection.scenario.langs(app.selection.lang);
+    let langs = app.core.selection.scenario.langs(app.core.selection.lang);
     let golds: Vec<String> = app
+        .core
         .data
-        .get(app.selection.sample)
+        .get(app.core.selection.sample)
         .and_then(|s| s.entry(langs.answer))
         .map(|e| e.answers.iter().map(|a| a.text.clone()).collect())
         .unwrap_or_default();

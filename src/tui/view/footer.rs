@@ -17,7 +17,7 @@ pub fn draw(
     app: &crate::tui::app::App,
     keymap: &Keymap,
 ) {
-    let line = match &app.notice {
+    let line = match &app.core.notice {
         Some(notice) => Line::from(Span::styled(
             format!(" {}", notice.text),
             Style::new().fg(if notice.error {

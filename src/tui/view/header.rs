@@ -5,7 +5,8 @@ use super::spinner;
 use crate::data::prompt::Scenario;
 use crate::data::Lang;
 use crate::explorer::worker::Slot;
-use crate::tui::app::{App, ModelSlot, ModelState};
+use crate::explorer::{ModelSlot, ModelState};
+use crate::tui::app::App;
 use crate::tui::theme;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -17,7 +18,7 @@ use unicode_width::UnicodeWidthStr;
 /// Draws both header lines; returns where each language tab is.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Vec<(Rect, Lang)> {
     let mut top = vec![Span::styled(" xmrc-lens ", theme::title())];
-    for (i, model) in app.models.iter().enumerate() {
+    for (i, model) in app.core.models.iter().enumerate() {
         top.push(Span::styled(
             if i == 0 { "│ " } else { " vs " },
             theme::dim(),
@@ -82,11 +83,12 @@ fn model_spans(model: &ModelSlot, app: &App) -> Vec<Span<'static>> {
                 ),
             ];
             let first_loading = app
+                .core
                 .models
                 .iter()
                 .find(|m| matches!(m.state, ModelState::Loading { .. }))
                 .is_some_and(|m| std::ptr::eq(m, model));
-            if let Some(d) = app.download.as_ref().filter(|_| first_loading) {
+            if let Some(d) = app.core.download.as_ref().filter(|_| first_loading) {
                 spans.push(Span::raw(" "));
                 spans.extend(download_gauge(d));
             }
@@ -121,25 +123,26 @@ pub fn download_gauge(d: &crate::model::source::DownloadProgress) -> Vec<Span<'s
 }
 
 fn sample_spans(app: &App) -> Vec<Span<'static>> {
-    let n = app.data.len();
-    let Some(sample) = app.data.get(app.selection.sample) else {
+    let n = app.core.data.len();
+    let Some(sample) = app.core.data.get(app.core.selection.sample) else {
         return vec![Span::styled("no sample", theme::dim())];
     };
     let mut spans = vec![
         Span::styled(
-            format!("#{}/{}", app.selection.sample, n),
+            format!("#{}/{}", app.core.selection.sample, n),
             Style::new().fg(theme::ACCENT).add_modifier(Modifier::BOLD),
         ),
         Span::raw(format!(" {} ", sample.title)),
         Span::styled(format!("({})", sample.id), theme::dim()),
     ];
-    if app.is_custom(app.selection.sample) {
+    if app.core.is_custom(app.core.selection.sample) {
         spans.push(Span::styled(" custom", Style::new().fg(theme::GOLD)));
     }
     if let Some(b) = app
+        .core
         .bookmarks
         .iter()
-        .find(|b| b.sample == app.selection.sample)
+        .find(|b| b.sample == app.core.selection.sample)
     {
         spans.push(Span::styled(
             format!(" ★ {}", b.note),
@@ -152,7 +155,7 @@ fn sample_spans(app: &App) -> Vec<Span<'static>> {
 /// Scenario, language tabs, shots, format, target, layer and jobs; tab positions for the
 /// mouse are measured as the line is built.
 fn selection_line(app: &App, area: Rect) -> (Line<'static>, Vec<(Rect, Lang)>) {
-    let sel = &app.selection;
+    let sel = &app.core.selection;
     let mut spans: Vec<Span<'static>> = Vec::new();
     let mut x = area.x;
     let mut push = |spans: &mut Vec<Span<'static>>, span: Span<'static>| -> Rect {
@@ -174,7 +177,7 @@ fn selection_line(app: &App, area: Rect) -> (Line<'static>, Vec<(Rect, Lang)>) {
     );
     push(&mut spans, Span::raw(" "));
     let mut tabs = Vec::new();
-    for lang in app.x_langs() {
+    for lang in app.core.x_langs() {
         let selected = lang == sel.lang;
         let in_use = sel.scenario != Scenario::EnEn;
         let style = match (selected, in_use) {
@@ -196,10 +199,10 @@ fn selection_line(app: &App, area: Rect) -> (Line<'static>, Vec<(Rect, Lang)>) {
         sel.shots,
         sel.format,
         sel.target.name(),
-        app.layer
+        app.core.layer
     );
     push(&mut spans, Span::raw(options));
-    for slot in app.slots() {
+    for slot in app.core.slots() {
         if let Some(job) = jobs_text(app, slot) {
             push(&mut spans, Span::styled(" │ ", theme::dim()));
             push(
@@ -213,12 +216,12 @@ fn selection_line(app: &App, area: Rect) -> (Line<'static>, Vec<(Rect, Lang)>) {
 
 /// "⠋ A relevance de 2.1s" for a slot's running job.
 fn jobs_text(app: &App, slot: Slot) -> Option<String> {
-    let live = app.live[slot.index()].as_ref()?;
+    let live = app.core.live[slot.index()].as_ref()?;
     let stage = live
         .stage
         .map(|s| s.to_string())
         .unwrap_or_else(|| "starting".into());
-    let who = if app.compare() {
+    let who = if app.core.compare() {
         match slot {
             Slot::Primary => "A ",
             Slot::Compare => "B ",

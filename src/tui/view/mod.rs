@@ -24,11 +24,12 @@ pub mod panes;
 pub mod prompt;
 pub mod sweep;
 
-use super::app::{App, Mode, Overlay, Pane, Screen};
+use super::app::{App, Overlay, Pane, Screen};
 use super::keymap::Keymap;
 use super::theme;
 use crate::data::Lang;
 use crate::explorer::worker::Slot;
+use crate::explorer::Mode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -69,7 +70,7 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap) -> Regions {
     // A fatal error shows at any size (short form when small); it never hides behind the
     // "enlarge the terminal" notice.
     let small = area.width < MIN_WIDTH || area.height < MIN_HEIGHT;
-    if let Some(message) = &app.fatal {
+    if let Some(message) = &app.core.fatal {
         if small {
             error::fatal_compact(frame, area, message);
         } else {
@@ -93,13 +94,13 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap) -> Regions {
     if let Some(line) = banner {
         frame.render_widget(Paragraph::new(line), banner_area);
     }
-    if let Some(what) = &app.startup {
+    if let Some(what) = &app.core.startup {
         panes::waiting(frame, body, "Starting", what, app.tick);
-    } else if app.data.is_empty() {
+    } else if app.core.data.is_empty() {
         panes::waiting(frame, body, "No samples", "the data set is empty", app.tick);
     } else {
         match app.screen {
-            Screen::Main if app.compare() => compare_body(frame, body, app, &mut regions),
+            Screen::Main if app.core.compare() => compare_body(frame, body, app, &mut regions),
             Screen::Main => main_body(frame, body, app, &mut regions),
             Screen::Sweep => sweep::draw(frame, body, app),
         }
@@ -184,13 +185,13 @@ fn compare_body(frame: &mut Frame, body: Rect, app: &App, regions: &mut Regions)
 
 /// The demo or replay banner; None in live mode.
 fn banner_line(app: &App) -> Option<Line<'static>> {
-    let (label, text, colour) = match app.mode {
+    let (label, text, colour) = match app.core.mode {
         Mode::Live => return None,
         Mode::Demo => (
             " DEMO ",
             format!(
                 " random-weight model on the bundled demo set: answers and relevance are meaningless, the mechanics are real. {}",
-                app.demo_reason.join("; ")
+                app.core.demo_reason.join("; ")
             ),
             theme::BAD,
         ),
@@ -198,8 +199,8 @@ fn banner_line(app: &App) -> Option<Line<'static>> {
             " REPLAY ",
             format!(
                 " session '{}' without its models: {} saved traces are browsable, nothing new is computed",
-                app.session_name,
-                app.cache.len()
+                app.core.session_name,
+                app.core.cache.len()
             ),
             theme::ACCENT,
         ),

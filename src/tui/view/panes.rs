@@ -44,19 +44,19 @@ pub fn waiting(frame: &mut Frame, area: Rect, title: &str, what: &str, tick: u64
 /// Why a pane is still empty: its stage running, queued behind earlier stages, failed,
 /// or not computed at all.
 pub fn status_line(app: &App, key: &TraceKey, what: &str) -> Line<'static> {
-    if let Some(error) = app.failures.get(key) {
+    if let Some(error) = app.core.failures.get(key) {
         return Line::from(Span::styled(
             format!("failed: {error} (R retries)"),
             Style::new().fg(theme::BAD),
         ));
     }
-    if app.mode == crate::tui::app::Mode::Replay {
+    if app.core.mode == crate::explorer::Mode::Replay {
         return Line::from(Span::styled(
             format!("no {what} saved for this selection (replay)"),
             theme::dim(),
         ));
     }
-    match app.live_for(key) {
+    match app.core.live_for(key) {
         Some(live) => Line::from(vec![
             Span::styled(spinner(app.tick), Style::new().fg(theme::ACCENT)),
             Span::raw(format!(
@@ -67,8 +67,8 @@ pub fn status_line(app: &App, key: &TraceKey, what: &str) -> Line<'static> {
                 }
             )),
         ]),
-        None => match app.model(key.slot).map(|m| &m.state) {
-            Some(crate::tui::app::ModelState::Loading { .. }) => Line::from(vec![
+        None => match app.core.model(key.slot).map(|m| &m.state) {
+            Some(crate::explorer::ModelState::Loading { .. }) => Line::from(vec![
                 Span::styled(spinner(app.tick), Style::new().fg(theme::ACCENT)),
                 Span::raw(" waiting for the model"),
             ]),
@@ -86,7 +86,7 @@ fn with_trace<'a>(
     key: &TraceKey,
     has: impl Fn(&SampleTrace) -> bool,
 ) -> Option<&'a SampleTrace> {
-    app.trace_for(key).map(|t| &**t).filter(|t| has(t))
+    app.core.trace_for(key).map(|t| &**t).filter(|t| has(t))
 }
 
 /// "A" or "B" in compare mode.
@@ -103,15 +103,15 @@ fn ratio_line(app: &App, sim: &crate::similarity::SampleSimilarity) -> String {
         Some(r) => {
             let at = |part: SimPart| {
                 r.get(part)
-                    .get(app.layer)
+                    .get(app.core.layer)
                     .copied()
                     .flatten()
                     .map_or("–".to_string(), |v| format!("{v:.2}"))
             };
             format!(
                 "S(en,{}) @L{}: q {} · ctx {} · last {} ({} reference samples)",
-                app.selection.lang.code(),
-                app.layer,
+                app.core.selection.lang.code(),
+                app.core.layer,
                 at(SimPart::Question),
                 at(SimPart::Context),
                 at(SimPart::Last),
@@ -120,14 +120,14 @@ fn ratio_line(app: &App, sim: &crate::similarity::SampleSimilarity) -> String {
         }
         None => format!(
             "S(en,x) needs 2 other samples of {} in the pool ({} so far)",
-            app.selection.lang.code(),
+            app.core.selection.lang.code(),
             sim.reference_samples
         ),
     }
 }
 
 fn slot_title(app: &App, slot: Slot, title: &str) -> String {
-    if app.compare() {
+    if app.core.compare() {
         format!(" {title} · {} ", slot_letter(slot))
     } else {
         format!(" {title} ")
@@ -136,7 +136,7 @@ fn slot_title(app: &App, slot: Slot, title: &str) -> String {
 
 /// Tokens x layers heatmap with MRD markers, layer cursor and legend.
 pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
-    let key = app.key(slot);
+    let key = app.core.key(slot);
     let rows_label = match app.rows {
         Rows::TopK(k) => format!("top-{k} tokens per part"),
         Rows::All => "all tokens".into(),
@@ -158,7 +158,7 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         slot,
         &format!(
             "Relevance · {}{explains} · {rows_label}",
-            app.selection.target.name()
+            app.core.selection.target.name()
         ),
     );
     let block = pane_block(title, app.focus == Pane::Relevance);
@@ -208,10 +208,10 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         })
         .collect();
     let heatmap = Heatmap::new(&rows)
-        .cursor(Some(app.layer))
+        .cursor(Some(app.core.layer))
         .scroll(usize::from(app.scroll_of(Pane::Relevance)));
     frame.render_widget(heatmap, map_area);
-    let legend_title = format!("layer {} ", app.layer);
+    let legend_title = format!("layer {} ", app.core.layer);
     frame.render_widget(
         HeatmapLegend::new().title(Some(legend_title.as_str())),
         legend_area,
@@ -249,7 +249,7 @@ fn t_piece(trace: Option<&crate::pipeline::SampleTrace>, id: u32) -> Option<Stri
 
 /// Part MRDs as bars over the N counted layers.
 pub fn mrd(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
-    let key = app.key(slot);
+    let key = app.core.key(slot);
     let title = slot_title(app, slot, "MRD by part");
     let block = pane_block(title, false);
     let inner = block.inner(area);
@@ -298,13 +298,13 @@ pub fn similarity(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         format!(
             " Similarity en vs {} · per layer ",
-            app.selection.lang.code()
+            app.core.selection.lang.code()
         )
     };
     let block = pane_block(title, app.focus == Pane::Similarity);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if app.selection.scenario == crate::data::prompt::Scenario::EnEn {
+    if app.core.selection.scenario == crate::data::prompt::Scenario::EnEn {
         frame.render_widget(
             Paragraph::new(Span::styled(
                 "en-en is the reference itself: pick en-x or x-x (s) to compare languages",
@@ -319,19 +319,19 @@ pub fn similarity(frame: &mut Frame, area: Rect, app: &App) {
         all_languages(frame, inner, app);
         return;
     }
-    let slots: Vec<Slot> = app.slots().collect();
+    let slots: Vec<Slot> = app.core.slots().collect();
     // Owned first: the widget borrows labels and values.
     let mut owned: Vec<(String, ratatui::style::Color, Vec<f32>)> = Vec::new();
     let mut ratio_text = Vec::new();
     for slot in &slots {
-        let key = app.key(*slot);
+        let key = app.core.key(*slot);
         let Some(sim) =
             with_trace(app, &key, |t| t.similarity.is_some()).and_then(|t| t.similarity.as_ref())
         else {
             continue;
         };
         for (i, part) in SimPart::ALL.into_iter().enumerate() {
-            let name = if app.compare() {
+            let name = if app.core.compare() {
                 format!("{} {}", slot_letter(*slot), part.name())
             } else {
                 part.name().to_string()
@@ -356,14 +356,14 @@ pub fn similarity(frame: &mut Frame, area: Rect, app: &App) {
         })
         .collect();
     if series.is_empty() {
-        let key = app.key(Slot::Primary);
+        let key = app.core.key(Slot::Primary);
         frame.render_widget(Paragraph::new(status_line(app, &key, "similarity")), inner);
         return;
     }
     let [spark_area, ratio_area] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(inner);
     frame.render_widget(
-        LayerSparklines::new(&series).cursor(Some(app.layer)),
+        LayerSparklines::new(&series).cursor(Some(app.core.layer)),
         spark_area,
     );
     frame.render_widget(
@@ -376,9 +376,14 @@ pub fn similarity(frame: &mut Frame, area: Rect, app: &App) {
 fn all_languages(frame: &mut Frame, area: Rect, app: &App) {
     let mut series: Vec<NamedSeries> = Vec::new();
     let mut missing = 0;
-    for (i, lang) in app.x_langs().into_iter().enumerate() {
-        let key = app.key_for(Slot::Primary, lang);
-        match app.cache.peek(&key).and_then(|t| t.similarity.as_ref()) {
+    for (i, lang) in app.core.x_langs().into_iter().enumerate() {
+        let key = app.core.key_for(Slot::Primary, lang);
+        match app
+            .core
+            .cache
+            .peek(&key)
+            .and_then(|t| t.similarity.as_ref())
+        {
             Some(sim) => series.push((
                 lang.code().to_string(),
                 series_palette(i),
@@ -406,7 +411,7 @@ fn all_languages(frame: &mut Frame, area: Rect, app: &App) {
     let [chart_area, note] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
     frame.render_widget(
-        language_chart(&series, [-1.0, 1.0], Some(app.layer)),
+        language_chart(&series, [-1.0, 1.0], Some(app.core.layer)),
         chart_area,
     );
     let text = if missing > 0 {
@@ -420,7 +425,7 @@ fn all_languages(frame: &mut Frame, area: Rect, app: &App) {
 /// One bar pair per context sentence: the drop of the answer's log-probability when the
 /// sentence is ablated (first step, whole sequence); the gold sentence starred.
 pub fn oracle(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
-    let key = app.key(slot);
+    let key = app.core.key(slot);
     let block = pane_block(
         slot_title(app, slot, "Oracle · sentence ablation"),
         app.focus == Pane::Oracle,
@@ -501,8 +506,8 @@ pub fn diff(frame: &mut Frame, area: Rect, app: &App) {
     let block = pane_block(" Diff B − A ", false);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let a = app.trace_for(&app.key(Slot::Primary));
-    let b = app.trace_for(&app.key(Slot::Compare));
+    let a = app.core.trace_for(&app.core.key(Slot::Primary));
+    let b = app.core.trace_for(&app.core.key(Slot::Compare));
     let (Some(a), Some(b)) = (a, b) else {
         frame.render_widget(
             Paragraph::new(Span::styled("waiting for both answers", theme::dim())),

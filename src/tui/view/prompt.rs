@@ -20,8 +20,8 @@ use unicode_width::UnicodeWidthChar;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let focused = app.focus == Pane::Prompt;
-    let key = app.key(Slot::Primary);
-    let trace = app.trace_for(&key);
+    let key = app.core.key(Slot::Primary);
+    let trace = app.core.trace_for(&key);
     let title = match trace {
         Some(t) => format!(" Prompt · {} tokens ", t.tokens.len()),
         None => " Prompt (sample text; the full prompt comes with the trace) ".to_string(),
@@ -35,7 +35,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut lines = match trace {
         Some(t) => {
             let mut lines = vec![legend(t)];
-            lines.extend(prompt_lines(t, app.layer, app.shading, inner.width));
+            lines.extend(prompt_lines(t, app.core.layer, app.shading, inner.width));
             lines
         }
         None => sample_lines(app, inner.width),
@@ -117,10 +117,10 @@ pub fn prompt_lines(
 
 /// Context and question of the selected sample before its trace exists.
 fn sample_lines(app: &App, width: u16) -> Vec<Line<'static>> {
-    let Some(sample) = app.data.get(app.selection.sample) else {
+    let Some(sample) = app.core.data.get(app.core.selection.sample) else {
         return Vec::new();
     };
-    let langs = app.selection.scenario.langs(app.selection.lang);
+    let langs = app.core.selection.scenario.langs(app.core.selection.lang);
     let mut lines = Vec::new();
     let mut section = |label: &str, part: Part, text: &str, gold: Option<(usize, usize)>| {
         lines.push(Line::from(Span::styled(
@@ -161,7 +161,7 @@ fn sample_lines(app: &App, width: u16) -> Vec<Line<'static>> {
             None,
         );
     }
-    if app.selection.scenario != Scenario::EnEn || langs.answer != langs.question {
+    if app.core.selection.scenario != Scenario::EnEn || langs.answer != langs.question {
         if let Some(entry) = sample.entry(langs.answer) {
             let golds: Vec<&str> = entry.answers.iter().map(|a| a.text.as_str()).collect();
             lines.push(Line::from(vec![

@@ -15,7 +15,7 @@ use ratatui::widgets::{Cell, Row, Table};
 use ratatui::Frame;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let slots: Vec<Slot> = app.slots().collect();
+    let slots: Vec<Slot> = app.core.slots().collect();
     let columns = slots.len().max(1) as u32;
     let areas =
         ratatui::layout::Layout::horizontal(slots.iter().map(|_| Constraint::Ratio(1, columns)))
@@ -27,12 +27,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 
 fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     let model = app
+        .core
         .model(slot)
         .map(|m| m.name().to_string())
         .unwrap_or_default();
     let title = format!(
         " Language sweep · #{} · {} · {} ",
-        app.selection.sample, app.selection.scenario, model
+        app.core.selection.sample, app.core.selection.scenario, model
     );
     let header = Row::new(
         [
@@ -49,18 +50,18 @@ fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         .map(|h| Cell::from(h).style(theme::title())),
     );
     let mut langs = vec![Lang::En];
-    langs.extend(app.x_langs());
+    langs.extend(app.core.x_langs());
     let rows: Vec<Row> = langs
         .into_iter()
         .map(|lang| {
-            let key = app.key_for(slot, lang);
-            let selected = lang == app.selection.lang;
+            let key = app.core.key_for(slot, lang);
+            let selected = lang == app.core.selection.lang;
             let code = Cell::from(lang.code()).style(if selected {
                 Style::new().fg(theme::ACCENT).add_modifier(Modifier::BOLD)
             } else {
                 Style::new()
             });
-            match app.cache.peek(&key) {
+            match app.core.cache.peek(&key) {
                 Some(t) => {
                     let f1 = t.scores.as_ref().and_then(|s| s.first());
                     let f1_cell = match f1 {
@@ -113,7 +114,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
                     ])
                 }
                 None => {
-                    let status = match (app.live_for(&key), app.failures.get(&key)) {
+                    let status = match (app.core.live_for(&key), app.core.failures.get(&key)) {
                         (Some(live), _) => Line::from(Span::styled(
                             format!(
                                 "{} {}",

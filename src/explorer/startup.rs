@@ -1,0 +1,372 @@
+//! Start-up as one state machine: the data set first, then the models, with the fallbacks a
+//! user expects: the default model -> the demo model when it cannot be had, the hub data ->
+//! the demo set, a reopened session -> replay mode when its models or data are gone. It stays
+//! after start-up, since a model can fail later (a compare model, a reload).
+
+use super::demo;
+use super::effect::Effect;
+use super::event::Event;
+use super::messages::{data_failed, demo_model_failed, first_line, model_failed};
+use super::reducer;
+use super::session::Session;
+use super::state::{Explorer, Mode, ModelSlot, ModelState};
+use super::worker::{Slot, TraceCache, WorkerEvent};
+use crate::data::request::DataRequest;
+use crate::data::Dataset;
+use crate::model::spec::ModelSpec;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Which model the explorer opens.
+#[derive(Clone, Debug)]
+pub enum ModelChoice {
+    /// `--model`: a failure is shown as an error, never replaced.
+    Given(ModelSpec),
+    /// No `--model`: the default, or the demo model when it cannot be had.
+    Default(ModelSpec),
+    /// `--demo`.
+    Demo,
+}
+
+/// Everything `explore` was asked for.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub model: ModelChoice,
+    pub compare: Option<ModelSpec>,
+    pub data: DataRequest,
+    /// `--demo`: the bundled demo set whatever else is there.
+    pub demo_data: bool,
+    /// `--data` or XMRC_LENS_DATA: a failure is an error, not a reason for the demo set.
+    pub data_given: bool,
+    pub session: Option<PathBuf>,
+    pub cache_entries: usize,
+    pub cache_bytes: usize,
+}
+
+impl Launch {
+    /// A session reopens with its own data source unless `--data`/`--demo` say otherwise;
+    /// returns what was taken, for the footer. A folder that is gone makes the data load
+    /// fail, and the session then opens in replay mode.
+    fn take_data_from(&mut self, session: &Session) -> Option<String> {
+        if self.data_given || self.demo_data {
+            return None;
+        }
+        let source = session.data_source.as_str();
+        if let Some(dir) = source.strip_prefix("local folder ") {
+            self.data.data = Some(PathBuf::from(dir));
+            self.data_given = true;
+        } else if let Some(repo) = source.strip_prefix("hub ") {
+            self.data.hub_dataset = repo.to_string();
+        } else if source == "demo set" {
+            self.demo_data = true;
+        } else {
+            return None;
+        }
+        Some(format!("data: the session's {source}"))
+    }
+
+    /// A session reopens with its own models unless others are given on the command line.
+    /// A saved model that can no longer be named (its folder is gone) is not an error: the
+    /// reason is returned and the session opens in replay mode.
+    fn take_models_from(&mut self, session: &Session) -> Option<String> {
+        self.take_saved_models(session)
+            .err()
+            .map(|e| format!("{e:#}"))
+    }
+
+    fn take_saved_models(&mut self, session: &Session) -> Result<()> {
+        let template = match &self.model {
+            ModelChoice::Given(spec) | ModelChoice::Default(spec) => spec.clone(),
+            ModelChoice::Demo => return Ok(()),
+        };
+        let spec_of = |source: &str| -> Result<ModelSpec> {
+            Ok(ModelSpec {
+                model: source
+                    .parse()
+                    .with_context(|| format!("the session's model {source}"))?,
+                ..template.clone()
+            })
+        };
+        let saved = |slot: Slot| session.models.iter().find(|m| m.slot == slot);
+        if let (ModelChoice::Default(_), Some(m)) = (&self.model, saved(Slot::Primary)) {
+            self.model = if m.source == demo::MODEL_LABEL {
+                ModelChoice::Demo
+            } else {
+                ModelChoice::Given(spec_of(&m.source)?)
+            };
+        }
+        if self.compare.is_none() {
+            if let Some(m) = saved(Slot::Compare) {
+                self.compare = Some(spec_of(&m.source)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where start-up stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The data set is loading; the models wait for it.
+    LoadingData,
+    /// The data are there and the worker runs (models loading or loaded).
+    Running,
+    /// A saved session without its models or data: saved traces only, no worker.
+    Replay,
+    /// Nothing can be shown: the explorer's `fatal` says why.
+    Fatal,
+}
+
+/// The start-up state machine. `begin` makes the first state; `handle` takes every event
+/// that is not a key press.
+pub struct StartUp {
+    launch: Launch,
+    phase: Phase,
+    /// The session being reopened: restored once the data are there, replayed if its
+    /// models or data cannot be had.
+    session: Option<Session>,
+    /// Where a reopened session's data came from, said once the session is restored.
+    data_note: Option<String>,
+}
+
+impl StartUp {
+    /// The explorer's first state and what to start; `session` is the one `--session` named.
+    pub fn begin(mut launch: Launch, session: Option<Session>) -> (StartUp, Explorer, Vec<Effect>) {
+        let mut replay_reason = None;
+        let mut data_note = None;
+        if let Some(session) = &session {
+            replay_reason = launch.take_models_from(session);
+            data_note = launch.take_data_from(session);
+        }
+        let empty = Arc::new(Dataset {
+            source: String::new(),
+            langs: Vec::new(),
+            samples: Vec::new(),
+        });
+        let waiting = || ModelState::Loading {
+            since: Instant::now(),
+            detail: "waiting for the data set".into(),
+        };
+        let mut models = vec![ModelSlot {
+            source: match &launch.model {
+                ModelChoice::Given(s) | ModelChoice::Default(s) => s.model.to_string(),
+                ModelChoice::Demo => demo::MODEL_LABEL.to_string(),
+            },
+            state: waiting(),
+        }];
+        if let Some(c) = &launch.compare {
+            models.push(ModelSlot {
+                source: c.model.to_string(),
+                state: waiting(),
+            });
+        }
+        let mut ex = Explorer::new(Mode::Live, empty, models);
+        ex.cache = TraceCache::new(launch.cache_entries, launch.cache_bytes);
+        let mut machine = StartUp {
+            launch,
+            phase: Phase::LoadingData,
+            session: None,
+            data_note,
+        };
+        if let Some(session) = session {
+            if session.models.is_empty() {
+                machine.session = Some(session);
+                machine.replay(&mut ex, None);
+                return (machine, ex, Vec::new());
+            }
+            if let Some(why) = replay_reason {
+                machine.session = Some(session);
+                machine.replay(&mut ex, Some(&why));
+                return (machine, ex, Vec::new());
+            }
+            machine.session = Some(session);
+        }
+        ex.session_file = machine.session_file();
+        ex.startup = Some("loading the data set".into());
+        let effects = vec![Effect::LoadData(Box::new(machine.launch.clone()))];
+        (machine, ex, effects)
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn launch(&self) -> &Launch {
+        &self.launch
+    }
+
+    /// `w` may replace the session file this run opened.
+    fn session_file(&self) -> Option<(PathBuf, PathBuf)> {
+        self.launch.session.clone().map(|p| (p.clone(), p))
+    }
+
+    /// One event from the explorer's helpers.
+    pub fn handle(&mut self, ex: &mut Explorer, event: Event) -> Vec<Effect> {
+        match event {
+            Event::Data(result) => self.data_ready(ex, result),
+            Event::DemoModel(Ok(dir)) => {
+                let spec = demo::model_spec(&dir, &self.launch);
+                vec![load_model(ex, Slot::Primary, spec)]
+            }
+            Event::DemoModel(Err(e)) => {
+                self.fail(ex, demo_model_failed(&e));
+                Vec::new()
+            }
+            Event::Saved(Ok(message)) => {
+                ex.notify(message, false);
+                Vec::new()
+            }
+            Event::Saved(Err(e)) => {
+                ex.notify(e, true);
+                Vec::new()
+            }
+            Event::Worker(event) => self.worker_event(ex, event),
+        }
+    }
+
+    fn fail(&mut self, ex: &mut Explorer, message: String) {
+        ex.fatal = Some(message);
+        self.phase = Phase::Fatal;
+    }
+
+    /// The reopened session cannot run live: show what it saved instead. False when no
+    /// session is being reopened.
+    fn replay(&mut self, ex: &mut Explorer, why: Option<&str>) -> bool {
+        let Some(session) = self.session.take() else {
+            return false;
+        };
+        *ex = demo::replay(session, self.launch.cache_entries);
+        ex.session_file = self.session_file();
+        if let Some(why) = why {
+            ex.notify(format!("replay mode: {}", first_line(why)), true);
+        }
+        self.phase = Phase::Replay;
+        true
+    }
+
+    fn worker_event(&mut self, ex: &mut Explorer, event: WorkerEvent) -> Vec<Effect> {
+        if let WorkerEvent::ModelFailed { slot, error } = &event {
+            let why = format!(
+                "the {slot} model could not be loaded ({})",
+                first_line(error)
+            );
+            if self.replay(ex, Some(&why)) {
+                return vec![Effect::StopWorker];
+            }
+            if *slot == Slot::Primary {
+                // (The demo data set may already be in use; the demo model is not yet.)
+                let demo_model = ex.models[0].source == demo::MODEL_LABEL;
+                if matches!(self.launch.model, ModelChoice::Default(_)) && !demo_model {
+                    // The default model cannot be had (offline, nothing cached): demo instead.
+                    ex.mode = Mode::Demo;
+                    ex.demo_reason.push(format!(
+                        "the default model could not be loaded ({})",
+                        first_line(error)
+                    ));
+                    ex.models[0] = ModelSlot {
+                        source: demo::MODEL_LABEL.into(),
+                        state: ModelState::Loading {
+                            since: Instant::now(),
+                            detail: "building the random-weight demo model".into(),
+                        },
+                    };
+                    return vec![Effect::BuildDemoModel];
+                }
+                let message = model_failed(&ex.models[0].source, error);
+                self.fail(ex, message);
+            }
+        }
+        reducer::worker_event(ex, event);
+        Vec::new()
+    }
+
+    fn data_ready(
+        &mut self,
+        ex: &mut Explorer,
+        result: Result<(Arc<Dataset>, Option<String>), String>,
+    ) -> Vec<Effect> {
+        ex.startup = None;
+        let (data, demo_reason) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                let why = format!("the data set could not be loaded ({})", first_line(&e));
+                if !self.replay(ex, Some(&why)) {
+                    self.fail(ex, data_failed(&e));
+                }
+                return Vec::new();
+            }
+        };
+        ex.set_data(data);
+        if let Some(session) = &self.session {
+            // A restored custom sample grows the data: the worker starts with the grown set.
+            super::restore::restore_session(ex, session);
+        }
+        if let Some(note) = self.data_note.take() {
+            let (text, error) = match &ex.notice {
+                Some(n) => (format!("{} · {note}", n.text), n.error),
+                None => (note, false),
+            };
+            ex.notify(text, error);
+        }
+        if let Some(reason) = demo_reason {
+            ex.mode = Mode::Demo;
+            ex.demo_reason.push(reason);
+        }
+        self.phase = Phase::Running;
+        let mut effects = vec![Effect::StartWorker(Arc::clone(&ex.data))];
+        match self.launch.model.clone() {
+            ModelChoice::Given(spec) | ModelChoice::Default(spec) => {
+                effects.push(load_model(ex, Slot::Primary, spec));
+            }
+            ModelChoice::Demo => {
+                ex.mode = Mode::Demo;
+                ex.demo_reason.push(
+                    if self.session.is_some() {
+                        "a demo session reopened"
+                    } else {
+                        "started with --demo"
+                    }
+                    .into(),
+                );
+                effects.push(Effect::BuildDemoModel);
+            }
+        }
+        if let Some(spec) = self.launch.compare.clone() {
+            effects.push(load_model(ex, Slot::Compare, spec));
+        }
+        effects
+    }
+}
+
+/// Marks the slot loading and asks the worker for the model.
+fn load_model(ex: &mut Explorer, slot: Slot, spec: ModelSpec) -> Effect {
+    if let Some(m) = ex.models.get_mut(slot.index()) {
+        m.state = ModelState::Loading {
+            since: Instant::now(),
+            detail: "loading".into(),
+        };
+    }
+    Effect::LoadModel(slot, Box::new(spec))
+}
+
+/// The data set per the launch options, or the demo set when the hub cannot be reached and
+/// nothing was asked for explicitly. (Runs on the start-up thread.)
+pub fn load_data(launch: &Launch) -> Result<(Arc<Dataset>, Option<String>)> {
+    if launch.demo_data {
+        return Ok((Arc::new(crate::data::demo::dataset()?), None));
+    }
+    match launch.data.load() {
+        Ok(data) if !data.is_empty() => Ok((Arc::new(data), None)),
+        Ok(_) => anyhow::bail!("the data set has no samples"),
+        Err(e) if !launch.data_given => {
+            let reason = format!(
+                "XQuAD could not be loaded ({})",
+                first_line(&format!("{e:#}"))
+            );
+            Ok((Arc::new(crate::data::demo::dataset()?), Some(reason)))
+        }
+        Err(e) => Err(e),
+    }
+}
