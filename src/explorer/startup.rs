@@ -370,3 +370,229 @@ pub fn load_data(launch: &Launch) -> Result<(Arc<Dataset>, Option<String>)> {
         Err(e) => Err(e),
     }
 }
+
+/// The fallback policy without a terminal: each test feeds the machine the events the
+/// driver would bring and checks the phase, the state and the effects it asks for.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::demo::dataset;
+    use crate::explorer::restore::session_of;
+    use crate::model::source::ModelRef;
+
+    fn spec(name: &str) -> ModelSpec {
+        ModelSpec::new(name.parse().unwrap())
+    }
+
+    fn launch(model: ModelChoice) -> Launch {
+        Launch {
+            model,
+            compare: None,
+            data: DataRequest::default(),
+            demo_data: false,
+            data_given: false,
+            session: None,
+            cache_entries: 8,
+            cache_bytes: 1 << 20,
+        }
+    }
+
+    fn demo_data() -> Event {
+        Event::Data(Ok((Arc::new(dataset().unwrap()), None)))
+    }
+
+    fn failed(slot: Slot, error: &str) -> Event {
+        Event::Worker(WorkerEvent::ModelFailed {
+            slot,
+            error: error.into(),
+        })
+    }
+
+    /// A session of `models` (primary first) over the demo set.
+    fn session(models: &[&str]) -> Session {
+        let slots = models
+            .iter()
+            .map(|m| ModelSlot {
+                source: m.to_string(),
+                state: ModelState::Failed(String::new()),
+            })
+            .collect();
+        let mut ex = Explorer::new(Mode::Live, Arc::new(dataset().unwrap()), slots);
+        ex.session_name = "saved".into();
+        session_of(&ex)
+    }
+
+    #[test]
+    fn the_data_come_first_then_the_models() {
+        let mut l = launch(ModelChoice::Given(spec("org/a")));
+        l.compare = Some(spec("org/b"));
+        let (mut machine, mut ex, effects) = StartUp::begin(l, None);
+        assert_eq!(machine.phase(), Phase::LoadingData);
+        assert!(matches!(effects[..], [Effect::LoadData(_)]));
+        assert_eq!(ex.startup.as_deref(), Some("loading the data set"));
+        let effects = machine.handle(&mut ex, demo_data());
+        assert_eq!(machine.phase(), Phase::Running);
+        assert!(ex.startup.is_none());
+        assert!(matches!(
+            &effects[..],
+            [
+                Effect::StartWorker(_),
+                Effect::LoadModel(Slot::Primary, a),
+                Effect::LoadModel(Slot::Compare, b),
+            ] if a.model.to_string() == "org/a" && b.model.to_string() == "org/b"
+        ));
+        assert_eq!(ex.mode, Mode::Live);
+    }
+
+    #[test]
+    fn a_given_model_that_fails_is_fatal_never_replaced() {
+        let (mut machine, mut ex, _) =
+            StartUp::begin(launch(ModelChoice::Given(spec("org/a"))), None);
+        machine.handle(&mut ex, demo_data());
+        let effects = machine.handle(&mut ex, failed(Slot::Primary, "no config.json\nmore"));
+        assert!(effects.is_empty());
+        assert_eq!(machine.phase(), Phase::Fatal);
+        let fatal = ex.fatal.as_deref().unwrap();
+        assert!(
+            fatal.contains("The model org/a could not be loaded"),
+            "{fatal}"
+        );
+        assert!(matches!(ex.models[0].state, ModelState::Failed(_)));
+        assert_eq!(ex.mode, Mode::Live);
+    }
+
+    #[test]
+    fn the_default_model_falls_back_to_the_demo_model() {
+        let (mut machine, mut ex, _) =
+            StartUp::begin(launch(ModelChoice::Default(spec("org/default"))), None);
+        machine.handle(&mut ex, demo_data());
+        let effects = machine.handle(&mut ex, failed(Slot::Primary, "offline\nand more"));
+        assert!(matches!(effects[..], [Effect::BuildDemoModel]));
+        assert_eq!(machine.phase(), Phase::Running);
+        assert_eq!(ex.mode, Mode::Demo);
+        assert_eq!(
+            ex.demo_reason,
+            ["the default model could not be loaded (offline)"]
+        );
+        assert_eq!(ex.models[0].source, demo::MODEL_LABEL);
+        let dir = std::path::PathBuf::from("/cache/demo");
+        let effects = machine.handle(&mut ex, Event::DemoModel(Ok(dir.clone())));
+        assert!(matches!(
+            &effects[..],
+            [Effect::LoadModel(Slot::Primary, s)] if s.model == ModelRef::Local(dir.clone())
+        ));
+        // The demo model failing in turn is the end: no second fallback.
+        let effects = machine.handle(&mut ex, failed(Slot::Primary, "disk full"));
+        assert!(effects.is_empty());
+        assert_eq!(machine.phase(), Phase::Fatal);
+    }
+
+    #[test]
+    fn a_demo_model_that_cannot_be_built_is_fatal() {
+        let (mut machine, mut ex, _) = StartUp::begin(launch(ModelChoice::Demo), None);
+        let effects = machine.handle(&mut ex, demo_data());
+        assert!(matches!(
+            effects[..],
+            [Effect::StartWorker(_), Effect::BuildDemoModel]
+        ));
+        assert_eq!(ex.demo_reason, ["started with --demo"]);
+        machine.handle(&mut ex, Event::DemoModel(Err("read-only cache".into())));
+        assert_eq!(machine.phase(), Phase::Fatal);
+        assert!(ex.fatal.as_deref().unwrap().contains("read-only cache"));
+    }
+
+    #[test]
+    fn hub_data_fall_back_to_the_demo_set_unless_data_were_asked_for() {
+        let mut l = launch(ModelChoice::Given(spec("org/a")));
+        l.data.data = Some("/no/such/xquad/folder".into());
+        let (data, reason) = load_data(&l).unwrap();
+        assert_eq!(data.source, "demo set (bundled)");
+        assert!(reason.unwrap().starts_with("XQuAD could not be loaded"));
+        l.data_given = true;
+        assert!(load_data(&l).is_err(), "--data that fails is an error");
+        // The machine shows the demo banner with the reason.
+        let (mut machine, mut ex, _) =
+            StartUp::begin(launch(ModelChoice::Given(spec("org/a"))), None);
+        let data = Event::Data(Ok((Arc::new(dataset().unwrap()), Some("offline".into()))));
+        machine.handle(&mut ex, data);
+        assert_eq!(ex.mode, Mode::Demo);
+        assert_eq!(ex.demo_reason, ["offline"]);
+    }
+
+    #[test]
+    fn data_that_fail_without_a_session_are_fatal() {
+        let (mut machine, mut ex, _) =
+            StartUp::begin(launch(ModelChoice::Given(spec("org/a"))), None);
+        let effects = machine.handle(&mut ex, Event::Data(Err("no xquad.en.json".into())));
+        assert!(effects.is_empty());
+        assert_eq!(machine.phase(), Phase::Fatal);
+        assert!(ex.startup.is_none());
+        assert!(ex.fatal.as_deref().unwrap().contains("no xquad.en.json"));
+    }
+
+    #[test]
+    fn a_session_without_models_opens_in_replay() {
+        let (machine, ex, effects) = StartUp::begin(
+            launch(ModelChoice::Given(spec("org/a"))),
+            Some(session(&[])),
+        );
+        assert!(effects.is_empty(), "no data load, no worker");
+        assert_eq!(machine.phase(), Phase::Replay);
+        assert_eq!(ex.mode, Mode::Replay);
+        assert_eq!(ex.session_name, "saved");
+    }
+
+    #[test]
+    fn a_session_replays_when_its_data_or_models_cannot_be_had() {
+        // Its data are gone.
+        let (mut machine, mut ex, effects) = StartUp::begin(
+            launch(ModelChoice::Default(spec("org/d"))),
+            Some(session(&["org/s"])),
+        );
+        assert!(matches!(effects[..], [Effect::LoadData(_)]));
+        machine.handle(&mut ex, Event::Data(Err("folder gone".into())));
+        assert_eq!(machine.phase(), Phase::Replay);
+        assert_eq!(ex.mode, Mode::Replay);
+        let notice = &ex.notice.as_ref().unwrap().text;
+        assert!(
+            notice.contains("the data set could not be loaded (folder gone)"),
+            "{notice}"
+        );
+        // Its model fails: the worker stops and the saved traces are shown.
+        let (mut machine, mut ex, _) = StartUp::begin(
+            launch(ModelChoice::Default(spec("org/d"))),
+            Some(session(&["org/s"])),
+        );
+        let effects = machine.handle(&mut ex, demo_data());
+        assert!(
+            matches!(&effects[..], [Effect::StartWorker(_), Effect::LoadModel(Slot::Primary, s)]
+                if s.model.to_string() == "org/s"),
+            "the session's own model, not the default"
+        );
+        let effects = machine.handle(&mut ex, failed(Slot::Primary, "gone"));
+        assert!(matches!(effects[..], [Effect::StopWorker]));
+        assert_eq!(machine.phase(), Phase::Replay);
+        assert_eq!(ex.mode, Mode::Replay);
+    }
+
+    #[test]
+    fn a_session_whose_model_cannot_be_named_replays_at_once() {
+        let (machine, ex, effects) = StartUp::begin(
+            launch(ModelChoice::Default(spec("org/d"))),
+            Some(session(&["not a model id"])),
+        );
+        assert!(effects.is_empty());
+        assert_eq!(machine.phase(), Phase::Replay);
+        assert!(ex.notice.as_ref().unwrap().text.starts_with("replay mode:"));
+    }
+
+    #[test]
+    fn a_session_reopens_with_its_own_data_source() {
+        let mut saved = session(&["org/s"]);
+        saved.data_source = "demo set".into();
+        let (machine, _, effects) =
+            StartUp::begin(launch(ModelChoice::Default(spec("org/d"))), Some(saved));
+        assert!(machine.launch().demo_data);
+        assert!(matches!(&effects[..], [Effect::LoadData(l)] if l.demo_data));
+    }
+}
