@@ -2,8 +2,8 @@
 //! mode (a saved session without models): the two ways the explorer runs without the real
 //! thing.
 
+use super::launch::{Launch, ModelChoice};
 use super::session::Session;
-use super::startup::{Launch, ModelChoice};
 use super::state::{Explorer, Mode, ModelSlot, ModelState};
 use super::worker::{Slot, TraceCache};
 use crate::model::source::ModelRef;
@@ -13,8 +13,7 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// How the demo model is named in the header.
-pub const MODEL_LABEL: &str = "demo (random weights)";
+pub use super::state::DEMO_MODEL_LABEL as MODEL_LABEL;
 
 /// Builds (or reuses from the cache) the demo model folder.
 pub fn build_model() -> Result<PathBuf> {

@@ -4,7 +4,8 @@
 
 use super::effect::{Effect, SaveRequest};
 use super::event::Event;
-use super::startup::{load_data, Launch};
+use super::launch::Launch;
+use super::startup::load_data;
 use super::worker::{Worker, WorkerEvent};
 use std::sync::mpsc;
 use std::sync::Arc;

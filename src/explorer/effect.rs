@@ -2,8 +2,8 @@
 //! the driver carries effects out (on the worker or on named threads) and the results come
 //! back as events.
 
+use super::launch::Launch;
 use super::session::Session;
-use super::startup::Launch;
 use super::worker::{Slot, TraceJob};
 use crate::data::Dataset;
 use crate::model::spec::ModelSpec;

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod driver;
 pub mod effect;
 pub mod event;
+pub mod launch;
 pub mod messages;
 pub mod reducer;
 pub mod restore;
@@ -28,6 +29,7 @@ pub mod worker;
 
 pub use effect::Effect;
 pub use event::Event;
+pub use launch::{Launch, ModelChoice};
 pub use reducer::Command;
-pub use startup::{Launch, ModelChoice, Phase, StartUp};
+pub use startup::{Phase, StartUp};
 pub use state::{Explorer, Mode, ModelSlot, ModelState};

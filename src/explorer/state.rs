@@ -2,7 +2,6 @@
 //! data with no terminal in it: the reducer changes it, the scheduler reads it, the front
 //! end draws it.
 
-use super::demo;
 use super::session::{Bookmark, Selection};
 use super::worker::{Slot, TraceCache, TraceKey};
 use crate::data::prompt::{PromptOptions, Scenario};
@@ -48,7 +47,7 @@ pub struct ModelSlot {
 impl ModelSlot {
     /// The short name shown in headers: the model's own name when known, else the source.
     pub fn name(&self) -> &str {
-        if self.source == demo::MODEL_LABEL {
+        if self.source == DEMO_MODEL_LABEL {
             // Named for what it is, not by the cache folder it was built in.
             return &self.source;
         }
@@ -99,6 +98,9 @@ pub struct Notice {
     pub error: bool,
     pub at: Instant,
 }
+
+/// How the demo model is named in the header (not by the cache folder it was built in).
+pub const DEMO_MODEL_LABEL: &str = "demo (random weights)";
 
 /// Bounds of the trace cache unless the user gives others.
 pub const CACHE_ENTRIES: usize = 512;

@@ -144,9 +144,7 @@ impl ModelRef {
         let path = expand_home(value);
         match kind(&path) {
             PathKind::Folder => return Ok(Self::Local(path)),
-            PathKind::File if crate::model::gguf::is_gguf_path(&path) => {
-                return Ok(Self::GgufFile(path))
-            }
+            PathKind::File if is_gguf_path(&path) => return Ok(Self::GgufFile(path)),
             PathKind::File => return Err(ModelRefError::NotAFolder(path)),
             PathKind::Missing => {}
         }
@@ -154,7 +152,7 @@ impl ModelRef {
         if let Some(hub_file) = Self::parse_hub_gguf(value)? {
             return Ok(hub_file);
         }
-        if crate::model::gguf::is_gguf_path(Path::new(value)) {
+        if is_gguf_path(Path::new(value)) {
             return Err(ModelRefError::GgufNotFound(path));
         }
         let (id, revision) = match value.split_once('@') {
@@ -189,7 +187,7 @@ impl ModelRef {
         let Some((repo, file)) = value.rsplit_once(':') else {
             return Ok(None);
         };
-        if !crate::model::gguf::is_gguf_path(Path::new(file))
+        if !is_gguf_path(Path::new(file))
             || repo.starts_with(['/', '.', '~', '\\'])
             || repo.contains('\\')
             || repo.len() == 1
@@ -640,7 +638,7 @@ pub fn resolve_local_dir(dir: &Path) -> Result<ResolvedModel, SourceError> {
     if dir.join(CONFIG_FILE).is_file() {
         return ModelFiles::from_dir(dir).map(ResolvedModel::Folder);
     }
-    let ggufs = crate::model::gguf::gguf_files_in(dir).map_err(|e| SourceError::Io {
+    let ggufs = gguf_files_in(dir).map_err(|e| SourceError::Io {
         path: dir.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
     })?;
@@ -874,7 +872,7 @@ fn resolve_cached(
 fn gguf_names(names: &BTreeSet<String>) -> Vec<String> {
     names
         .iter()
-        .filter(|n| crate::model::gguf::is_gguf_path(Path::new(n)))
+        .filter(|n| is_gguf_path(Path::new(n)))
         .cloned()
         .collect()
 }
@@ -1108,6 +1106,27 @@ fn refusal_message(error: &ureq::Error) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// True when `path` names a GGUF file (by its extension).
+pub fn is_gguf_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+}
+
+/// The GGUF files directly inside `dir`, sorted.
+pub fn gguf_files_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    use anyhow::Context as _;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_file() && is_gguf_path(&path) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 #[cfg(test)]

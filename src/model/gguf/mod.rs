@@ -246,23 +246,3 @@ fn read_error(path: &Path, e: candle_core::Error) -> anyhow::Error {
     }
     anyhow!("{}: not a readable GGUF file: {text}", path.display())
 }
-
-/// True when `path` names a GGUF file (by its extension).
-pub fn is_gguf_path(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
-}
-
-/// The GGUF files directly inside `dir`, sorted.
-pub fn gguf_files_in(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_file() && is_gguf_path(&path) {
-            found.push(path);
-        }
-    }
-    found.sort();
-    Ok(found)
-}
