@@ -1,0 +1,62 @@
+//! What `trace_sample` is given besides the input: the models, the pool, where the en-en
+//! summary comes from, an answer generated elsewhere, and the cancel flag.
+
+use crate::model::decoder::KvCache;
+use crate::model::generate::Generation;
+use crate::model::LoadedModel;
+use crate::similarity::pool::HiddenSummary;
+use crate::similarity::reference::ReferencePool;
+use anyhow::Result;
+use std::sync::atomic::AtomicBool;
+
+/// Everything `trace_sample` needs besides the input.
+pub struct TraceContext<'a> {
+    pub model: &'a LoadedModel,
+    /// An instruct model asked for generation-error labels (appendix A.2 prompt).
+    pub judge: Option<&'a LoadedModel>,
+    /// Reference pool for S(en,x); the traced sample's summary is added to it.
+    pub pool: Option<&'a mut ReferencePool>,
+    /// Where the similarity stage gets the pooled hidden states of the sample's en-en run
+    /// with the same shots and format.
+    pub en_hidden: EnHidden<'a>,
+    /// The answer, already generated for this prompt with [`generation_options`] (a batch
+    /// of prompts decoded together); else it is generated here.
+    ///
+    /// [`generation_options`]: super::generation_options
+    pub pregenerated: Option<Pregenerated>,
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// The source of a sample's en-en summary for the similarity stage.
+pub enum EnHidden<'a> {
+    /// Computed by the stage (one en-en forward).
+    Compute,
+    /// Known already (batch runs trace en-en first).
+    Given(&'a HiddenSummary),
+    /// Asked for when the stage runs, after the answer has streamed, so that the en-en
+    /// forward never delays the first token: the explorer's worker answers from its memo or
+    /// computes and remembers it.
+    OnDemand(&'a mut dyn FnMut() -> Result<HiddenSummary>),
+}
+
+impl<'a> TraceContext<'a> {
+    /// One model on its own: no judge, no pool, nothing precomputed.
+    pub fn alone(model: &'a LoadedModel, cancel: Option<&'a AtomicBool>) -> Self {
+        TraceContext {
+            model,
+            judge: None,
+            pool: None,
+            en_hidden: EnHidden::Compute,
+            pregenerated: None,
+            cancel,
+        }
+    }
+}
+
+/// A generation made outside `trace_sample`, with the KV cache of its prompt.
+pub struct Pregenerated {
+    pub generation: Generation,
+    pub cache: KvCache,
+    /// This prompt's share of the time spent generating (a batch's time over its rows).
+    pub generate_ms: f64,
+}
