@@ -6,11 +6,11 @@ mod common;
 
 use common::tiny_model_dir;
 use xmrc_lens::eval::gen_error::Judge;
-use xmrc_lens::eval::judge::judge_with_model;
 use xmrc_lens::model::chat_mode::ChatMode;
 use xmrc_lens::model::source::ModelRef;
 use xmrc_lens::model::spec::ModelSpec;
 use xmrc_lens::model::LoadedModel;
+use xmrc_lens::pipeline::judge::judge_with_model;
 
 fn load(chat: ChatMode) -> LoadedModel {
     let mut spec = ModelSpec::new(ModelRef::Local(tiny_model_dir("qwen2")));

@@ -4,16 +4,14 @@
 //! The paper prints the prompt's instructions but not where the question and the raw answer
 //! go; they are appended after the instructions as `Question: ...` and `Raw answer: ...`
 //! lines. The prompt is one user turn through the judge's chat template, so Qwen2.5 models get
-//! the same default system prompt as the paper shows. Building and parsing are pure; only
-//! [`judge_with_model`] runs a model.
+//! the same default system prompt as the paper shows. Building and parsing are pure; the pipeline's judge stage
+//! (`pipeline::judge::judge_with_model`) runs the model.
 //!
 //! A reply that names no category is not an error of the run: the label then has no error
 //! and says `judge reply not understood: ...`, so a batch never stops on one odd reply and
 //! the odd replies stay visible and countable.
 
 use super::gen_error::{GenerationError, GenerationLabel, Judge};
-use crate::model::LoadedModel;
-use anyhow::{anyhow, Result};
 
 /// The instructions of the paper's appendix A.2 (the user turn, verbatim).
 pub const JUDGE_INSTRUCTIONS: &str = "You are tasked with identifying the type of a given raw \
@@ -93,30 +91,6 @@ pub fn label_from_reply(model: &str, reply: &str) -> GenerationLabel {
         },
         reason,
     }
-}
-
-/// Asks the instruct model `judge` (greedy, at most [`JUDGE_MAX_NEW_TOKENS`] tokens) about one
-/// answer. Refuses a model loaded without a chat template: the prompt is a user turn.
-pub fn judge_with_model(
-    judge: &LoadedModel,
-    question: &str,
-    raw_answer: &str,
-) -> Result<GenerationLabel> {
-    let template = judge.chat_template.as_ref().ok_or_else(|| {
-        anyhow!(
-            "the judge model {} has no chat template (or was loaded without it): the LLM judge \
-             needs an instruct model",
-            judge.name
-        )
-    })?;
-    let rendered = template.render_user_turn(&judge_prompt(question, raw_answer), None)?;
-    // The rendered turn already holds BOS and the role markers.
-    let ids = judge.tokenizer.encode(&rendered.text, false)?.ids;
-    let mut options = judge.generate_options();
-    options.max_new_tokens = JUDGE_MAX_NEW_TOKENS;
-    options.top_k = 1;
-    let generation = judge.generate(&ids, &options, None, &mut |_| {})?;
-    Ok(label_from_reply(&judge.name, &generation.text))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 
 mod context;
 mod generate;
-mod judge;
+pub mod judge;
 mod labels;
 mod options;
 mod oracle;
