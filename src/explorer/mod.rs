@@ -4,6 +4,7 @@
 //!   samples, mode);
 //! - `reducer`: commands and worker events change the state and return effects;
 //! - `scheduler`: which trace each model computes next (latest-wins);
+//! - `shown`: what each pane shows for a model (`Explorer::shown`) and why a result is missing;
 //! - `startup`: the start-up state machine and its fallbacks (default model -> demo model,
 //!   hub data -> demo set, session -> replay);
 //! - `restore`: the state as a session file and back; `session`: the file format;
@@ -23,6 +24,7 @@ pub mod reducer;
 pub mod restore;
 pub mod scheduler;
 pub mod session;
+pub mod shown;
 pub mod startup;
 pub mod state;
 pub mod worker;

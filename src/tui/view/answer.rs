@@ -27,7 +27,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     let block = pane_block(title, app.focus == Pane::Answer);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let lines = match (app.core.trace_for(&key), app.core.live_for(&key)) {
+    // What it shows is `Explorer::shown` (explorer/shown.rs).
+    let shown = app.core.shown(slot);
+    let lines = match (shown.trace, shown.live) {
         (Some(trace), _) => trace_lines(trace),
         (None, Some(live)) => {
             let text: String = live.tokens.iter().map(|s| s.piece.as_str()).collect();

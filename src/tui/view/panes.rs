@@ -3,6 +3,7 @@
 
 use super::{pane_block, spinner};
 use crate::data::prompt::Part;
+use crate::explorer::shown::Status;
 use crate::explorer::worker::{Slot, TraceKey};
 use crate::pipeline::SampleTrace;
 use crate::similarity::SimPart;
@@ -41,52 +42,46 @@ pub fn waiting(frame: &mut Frame, area: Rect, title: &str, what: &str, tick: u64
     );
 }
 
-/// Why a pane is still empty: its stage running, queued behind earlier stages, failed,
-/// or not computed at all.
+/// Why a pane is still empty (decided by `Explorer::status`, explorer/shown.rs).
 pub fn status_line(app: &App, key: &TraceKey, what: &str) -> Line<'static> {
-    if let Some(error) = app.core.failures.get(key) {
-        return Line::from(Span::styled(
+    match app.core.status(key) {
+        Status::Failed(error) => Line::from(Span::styled(
             format!("failed: {error} (R retries)"),
             Style::new().fg(theme::BAD),
-        ));
-    }
-    if app.core.mode == crate::explorer::Mode::Replay {
-        return Line::from(Span::styled(
+        )),
+        Status::NotSaved => Line::from(Span::styled(
             format!("no {what} saved for this selection (replay)"),
             theme::dim(),
-        ));
-    }
-    match app.core.live_for(key) {
-        Some(live) => Line::from(vec![
+        )),
+        Status::Running(stage) => Line::from(vec![
             Span::styled(spinner(app.tick), Style::new().fg(theme::ACCENT)),
             Span::raw(format!(
                 " {what}: {}",
-                match live.stage {
+                match stage {
                     Some(stage) => format!("{stage} running"),
                     None => "starting".into(),
                 }
             )),
         ]),
-        None => match app.core.model(key.slot).map(|m| &m.state) {
-            Some(crate::explorer::ModelState::Loading { .. }) => Line::from(vec![
-                Span::styled(spinner(app.tick), Style::new().fg(theme::ACCENT)),
-                Span::raw(" waiting for the model"),
-            ]),
-            _ => Line::from(vec![
-                Span::styled(spinner(app.tick), theme::dim()),
-                Span::styled(format!(" {what}: queued"), theme::dim()),
-            ]),
-        },
+        Status::WaitingForModel => Line::from(vec![
+            Span::styled(spinner(app.tick), Style::new().fg(theme::ACCENT)),
+            Span::raw(" waiting for the model"),
+        ]),
+        Status::Queued => Line::from(vec![
+            Span::styled(spinner(app.tick), theme::dim()),
+            Span::styled(format!(" {what}: queued"), theme::dim()),
+        ]),
     }
 }
 
-/// The trace of the selection when it has `part` of the results; else a status line.
+/// The trace of the selection (`Explorer::shown_for`, explorer/shown.rs) when it has the
+/// results `has` asks for; else the pane draws a status line.
 fn with_trace<'a>(
     app: &'a App,
     key: &TraceKey,
     has: impl Fn(&SampleTrace) -> bool,
 ) -> Option<&'a SampleTrace> {
-    app.core.trace_for(key).map(|t| &**t).filter(|t| has(t))
+    app.core.shown_for(key.clone()).trace.filter(|t| has(t))
 }
 
 /// "A" or "B" in compare mode.
