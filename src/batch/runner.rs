@@ -2,7 +2,8 @@
 //! through `trace_sample`, and its compact record is appended at once.
 //!
 //! Models load one at a time, and not at all when all their units are done. A sample's en-en
-//! hidden states are kept while its en-x/x-x units run, so similarity costs no extra forward.
+//! hidden states are kept (the pipeline's memo) while its en-x/x-x units run, so similarity
+//! costs no extra forward.
 //! The reference-pool sidecar is rewritten every `pool_every` units and at the end; units
 //! that reached the results file but not the sidecar (a crash in between) get their pooled
 //! states recomputed (one forward each) when the run resumes.
@@ -17,10 +18,9 @@ use crate::data::Dataset;
 use crate::model::generate::generate_batch;
 use crate::model::LoadedModel;
 use crate::pipeline::{
-    generation_options, prompt_ids, prompt_summary, trace_sample, EnHidden, Pregenerated, Progress,
-    TraceContext, TraceInput, TraceOptions,
+    generation_options, prompt_ids, prompt_summary, trace_sample, EnHidden, EnSummaryMemo,
+    Pregenerated, Progress, TraceContext, TraceInput, TraceOptions,
 };
-use crate::similarity::HiddenSummary;
 use anyhow::Result;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -198,8 +198,9 @@ pub fn run_eval(
             pool_dirty += 1;
         }
 
-        // The en-en summary of the sample being run, keyed by (index, shots, format).
-        let mut en_cache: Option<((usize, u8, crate::data::prompt::Format), HiddenSummary)> = None;
+        // The en-en summary of the sample being run: a sample's units for one shots and
+        // format run together, en-en first, so one entry serves them all.
+        let mut en_memo = EnSummaryMemo::new(1);
         // Answers of the next `batch` units, generated together.
         let mut pregenerated: std::collections::VecDeque<Result<Pregenerated>> =
             std::collections::VecDeque::new();
@@ -212,24 +213,17 @@ pub fn run_eval(
                 let chunk = &todo[at..(at + job.batch).min(todo.len())];
                 pregenerated = generate_chunk(job, &model, chunk).into();
             }
-            let cache_key = (unit.index, unit.key.shots, unit.key.format);
-            if en_cache.as_ref().is_some_and(|(k, _)| *k != cache_key) {
-                en_cache = None;
-            }
             let options = prompt_options(&job.prompt, &unit.key);
             let input = TraceInput::Sample {
                 data: job.data,
                 index: unit.index,
-                options,
+                options: options.clone(),
             };
             let ctx = TraceContext {
                 model: &model,
                 judge,
                 pool: None,
-                en_hidden: match en_cache.as_ref() {
-                    Some((_, h)) => EnHidden::Given(h),
-                    None => EnHidden::Compute,
-                },
+                en_hidden: EnHidden::Memo(&mut en_memo),
                 pregenerated: None,
                 cancel: Some(job.cancel),
             };
@@ -262,7 +256,7 @@ pub fn run_eval(
             summary.engine_ms += trace.timings.total_ms;
             if let Some(hidden) = &trace.hidden {
                 if unit.key.scenario == Scenario::EnEn {
-                    en_cache = Some((cache_key, hidden.clone()));
+                    en_memo.insert(unit.index, &options, hidden.clone());
                 } else if similarity {
                     pools.entry(&pool_key(&unit.key)).add(
                         unit.key.lang,

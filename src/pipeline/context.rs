@@ -1,12 +1,12 @@
 //! What `trace_sample` is given besides the input: the models, the pool, where the en-en
 //! summary comes from, an answer generated elsewhere, and the cancel flag.
 
+use super::memo::EnSummaryMemo;
 use crate::model::decoder::KvCache;
 use crate::model::generate::Generation;
 use crate::model::LoadedModel;
 use crate::similarity::pool::HiddenSummary;
 use crate::similarity::reference::ReferencePool;
-use anyhow::Result;
 use std::sync::atomic::AtomicBool;
 
 /// Everything `trace_sample` needs besides the input.
@@ -31,12 +31,12 @@ pub struct TraceContext<'a> {
 pub enum EnHidden<'a> {
     /// Computed by the stage (one en-en forward).
     Compute,
-    /// Known already (batch runs trace en-en first).
+    /// Known already.
     Given(&'a HiddenSummary),
-    /// Asked for when the stage runs, after the answer has streamed, so that the en-en
-    /// forward never delays the first token: the explorer's worker answers from its memo or
-    /// computes and remembers it.
-    OnDemand(&'a mut dyn FnMut() -> Result<HiddenSummary>),
+    /// Looked up in (or computed once into) a memo when the stage runs, after the answer
+    /// has streamed, so that the en-en forward never delays the first token. The explorer's
+    /// worker and batch runs keep one memo across traces.
+    Memo(&'a mut EnSummaryMemo),
 }
 
 impl<'a> TraceContext<'a> {

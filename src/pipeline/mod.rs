@@ -10,6 +10,7 @@ mod context;
 mod generate;
 pub mod judge;
 mod labels;
+mod memo;
 mod options;
 mod oracle;
 mod pool;
@@ -22,6 +23,7 @@ mod trace;
 
 pub use context::{EnHidden, Pregenerated, TraceContext};
 pub use generate::generation_options;
+pub use memo::{en_en_options, EnSummaryMemo};
 pub use options::{Progress, Stage, StopMode, TraceInput, TraceOptions};
 pub use pool::{draw_pool, prefill_pool, PoolFill};
 pub use prompt::prompt_ids;

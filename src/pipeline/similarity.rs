@@ -1,10 +1,11 @@
 //! The similarity stage: the sample's pooled hidden states, and for en-x and x-x their
 //! cosine to the sample's en-en run per level and S(en,x) against the reference pool.
 
+use super::memo::en_en_options;
 use super::run::{elapsed_ms, Run};
 use super::states::prompt_summary;
 use super::{EnHidden, SampleTrace, Stage, TraceInput};
-use crate::data::prompt::{PromptOptions, Scenario};
+use crate::data::prompt::Scenario;
 use crate::similarity::pool::{pool_hidden_states, HiddenSummary};
 use crate::similarity::reference::ReferencePool;
 use anyhow::{Context, Result};
@@ -33,15 +34,11 @@ impl Run<'_, '_> {
             let computed;
             let en: &HiddenSummary = match &mut self.ctx.en_hidden {
                 EnHidden::Given(en) => en,
-                EnHidden::OnDemand(ask) => {
-                    computed = ask()?;
-                    &computed
+                EnHidden::Memo(memo) => {
+                    memo.get_or_compute(model, data, *index, prompt_options, cancel)?
                 }
                 EnHidden::Compute => {
-                    let en_options = PromptOptions {
-                        scenario: Scenario::EnEn,
-                        ..prompt_options.clone()
-                    };
+                    let en_options = en_en_options(prompt_options);
                     computed = prompt_summary(model, data, *index, &en_options, cancel)?;
                     &computed
                 }

@@ -1,28 +1,24 @@
 //! The worker thread: loads models and runs trace jobs one at a time, reporting events.
 //! Model loads go before traces (a pending job may be waiting for that very model).
 
-use super::job::{Slot, TraceJob, TraceKey, WorkerEvent};
+use super::job::{Slot, TraceJob, WorkerEvent};
 use super::{Shared, SlotStatus};
-use crate::data::prompt::{Format, PromptOptions, Scenario};
-use crate::data::{Dataset, Lang};
+use crate::data::prompt::{Format, Scenario};
+use crate::data::Dataset;
 use crate::model::source::DownloadSink;
 use crate::model::spec::ModelSpec;
 use crate::model::LoadedModel;
 use crate::pipeline::{
-    prompt_summary, trace_sample, EnHidden, ModelIdentity, Progress, SampleTrace, TraceContext,
+    trace_sample, EnHidden, EnSummaryMemo, ModelIdentity, Progress, SampleTrace, TraceContext,
     TraceInput,
 };
-use crate::similarity::pool::HiddenSummary;
 use crate::similarity::ReferencePool;
-use anyhow::{bail, Result};
-use std::collections::{HashMap, VecDeque};
+use anyhow::Result;
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
-
-/// en-en summaries kept per slot (each is levels x 3 x hidden floats).
-const EN_HIDDEN_KEPT: usize = 64;
 
 enum Work {
     Load(Slot, ModelSpec),
@@ -36,10 +32,9 @@ struct SlotMemo {
     /// S(en,x) reference pools: one per prompt setting, since a pool mixes only summaries
     /// of one model under one setting (seed, cue and system text are assumed unchanged).
     pools: HashMap<(Scenario, u8, Format), ReferencePool>,
-    /// en-en summaries by sample and en-en prompt options (lang normalised to en: en-en
-    /// prompts ignore it), oldest first, so switching the language of a sample skips the
-    /// extra en-en forward.
-    en_hidden: VecDeque<(usize, PromptOptions, HiddenSummary)>,
+    /// en-en summaries of the samples traced, so switching the scenario or language of a
+    /// sample skips the extra en-en forward.
+    en_hidden: EnSummaryMemo,
 }
 
 pub(super) fn run(shared: &Shared, events: &Sender<WorkerEvent>) {
@@ -183,9 +178,6 @@ fn run_job(
     let options = job.options();
     let cross = prompt.scenario != Scenario::EnEn && options.similarity;
     let SlotMemo { pools, en_hidden } = memo;
-    // Asked for at the similarity stage, after the answer: the first token never waits for
-    // the en-en forward.
-    let mut en = || en_summary(model, data, key, prompt, cancel, en_hidden);
     let pool = cross.then(|| {
         pools
             .entry((prompt.scenario, prompt.shots, prompt.format))
@@ -195,7 +187,9 @@ fn run_job(
         model,
         judge: None,
         pool,
-        en_hidden: EnHidden::OnDemand(&mut en),
+        // Asked at the similarity stage, after the answer: the first token never waits for
+        // the en-en forward.
+        en_hidden: EnHidden::Memo(en_hidden),
         pregenerated: None,
         cancel: Some(cancel),
     };
@@ -220,39 +214,4 @@ fn run_job(
             },
         })
     })
-}
-
-/// The sample's en-en summary under the job's prompt options: remembered, or computed as
-/// `trace_sample` would (so results do not depend on what was traced before).
-fn en_summary(
-    model: &LoadedModel,
-    data: &Dataset,
-    key: &TraceKey,
-    prompt: &PromptOptions,
-    cancel: &AtomicBool,
-    memo: &mut VecDeque<(usize, PromptOptions, HiddenSummary)>,
-) -> Result<HiddenSummary> {
-    let en_options = PromptOptions {
-        scenario: Scenario::EnEn,
-        ..prompt.clone()
-    };
-    let normalised = PromptOptions {
-        lang: Lang::En,
-        ..en_options.clone()
-    };
-    if let Some((_, _, summary)) = memo
-        .iter()
-        .find(|(sample, opts, _)| *sample == key.sample && *opts == normalised)
-    {
-        return Ok(summary.clone());
-    }
-    if cancel.load(Ordering::Relaxed) {
-        bail!("cancelled");
-    }
-    let summary = prompt_summary(model, data, key.sample, &en_options, Some(cancel))?;
-    if memo.len() == EN_HIDDEN_KEPT {
-        memo.pop_front();
-    }
-    memo.push_back((key.sample, normalised, summary.clone()));
-    Ok(summary)
 }
