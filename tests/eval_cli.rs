@@ -96,19 +96,19 @@ fn one_line_per_unit_with_every_analysis_and_a_pool_per_setting() {
     assert_eq!(first["kind"], "run");
     assert_eq!(first["settings"]["max_new_tokens"], 12);
     for (key, unit) in &w.units {
-        assert_eq!(unit.key.shots, 0);
+        assert_eq!(unit.key.setting.shots, 0);
         assert!(unit.mrd.is_some(), "{key}");
         assert!(unit.oracle.is_some(), "{key}");
         assert_eq!(
             unit.similarity.is_some(),
-            key.scenario != Scenario::EnEn,
+            key.setting.scenario != Scenario::EnEn,
             "{key}"
         );
         if let Some(sim) = &unit.similarity {
             assert_eq!(sim.question.len(), 5, "4 layers + embeddings");
         }
-        let gold_lang = if key.scenario == Scenario::XX {
-            key.lang
+        let gold_lang = if key.setting.scenario == Scenario::XX {
+            key.setting.lang
         } else {
             Lang::En
         };

@@ -56,7 +56,7 @@ fn run_eval(
         .into_iter()
         .map(|u| {
             (
-                (u.key.sample.clone(), u.key.scenario.to_string()),
+                (u.key.sample.clone(), u.key.setting.scenario.to_string()),
                 (u.answer.clone(), u.scores.squad.f1, u.generation.clone()),
             )
         })

@@ -117,8 +117,8 @@ fn traces_stream_progress_and_match_a_direct_call() {
 
     let job = TraceJob::new(Slot::Primary, 0, prompt(Lang::De), options());
     let key = job.key().clone();
-    assert_eq!(key.scenario, Scenario::EnX);
-    assert_eq!(key.lang, Lang::De);
+    assert_eq!(key.setting.scenario, Scenario::EnX);
+    assert_eq!(key.setting.lang, Lang::De);
     worker.submit(job);
     let events = until(&rx, is_end_of(&key));
     assert!(

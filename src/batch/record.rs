@@ -16,6 +16,7 @@ use crate::attribution::mrd::PartMrd;
 use crate::attribution::oracle::{Ablation, OracleResult};
 use crate::attribution::relevance::TargetMode;
 use crate::attribution::target::{AnswerTarget, TargetChoice};
+use crate::data::prompt::Setting;
 use crate::data::prompt::{Format, Scenario};
 use crate::data::Lang;
 use crate::eval::score::Score;
@@ -47,10 +48,8 @@ pub struct UnitKey {
     pub model: String,
     /// The XQuAD question id.
     pub sample: String,
-    pub scenario: Scenario,
-    pub lang: Lang,
-    pub shots: u8,
-    pub format: Format,
+    #[serde(flatten)]
+    pub setting: Setting,
     /// What relevance explains (part of the key because MRDs depend on it).
     pub target: TargetMode,
 }
@@ -60,7 +59,13 @@ impl fmt::Display for UnitKey {
         write!(
             f,
             "{} · {} · {} {} · {}-shot {} · {}",
-            self.model, self.sample, self.scenario, self.lang, self.shots, self.format, self.target
+            self.model,
+            self.sample,
+            self.setting.scenario,
+            self.setting.lang,
+            self.setting.shots,
+            self.setting.format,
+            self.target
         )
     }
 }
@@ -296,7 +301,9 @@ impl UnitRecord {
         let (question_lang, answer_lang) = trace
             .prompt
             .as_ref()
-            .map_or((key.lang, key.lang), |p| (p.question_lang, p.answer_lang));
+            .map_or((key.setting.lang, key.setting.lang), |p| {
+                (p.question_lang, p.answer_lang)
+            });
         UnitRecord {
             index,
             title: title.to_string(),
@@ -443,10 +450,12 @@ mod tests {
         let key = UnitKey {
             model: "m".into(),
             sample: "id1".into(),
-            scenario: Scenario::EnX,
-            lang: Lang::De,
-            shots: 2,
-            format: Format::V1,
+            setting: Setting {
+                scenario: Scenario::EnX,
+                lang: Lang::De,
+                shots: 2,
+                format: Format::V1,
+            },
             target: TargetMode::Step,
         };
         let json = serde_json::to_string(&key).unwrap();
@@ -456,7 +465,7 @@ mod tests {
         );
         assert_eq!(key.to_string(), "m · id1 · en-x de · 2-shot v1 · step");
         let mut en = key.clone();
-        en.scenario = Scenario::EnEn;
+        en.setting.scenario = Scenario::EnEn;
         assert!(en < key);
     }
 

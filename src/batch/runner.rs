@@ -190,9 +190,11 @@ pub fn run_eval(
             let t = Instant::now();
             let options = prompt_options(&job.prompt, &unit.key);
             let hidden = prompt_summary(&model, job.data, unit.index, &options, None)?;
-            pools
-                .entry(&pool_key(&unit.key))
-                .add(unit.key.lang, &unit.key.sample, &hidden)?;
+            pools.entry(&pool_key(&unit.key)).add(
+                unit.key.setting.lang,
+                &unit.key.sample,
+                &hidden,
+            )?;
             summary.engine_ms += t.elapsed().as_secs_f64() * 1e3;
             summary.pool_repaired += 1;
             pool_dirty += 1;
@@ -255,11 +257,11 @@ pub fn run_eval(
             };
             summary.engine_ms += trace.timings.total_ms;
             if let Some(hidden) = &trace.hidden {
-                if unit.key.scenario == Scenario::EnEn {
+                if unit.key.setting.scenario == Scenario::EnEn {
                     en_memo.insert(unit.index, &options, hidden.clone());
                 } else if similarity {
                     pools.entry(&pool_key(&unit.key)).add(
-                        unit.key.lang,
+                        unit.key.setting.lang,
                         &unit.key.sample,
                         hidden,
                     )?;
@@ -349,10 +351,10 @@ fn generate_chunk(
 /// The prompt of a unit.
 pub fn prompt_options(base: &PromptBase, key: &crate::batch::UnitKey) -> PromptOptions {
     PromptOptions {
-        scenario: key.scenario,
-        lang: key.lang,
-        shots: key.shots,
-        format: key.format,
+        scenario: key.setting.scenario,
+        lang: key.setting.lang,
+        shots: key.setting.shots,
+        format: key.setting.format,
         seed: base.seed,
         answer_cue: base.answer_cue,
         system: base.system.clone(),
@@ -363,17 +365,17 @@ pub fn prompt_options(base: &PromptBase, key: &crate::batch::UnitKey) -> PromptO
 pub fn pool_key(key: &crate::batch::UnitKey) -> PoolKey {
     PoolKey {
         model: key.model.clone(),
-        scenario: key.scenario,
-        shots: key.shots,
-        format: key.format,
+        scenario: key.setting.scenario,
+        shots: key.setting.shots,
+        format: key.setting.format,
     }
 }
 
 /// A finished unit with similarity whose states are not in the sidecar.
 fn needs_pool(unit: &UnitRecord, pools: &PoolFile) -> bool {
-    unit.key.scenario != Scenario::EnEn
+    unit.key.setting.scenario != Scenario::EnEn
         && unit.similarity.is_some()
         && !pools
             .get(&pool_key(&unit.key))
-            .is_some_and(|p| p.contains(unit.key.lang, &unit.key.sample))
+            .is_some_and(|p| p.contains(unit.key.setting.lang, &unit.key.sample))
 }

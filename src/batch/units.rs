@@ -11,6 +11,7 @@
 
 use super::record::UnitKey;
 use crate::attribution::relevance::TargetMode;
+use crate::data::prompt::Setting;
 use crate::data::prompt::{Format, Scenario};
 use crate::data::{Dataset, Lang};
 use anyhow::{bail, Context, Result};
@@ -224,10 +225,12 @@ impl Plan {
                                 key: UnitKey {
                                     model: model.to_string(),
                                     sample: sample.id.clone(),
-                                    scenario,
-                                    lang,
-                                    shots,
-                                    format,
+                                    setting: Setting {
+                                        scenario,
+                                        lang,
+                                        shots,
+                                        format,
+                                    },
                                     target: self.target,
                                 },
                                 index,
@@ -348,12 +351,12 @@ mod tests {
         let units = plan(None).units_for("a", &d);
         // Per sample: 2 shots x 2 formats x (1 en-en + 3 en-x + 3 x-x).
         assert_eq!(units.len(), 7 * 4 * 7);
-        assert_eq!(units[0].key.scenario, Scenario::EnEn);
-        assert_eq!(units[0].key.lang, Lang::En);
+        assert_eq!(units[0].key.setting.scenario, Scenario::EnEn);
+        assert_eq!(units[0].key.setting.lang, Lang::En);
         assert!(units
             .iter()
-            .all(|u| u.key.scenario == Scenario::EnEn || u.key.lang != Lang::En));
-        assert_eq!(units[1].key.scenario, Scenario::EnX);
+            .all(|u| u.key.setting.scenario == Scenario::EnEn || u.key.setting.lang != Lang::En));
+        assert_eq!(units[1].key.setting.scenario, Scenario::EnX);
     }
 
     #[test]

@@ -220,7 +220,11 @@ fn print_plan(plan: &Plan, data: &crate::data::Dataset, args: &EvalArgs) -> Resu
     let mut counts: BTreeMap<(String, Scenario, Lang), (usize, usize)> = BTreeMap::new();
     for u in &units {
         let c = counts
-            .entry((u.key.model.clone(), u.key.scenario, u.key.lang))
+            .entry((
+                u.key.model.clone(),
+                u.key.setting.scenario,
+                u.key.setting.lang,
+            ))
             .or_default();
         c.0 += 1;
         c.1 += usize::from(done.contains(&u.key));
@@ -308,7 +312,7 @@ impl EvalObserver for Progress {
         overall.reset_eta();
         let mut per_lang: BTreeMap<Lang, (u64, u64)> = BTreeMap::new();
         for u in units {
-            let c = per_lang.entry(u.key.lang).or_default();
+            let c = per_lang.entry(u.key.setting.lang).or_default();
             c.0 += 1;
             c.1 += u64::from(done.contains(&u.key));
         }
@@ -351,9 +355,9 @@ impl EvalObserver for Progress {
                 bars.overall.inc(1);
                 bars.overall.set_message(format!(
                     "{} {} F1 {f1:.0}",
-                    unit.key.scenario, unit.key.lang
+                    unit.key.setting.scenario, unit.key.setting.lang
                 ));
-                if let Some(bar) = bars.per_lang.get(&unit.key.lang) {
+                if let Some(bar) = bars.per_lang.get(&unit.key.setting.lang) {
                     bar.inc(1);
                 }
             }

@@ -11,7 +11,7 @@ mod placement;
 mod tokens;
 mod wording;
 
-pub use options::{Format, PromptOptions, Scenario, ScenarioLangs};
+pub use options::{Format, PromptOptions, Scenario, ScenarioLangs, Setting};
 pub use part::{Part, PartSpan};
 pub use tokens::{tokenize_prompt, PromptToken};
 

@@ -54,17 +54,23 @@ pub fn apply(ex: &mut Explorer, command: Command) -> Vec<Effect> {
         Command::CancelAll => return ex.slots().map(Effect::Cancel).collect(),
         Command::MoveSample(by) => move_sample(ex, by),
         Command::CycleLang(by) => cycle_lang(ex, by),
-        Command::SelectLang(lang) => ex.selection.lang = lang,
+        Command::SelectLang(lang) => ex.selection.setting.lang = lang,
         Command::NextScenario => {
-            ex.selection.scenario = match ex.selection.scenario {
+            ex.selection.setting.scenario = match ex.selection.setting.scenario {
                 Scenario::EnEn => Scenario::EnX,
                 Scenario::EnX => Scenario::XX,
                 Scenario::XX => Scenario::EnEn,
             }
         }
-        Command::ToggleShots => ex.selection.shots = if ex.selection.shots == 0 { 2 } else { 0 },
+        Command::ToggleShots => {
+            ex.selection.setting.shots = if ex.selection.setting.shots == 0 {
+                2
+            } else {
+                0
+            }
+        }
         Command::ToggleFormat => {
-            ex.selection.format = match ex.selection.format {
+            ex.selection.setting.format = match ex.selection.setting.format {
                 Format::V1 => Format::V2,
                 Format::V2 => Format::V1,
             }
@@ -205,9 +211,9 @@ fn cycle_lang(ex: &mut Explorer, by: isize) {
     }
     let i = langs
         .iter()
-        .position(|l| *l == ex.selection.lang)
+        .position(|l| *l == ex.selection.setting.lang)
         .unwrap_or(0) as isize;
-    ex.selection.lang = langs[(i + by).rem_euclid(langs.len() as isize) as usize];
+    ex.selection.setting.lang = langs[(i + by).rem_euclid(langs.len() as isize) as usize];
 }
 
 fn jump(ex: &mut Explorer, target: &str) {
@@ -228,8 +234,7 @@ fn add_bookmark(ex: &mut Explorer, note: &str) {
     let bookmark = Bookmark {
         sample,
         sample_id: s.id.clone(),
-        scenario: ex.selection.scenario,
-        lang: ex.selection.lang,
+        setting: ex.selection.setting,
         note: note.to_string(),
     };
     ex.bookmarks.retain(|b| b.sample != sample);
@@ -257,8 +262,8 @@ fn next_bookmark(ex: &mut Explorer) {
     match next {
         Some(b) => {
             ex.selection.sample = b.sample;
-            ex.selection.scenario = b.scenario;
-            ex.selection.lang = b.lang;
+            // The whole setting it was marked in: scenario, language, shots and format.
+            ex.selection.setting = b.setting;
         }
         None => ex.notify("no bookmarks yet: b marks a sample", false),
     }

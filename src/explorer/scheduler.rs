@@ -59,7 +59,7 @@ pub fn schedule(ex: &mut Explorer, want: Wanted) -> Vec<Effect> {
         match (next, submitted) {
             (Some(next), Some(current)) if next == current => {}
             (Some(next), _) => {
-                let lang = next.lang;
+                let lang = next.setting.lang;
                 let job = TraceJob::new(
                     slot,
                     next.sample,

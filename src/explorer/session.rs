@@ -4,7 +4,8 @@
 
 use crate::atomic_file::write_atomically;
 use crate::attribution::relevance::TargetMode;
-use crate::data::prompt::{Format, Scenario};
+use crate::data::prompt::Setting;
+
 use crate::data::sample::{Dataset, Sample};
 use crate::data::Lang;
 use crate::explorer::worker::{Slot, TraceKey};
@@ -33,11 +34,9 @@ pub const SESSIONS_DIR: &str = "sessions";
 pub struct Selection {
     /// Index into the data set.
     pub sample: usize,
-    pub scenario: Scenario,
-    /// Language x (ignored in en-en).
-    pub lang: Lang,
-    pub shots: u8,
-    pub format: Format,
+    /// Scenario, language x (ignored in en-en), shots and format.
+    #[serde(flatten)]
+    pub setting: Setting,
     pub target: TargetMode,
 }
 
@@ -45,10 +44,7 @@ impl Default for Selection {
     fn default() -> Self {
         Selection {
             sample: 0,
-            scenario: Scenario::EnX,
-            lang: Lang::De,
-            shots: 0,
-            format: Format::V1,
+            setting: Setting::default(),
             target: TargetMode::Step,
         }
     }
@@ -68,8 +64,10 @@ pub struct SessionModel {
 pub struct Bookmark {
     pub sample: usize,
     pub sample_id: String,
-    pub scenario: Scenario,
-    pub lang: Lang,
+    /// The setting it was marked in (sessions before shots and format were kept read them
+    /// as 0-shot v1).
+    #[serde(flatten)]
+    pub setting: Setting,
     pub note: String,
 }
 
@@ -336,8 +334,7 @@ mod tests {
             bookmarks: vec![Bookmark {
                 sample: 40,
                 sample_id: "b".into(),
-                scenario: Scenario::EnX,
-                lang: Lang::De,
+                setting: Setting::default(),
                 note: "look".into(),
             }],
             samples: vec![
@@ -354,6 +351,25 @@ mod tests {
             ],
             traces: vec![],
         }
+    }
+
+    #[test]
+    fn bookmarks_without_shots_and_format_read_as_the_main_setting() {
+        let old =
+            r#"{"sample": 3, "sample_id": "x", "scenario": "x-x", "lang": "zh", "note": "n"}"#;
+        let b: Bookmark = serde_json::from_str(old).unwrap();
+        assert_eq!(b.setting.scenario, crate::data::prompt::Scenario::XX);
+        assert_eq!(b.setting.lang, crate::data::Lang::Zh);
+        assert_eq!(
+            (b.setting.shots, b.setting.format),
+            (0, crate::data::prompt::Format::V1)
+        );
+        // Written flat, as before, now with shots and format.
+        let json = serde_json::to_string(&b).unwrap();
+        assert_eq!(
+            json,
+            r#"{"sample":3,"sample_id":"x","scenario":"x-x","lang":"zh","shots":0,"format":"v1","note":"n"}"#
+        );
     }
 
     #[test]

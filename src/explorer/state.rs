@@ -4,6 +4,7 @@
 
 use super::session::{Bookmark, Selection};
 use super::worker::{Slot, TraceCache, TraceKey};
+use crate::data::prompt::Setting;
 use crate::data::prompt::{PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
 use crate::model::generate::GenStep;
@@ -148,15 +149,13 @@ pub struct Explorer {
 
 impl Explorer {
     pub fn new(mode: Mode, data: Arc<Dataset>, models: Vec<ModelSlot>) -> Explorer {
-        let selection = Selection {
-            lang: data
-                .langs
-                .iter()
-                .copied()
-                .find(|l| *l != Lang::En)
-                .unwrap_or(Lang::En),
-            ..Selection::default()
-        };
+        let mut selection = Selection::default();
+        selection.setting.lang = data
+            .langs
+            .iter()
+            .copied()
+            .find(|l| *l != Lang::En)
+            .unwrap_or(Lang::En);
         Explorer {
             mode,
             demo_reason: Vec::new(),
@@ -185,8 +184,10 @@ impl Explorer {
     /// A (new) data set; the language tab moves to its first non-English language when
     /// the current one is missing.
     pub fn set_data(&mut self, data: Arc<Dataset>) {
-        if self.selection.lang == Lang::En || !data.langs.contains(&self.selection.lang) {
-            self.selection.lang = data
+        if self.selection.setting.lang == Lang::En
+            || !data.langs.contains(&self.selection.setting.lang)
+        {
+            self.selection.setting.lang = data
                 .langs
                 .iter()
                 .copied()
@@ -225,10 +226,10 @@ impl Explorer {
     /// The prompt options of the current selection, or of `lang` instead.
     pub fn prompt_options_for(&self, lang: Lang) -> PromptOptions {
         PromptOptions {
-            scenario: self.selection.scenario,
+            scenario: self.selection.setting.scenario,
             lang,
-            shots: self.selection.shots,
-            format: self.selection.format,
+            shots: self.selection.setting.shots,
+            format: self.selection.setting.format,
             ..self.prompt_base.clone()
         }
     }
@@ -247,21 +248,21 @@ impl Explorer {
         TraceKey {
             slot,
             sample: self.selection.sample,
-            scenario: self.selection.scenario,
-            lang: if self.selection.scenario == Scenario::EnEn {
-                // en-en prompts ignore the language: one trace serves every tab.
-                Lang::En
-            } else {
-                lang
+            setting: Setting {
+                lang: if self.selection.setting.scenario == Scenario::EnEn {
+                    // en-en prompts ignore the language: one trace serves every tab.
+                    Lang::En
+                } else {
+                    lang
+                },
+                ..self.selection.setting
             },
-            shots: self.selection.shots,
-            format: self.selection.format,
             target: options.relevance.as_ref().map(|r| r.target),
         }
     }
 
     pub fn key(&self, slot: Slot) -> TraceKey {
-        self.key_for(slot, self.selection.lang)
+        self.key_for(slot, self.selection.setting.lang)
     }
 
     /// What to show for `key`: the finished trace, else the partial one of its live job.

@@ -26,8 +26,8 @@ impl RowKey {
     pub fn of(unit: &UnitRecord) -> RowKey {
         RowKey {
             model: unit.key.model.clone(),
-            shots: unit.key.shots,
-            format: unit.key.format,
+            shots: unit.key.setting.shots,
+            format: unit.key.setting.format,
             target: unit.key.target,
         }
     }
@@ -372,10 +372,10 @@ pub fn rows(
             en_x: BTreeMap::new(),
             x_x: BTreeMap::new(),
         });
-        let cell = match unit.key.scenario {
+        let cell = match unit.key.setting.scenario {
             Scenario::EnEn => &mut row.en_en,
-            Scenario::EnX => row.en_x.entry(unit.key.lang).or_default(),
-            Scenario::XX => row.x_x.entry(unit.key.lang).or_default(),
+            Scenario::EnX => row.en_x.entry(unit.key.setting.lang).or_default(),
+            Scenario::XX => row.x_x.entry(unit.key.setting.lang).or_default(),
         };
         cell.add(unit, normalizer, judge, incorrect);
     }
@@ -424,7 +424,9 @@ mod tests {
         let mut u = units
             .into_iter()
             .find(|u| {
-                u.key.format == Format::V1 && u.key.scenario == scenario && u.key.lang == lang
+                u.key.setting.format == Format::V1
+                    && u.key.setting.scenario == scenario
+                    && u.key.setting.lang == lang
             })
             .unwrap();
         let score = F1Em { f1, em };
@@ -574,7 +576,7 @@ mod tests {
         let (units, _) = crate::report::synthetic::fixture_shard(0..4).unwrap();
         let v1: Vec<UnitRecord> = units
             .into_iter()
-            .filter(|u| u.key.format == Format::V1)
+            .filter(|u| u.key.setting.format == Format::V1)
             .collect();
         let close = |a: Option<f64>, b: f64| {
             let a = a.unwrap();

@@ -92,7 +92,7 @@ pub fn group_mrds(units: &[UnitRecord], normalizer: Normalizer) -> Vec<GroupMrd>
             .or_default()
             .entry(unit.key.sample.as_str())
             .or_default();
-        match unit.key.scenario {
+        match unit.key.setting.scenario {
             Scenario::EnEn => sample.en = Some(unit),
             Scenario::EnX => sample.x.push(unit),
             Scenario::XX => {}
@@ -142,7 +142,7 @@ fn lang_means(members: &[&SampleUnits]) -> Vec<LangMrd> {
     for s in members {
         for unit in s.en.iter().chain(&s.x) {
             let Some(mrd) = &unit.mrd else { continue };
-            let (units, means) = sums.entry(unit.key.lang).or_default();
+            let (units, means) = sums.entry(unit.key.setting.lang).or_default();
             *units += 1;
             for (mean, part) in means.iter_mut().zip(PARTS) {
                 if let Some(depth) = mrd.get(part) {

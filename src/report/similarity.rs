@@ -51,7 +51,11 @@ pub fn similarity_series(units: &[UnitRecord], pools: &PoolFile) -> Result<Vec<S
         let Some(sim) = &unit.similarity else {
             continue;
         };
-        let key = (RowKey::of(unit), unit.key.scenario, unit.key.lang);
+        let key = (
+            RowKey::of(unit),
+            unit.key.setting.scenario,
+            unit.key.setting.lang,
+        );
         let entry = sums.entry(key).or_insert_with(|| Sums {
             samples: 0,
             sum: sim.map(|_, v| vec![0.0; v.len()]),

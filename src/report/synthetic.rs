@@ -13,6 +13,7 @@ use crate::batch::{
     Analyses, PoolFile, PoolKey, ResultLine, RunHeader, RunSettings, UnitKey, UnitRecord,
     RESULTS_VERSION,
 };
+use crate::data::prompt::Setting;
 use crate::data::prompt::{Format, Part, Scenario};
 use crate::data::Lang;
 use crate::eval::gen_error::{GenerationError, GenerationLabel, Judge};
@@ -95,10 +96,12 @@ fn unit(s: Spec) -> UnitRecord {
         key: UnitKey {
             model: s.model.into(),
             sample: sample_id(s.sample),
-            scenario: s.scenario,
-            lang: s.lang,
-            shots: s.shots,
-            format: s.format,
+            setting: Setting {
+                scenario: s.scenario,
+                lang: s.lang,
+                shots: s.shots,
+                format: s.format,
+            },
             target: TargetMode::Step,
         },
         index: s.sample,

@@ -72,10 +72,10 @@ pub fn app_with_trace(data: Arc<Dataset>, trace: SampleTrace) -> App {
         }],
     ));
     if let Some(prompt) = &trace.prompt {
-        app.core.selection.scenario = prompt.options.scenario;
-        app.core.selection.lang = prompt.options.lang;
-        app.core.selection.shots = prompt.options.shots;
-        app.core.selection.format = prompt.options.format;
+        app.core.selection.setting.scenario = prompt.options.scenario;
+        app.core.selection.setting.lang = prompt.options.lang;
+        app.core.selection.setting.shots = prompt.options.shots;
+        app.core.selection.setting.format = prompt.options.format;
         if let Some(i) = app.core.data.position_of(&prompt.sample_id) {
             app.core.selection.sample = i;
         }
@@ -181,7 +181,9 @@ pub fn next_sample_latency(
     };
     let selection = format!(
         "{} {} {}-shot",
-        app.core.selection.scenario, app.core.selection.lang, app.core.selection.shots
+        app.core.selection.setting.scenario,
+        app.core.selection.setting.lang,
+        app.core.selection.setting.shots
     );
     let submit = |app: &mut App, effects: Vec<Effect>| {
         for effect in effects {

@@ -119,6 +119,33 @@ impl FromStr for Format {
     }
 }
 
+/// A prompt setting of the paper: scenario, language x, demonstrations and format. One type
+/// for every place that names a setting (prompt options, the explorer's selection, trace and
+/// unit keys, bookmarks); written flattened, so files keep the four fields side by side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Setting {
+    pub scenario: Scenario,
+    /// Language x; ignored in en-en.
+    pub lang: Lang,
+    /// Number of demonstrations: 0 or 2, the paper's settings.
+    #[serde(default)]
+    pub shots: u8,
+    #[serde(default)]
+    pub format: Format,
+}
+
+impl Default for Setting {
+    /// The paper's main setting: en-x, 0-shot, v1; German as the first non-English language.
+    fn default() -> Self {
+        Setting {
+            scenario: Scenario::EnX,
+            lang: Lang::De,
+            shots: 0,
+            format: Format::V1,
+        }
+    }
+}
+
 /// Everything that shapes one prompt besides the sample and the chat template.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromptOptions {

@@ -160,8 +160,7 @@ pub fn estimate_bytes(trace: &SampleTrace) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::prompt::{Format, Scenario};
-    use crate::data::Lang;
+    use crate::data::prompt::Setting;
     use crate::eval::gen_error::classify_by_rules;
     use crate::explorer::worker::job::Slot;
     use crate::model::generate::{GenTimings, Generation, StopReason};
@@ -171,10 +170,7 @@ mod tests {
         TraceKey {
             slot: Slot::Primary,
             sample,
-            scenario: Scenario::EnX,
-            lang: Lang::De,
-            shots: 0,
-            format: Format::V1,
+            setting: Setting::default(),
             target: None,
         }
     }

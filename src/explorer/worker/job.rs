@@ -1,8 +1,8 @@
 //! What the worker is asked to do and what it reports: trace keys, jobs and events.
 
 use crate::attribution::relevance::TargetMode;
-use crate::data::prompt::{Format, PromptOptions, Scenario};
-use crate::data::Lang;
+use crate::data::prompt::PromptOptions;
+use crate::data::prompt::Setting;
 use crate::model::generate::GenStep;
 use crate::pipeline::{ModelIdentity, SampleTrace, Stage, TraceOptions};
 use serde::{Deserialize, Serialize};
@@ -52,10 +52,8 @@ pub struct TraceKey {
     pub slot: Slot,
     /// Index into the dataset.
     pub sample: usize,
-    pub scenario: Scenario,
-    pub lang: Lang,
-    pub shots: u8,
-    pub format: Format,
+    #[serde(flatten)]
+    pub setting: Setting,
     /// What relevance explains; None when relevance is off (MRDs depend on it).
     pub target: Option<TargetMode>,
 }
@@ -65,7 +63,12 @@ impl fmt::Display for TraceKey {
         write!(
             f,
             "{} · #{} · {} {} · {}-shot {}",
-            self.slot, self.sample, self.scenario, self.lang, self.shots, self.format
+            self.slot,
+            self.sample,
+            self.setting.scenario,
+            self.setting.lang,
+            self.setting.shots,
+            self.setting.format
         )?;
         match self.target {
             Some(t) => write!(f, " · {t}"),
@@ -88,10 +91,12 @@ impl TraceJob {
         let key = TraceKey {
             slot,
             sample,
-            scenario: prompt.scenario,
-            lang: prompt.lang,
-            shots: prompt.shots,
-            format: prompt.format,
+            setting: Setting {
+                scenario: prompt.scenario,
+                lang: prompt.lang,
+                shots: prompt.shots,
+                format: prompt.format,
+            },
             target: options.relevance.as_ref().map(|r| r.target),
         };
         TraceJob {

@@ -197,11 +197,11 @@ fn options_cycle_and_change_the_key() {
     let mut app = app(1);
     let before = app.core.key(Slot::Primary);
     update(&mut app, Action::NextScenario);
-    assert_eq!(app.core.selection.scenario, Scenario::XX);
+    assert_eq!(app.core.selection.setting.scenario, Scenario::XX);
     update(&mut app, Action::NextScenario);
-    assert_eq!(app.core.selection.scenario, Scenario::EnEn);
+    assert_eq!(app.core.selection.setting.scenario, Scenario::EnEn);
     assert_eq!(
-        app.core.key(Slot::Primary).lang,
+        app.core.key(Slot::Primary).setting.lang,
         Lang::En,
         "en-en keys ignore the tab"
     );
@@ -210,8 +210,8 @@ fn options_cycle_and_change_the_key() {
     update(&mut app, Action::ToggleFormat);
     update(&mut app, Action::ToggleTarget);
     let after = app.core.key(Slot::Primary);
-    assert_eq!(after.shots, 2);
-    assert_eq!(after.format, Format::V2);
+    assert_eq!(after.setting.shots, 2);
+    assert_eq!(after.setting.format, Format::V2);
     assert_eq!(after.target, Some(TargetMode::Sequence));
     assert_ne!(before, after);
 }
@@ -223,9 +223,9 @@ fn languages_and_samples_wrap_around() {
     assert_eq!(app.core.selection.sample, app.core.data.len() - 1);
     let langs = app.core.x_langs();
     update(&mut app, Action::PrevLang);
-    assert_eq!(app.core.selection.lang, *langs.last().unwrap());
+    assert_eq!(app.core.selection.setting.lang, *langs.last().unwrap());
     update(&mut app, Action::NextLang);
-    assert_eq!(app.core.selection.lang, langs[0]);
+    assert_eq!(app.core.selection.setting.lang, langs[0]);
 }
 
 #[test]
@@ -370,7 +370,7 @@ fn a_click_on_a_language_tab_selects_it_and_the_wheel_scrolls() {
         &at(MouseEventKind::Down(MouseButton::Left), 12, 1),
         &regions,
     );
-    assert_eq!(app.core.selection.lang, Lang::Zh);
+    assert_eq!(app.core.selection.setting.lang, Lang::Zh);
     mouse(
         &mut app,
         &at(MouseEventKind::Down(MouseButton::Left), 5, 10),
@@ -387,7 +387,7 @@ fn a_click_on_a_language_tab_selects_it_and_the_wheel_scrolls() {
         &at(MouseEventKind::Down(MouseButton::Left), 12, 1),
         &regions,
     );
-    assert_eq!(app.core.selection.lang, Lang::Zh);
+    assert_eq!(app.core.selection.setting.lang, Lang::Zh);
 }
 
 #[test]

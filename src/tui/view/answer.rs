@@ -58,7 +58,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
 
 /// Gold answers of the selection, from the data set (before the trace brings its own).
 fn gold_lines(app: &App) -> Vec<Line<'static>> {
-    let langs = app.core.selection.scenario.langs(app.core.selection.lang);
+    let langs = app
+        .core
+        .selection
+        .setting
+        .scenario
+        .langs(app.core.selection.setting.lang);
     let golds: Vec<String> = app
         .core
         .data

@@ -168,7 +168,7 @@ fn selection_line(app: &App, area: Rect) -> (Line<'static>, Vec<(Rect, Lang)>) {
     push(
         &mut spans,
         Span::styled(
-            format!(" {} ", sel.scenario),
+            format!(" {} ", sel.setting.scenario),
             Style::new()
                 .fg(ratatui::style::Color::Black)
                 .bg(theme::ACCENT)
@@ -178,8 +178,8 @@ fn selection_line(app: &App, area: Rect) -> (Line<'static>, Vec<(Rect, Lang)>) {
     push(&mut spans, Span::raw(" "));
     let mut tabs = Vec::new();
     for lang in app.core.x_langs() {
-        let selected = lang == sel.lang;
-        let in_use = sel.scenario != Scenario::EnEn;
+        let selected = lang == sel.setting.lang;
+        let in_use = sel.setting.scenario != Scenario::EnEn;
         let style = match (selected, in_use) {
             (true, true) => Style::new()
                 .fg(theme::ACCENT)
@@ -196,8 +196,8 @@ fn selection_line(app: &App, area: Rect) -> (Line<'static>, Vec<(Rect, Lang)>) {
     push(&mut spans, Span::styled(" │ ", theme::dim()));
     let options = format!(
         "{}-shot · {} · target {} · layer {}",
-        sel.shots,
-        sel.format,
+        sel.setting.shots,
+        sel.setting.format,
         sel.target.name(),
         app.core.layer
     );
@@ -233,7 +233,7 @@ fn jobs_text(app: &App, slot: Slot) -> Option<String> {
         "{} {who}{stage} #{} {} {:.1}s",
         spinner(app.tick),
         live.key.sample,
-        live.key.lang.code(),
+        live.key.setting.lang.code(),
         app.seconds_since(live.since)
     ))
 }

@@ -105,7 +105,7 @@ fn ratio_line(app: &App, sim: &crate::similarity::SampleSimilarity) -> String {
             };
             format!(
                 "S(en,{}) @L{}: q {} · ctx {} · last {} ({} reference samples)",
-                app.core.selection.lang.code(),
+                app.core.selection.setting.lang.code(),
                 app.core.layer,
                 at(SimPart::Question),
                 at(SimPart::Context),
@@ -115,7 +115,7 @@ fn ratio_line(app: &App, sim: &crate::similarity::SampleSimilarity) -> String {
         }
         None => format!(
             "S(en,x) needs 2 other samples of {} in the pool ({} so far)",
-            app.core.selection.lang.code(),
+            app.core.selection.setting.lang.code(),
             sim.reference_samples
         ),
     }
@@ -293,13 +293,13 @@ pub fn similarity(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         format!(
             " Similarity en vs {} · per layer ",
-            app.core.selection.lang.code()
+            app.core.selection.setting.lang.code()
         )
     };
     let block = pane_block(title, app.focus == Pane::Similarity);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if app.core.selection.scenario == crate::data::prompt::Scenario::EnEn {
+    if app.core.selection.setting.scenario == crate::data::prompt::Scenario::EnEn {
         frame.render_widget(
             Paragraph::new(Span::styled(
                 "en-en is the reference itself: pick en-x or x-x (s) to compare languages",

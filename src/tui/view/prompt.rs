@@ -120,7 +120,12 @@ fn sample_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let Some(sample) = app.core.data.get(app.core.selection.sample) else {
         return Vec::new();
     };
-    let langs = app.core.selection.scenario.langs(app.core.selection.lang);
+    let langs = app
+        .core
+        .selection
+        .setting
+        .scenario
+        .langs(app.core.selection.setting.lang);
     let mut lines = Vec::new();
     let mut section = |label: &str, part: Part, text: &str, gold: Option<(usize, usize)>| {
         lines.push(Line::from(Span::styled(
@@ -161,7 +166,7 @@ fn sample_lines(app: &App, width: u16) -> Vec<Line<'static>> {
             None,
         );
     }
-    if app.core.selection.scenario != Scenario::EnEn || langs.answer != langs.question {
+    if app.core.selection.setting.scenario != Scenario::EnEn || langs.answer != langs.question {
         if let Some(entry) = sample.entry(langs.answer) {
             let golds: Vec<&str> = entry.answers.iter().map(|a| a.text.as_str()).collect();
             lines.push(Line::from(vec![

@@ -33,7 +33,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         .unwrap_or_default();
     let title = format!(
         " Language sweep · #{} · {} · {} ",
-        app.core.selection.sample, app.core.selection.scenario, model
+        app.core.selection.sample, app.core.selection.setting.scenario, model
     );
     let header = Row::new(
         [
@@ -55,7 +55,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         .into_iter()
         .map(|lang| {
             let key = app.core.key_for(slot, lang);
-            let selected = lang == app.core.selection.lang;
+            let selected = lang == app.core.selection.setting.lang;
             let code = Cell::from(lang.code()).style(if selected {
                 Style::new().fg(theme::ACCENT).add_modifier(Modifier::BOLD)
             } else {
