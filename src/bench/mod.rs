@@ -1,7 +1,7 @@
 //! The bench engine: speed and memory of the engine on a random-weight model with real
 //! dimensions (or any model), optionally side by side with transformers on the same folder
-//! and tokens; also the report's speed and the latency of a cancel. `xmrc-lens bench`
-//! (`cli::bench`) parses the arguments and prints what these return.
+//! and tokens; also the latency of a cancel (the report's speed is `report::bench`).
+//! `xmrc-lens bench` (`cli::bench`) parses the arguments and prints what these return.
 //!
 //! The model is built once per preset/dtype/seed under a cache folder (see
 //! [`crate::synth::model`]); the prompt is a 2-shot XQuAD prompt made by the project's prompt
@@ -15,7 +15,6 @@ pub mod memory;
 pub mod model;
 pub mod peer;
 pub mod prompt;
-pub mod report;
 pub mod speed;
 pub mod table;
 

@@ -109,7 +109,7 @@ pub struct BenchArgs {
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(lines) = args.report {
-        let report = bench::report::report_bench(lines, args.seed, args.json_only)?;
+        let report = crate::report::bench::run(lines, args.seed, args.json_only)?;
         return write_out(&format!("{report}\n"));
     }
     if args.ui {

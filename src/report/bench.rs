@@ -1,13 +1,14 @@
-//! Speed of `xmrc-lens report` on synthetic unit lines written to a temporary folder.
+//! `bench --report`: the speed of `xmrc-lens report` on synthetic unit lines written to a
+//! temporary folder (it lives with the report, above the bench engine's layer).
 
-use super::progress;
+use crate::bench::progress;
 use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
 use std::time::Instant;
 
 /// `--report N`: loading, aggregation and writing of `report` on `lines` synthetic lines,
 /// with and without plots; progress is logged unless `json_only`.
-pub fn report_bench(lines: usize, seed: u64, json_only: bool) -> Result<Value> {
+pub fn run(lines: usize, seed: u64, json_only: bool) -> Result<Value> {
     use crate::report::{self, merge, synthetic, ReportOptions};
     let dir = tempfile::tempdir().context("creating a temporary folder")?;
     progress(&format!("writing {lines} synthetic unit lines"));
