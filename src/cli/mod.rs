@@ -2,7 +2,6 @@
 
 mod analysis_args;
 mod bench;
-mod bench_cancel;
 pub(crate) mod data_args;
 mod eval;
 pub mod explore;

@@ -3,9 +3,10 @@
 //! [`merge`] reads the shards and adds them up, [`aggregate`], [`mrd_groups`] and
 //! [`similarity`] count, [`tables`] lays the counts out in the paper's shapes, [`plots`] draws
 //! Figures 3-6, [`paper`] sets the paper's published figures beside ours. [`synthetic`] makes
-//! seeded results files for tests and the benchmark.
+//! seeded results files for tests and the benchmark; [`bench`] times the report on them.
 
 pub mod aggregate;
+pub mod bench;
 pub mod merge;
 pub mod mrd_groups;
 pub mod paper;
