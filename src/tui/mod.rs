@@ -35,8 +35,9 @@ const TICK: Duration = Duration::from_millis(120);
 pub enum Event {
     Term(TermEvent),
     Tick,
-    /// From the explorer's helpers: the worker, the start-up threads, the session writer.
-    Explorer(explorer::Event),
+    /// From the explorer's helpers: the worker, the start-up threads, the session writer
+    /// (boxed: a worker event is far larger than a key press).
+    Explorer(Box<explorer::Event>),
     /// SIGTERM, SIGINT, SIGHUP or SIGQUIT arrived (its name): leave the terminal as found.
     Signal(&'static str),
 }
@@ -122,7 +123,7 @@ impl Runtime {
     /// Begins start-up; the explorer's events go to `tx`.
     pub fn start(launch: Launch, session: Option<Session>, tx: &Sender<Event>) -> Runtime {
         let tx = tx.clone();
-        let emit: Emit = Arc::new(move |event| tx.send(Event::Explorer(event)).is_ok());
+        let emit: Emit = Arc::new(move |event| tx.send(Event::Explorer(Box::new(event))).is_ok());
         let (startup, core, effects) = StartUp::begin(launch, session);
         let mut runtime = Runtime {
             app: App::new(core),
@@ -196,7 +197,7 @@ impl Runtime {
                 }
                 return self.app.core.busy();
             }
-            Event::Explorer(event) => self.startup.handle(&mut self.app.core, event),
+            Event::Explorer(event) => self.startup.handle(&mut self.app.core, *event),
         };
         self.driver.run(effects);
         true
