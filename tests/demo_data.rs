@@ -8,6 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use xmrc_lens::data::loader::{load_dir, LoadOptions};
+use xmrc_lens::data::prompt::Setting;
 use xmrc_lens::data::prompt::{build_prompt, PromptOptions, Scenario};
 use xmrc_lens::data::source::{load, DataSource};
 use xmrc_lens::data::{Dataset, Lang};
@@ -130,9 +131,12 @@ fn every_sample_builds_two_shot_prompts_with_demos_from_other_articles() {
         for lang in Lang::ALL {
             for (index, sample) in data.samples.iter().enumerate() {
                 let opts = PromptOptions {
-                    scenario,
-                    lang,
-                    shots: 2,
+                    setting: Setting {
+                        scenario,
+                        lang,
+                        shots: 2,
+                        ..Setting::default()
+                    },
                     ..PromptOptions::default()
                 };
                 let prompt = build_prompt(&data, index, &opts, None)

@@ -42,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use xmrc_lens::attribution::mrd::{part_mrd, token_mrd, MrdOptions};
 use xmrc_lens::attribution::relevance::{attribute, Relevance, RelevanceOptions, TargetMode};
+use xmrc_lens::data::prompt::Setting;
 use xmrc_lens::hf::tokenizer::Tokenizer;
 use xmrc_lens::model::chat_mode::ChatMode;
 use xmrc_lens::model::config::ModelConfig;
@@ -969,10 +970,12 @@ fn part_mrds(
         })
         .as_ref()?;
     let opts = PromptOptions {
-        scenario: p["scenario"].as_str()?.parse().ok()?,
-        lang: p["lang"].as_str()?.parse().ok()?,
-        shots: p["shots"].as_u64()? as u8,
-        format: p["format"].as_str()?.parse().ok()?,
+        setting: Setting {
+            scenario: p["scenario"].as_str()?.parse().ok()?,
+            lang: p["lang"].as_str()?.parse().ok()?,
+            shots: p["shots"].as_u64()? as u8,
+            format: p["format"].as_str()?.parse().ok()?,
+        },
         ..PromptOptions::default()
     };
     let index = p["sample"].as_u64()? as usize;

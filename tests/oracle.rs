@@ -18,6 +18,7 @@ use xmrc_lens::attribution::oracle::{
 };
 use xmrc_lens::attribution::sentences::split_sentences;
 use xmrc_lens::data::loader::{load_dir, LoadOptions, DATA_DIR_ENV};
+use xmrc_lens::data::prompt::Setting;
 use xmrc_lens::data::prompt::{
     build_prompt, tokenize_prompt, Part, Prompt, PromptOptions, PromptToken, Scenario,
 };
@@ -399,9 +400,12 @@ fn real_prompt(
     shots: u8,
 ) -> (Prompt, Vec<PromptToken>, Vec<u32>) {
     let options = PromptOptions {
-        scenario: Scenario::EnEn,
-        lang: Lang::En,
-        shots,
+        setting: Setting {
+            scenario: Scenario::EnEn,
+            lang: Lang::En,
+            shots,
+            ..Setting::default()
+        },
         ..PromptOptions::default()
     };
     let prompt = build_prompt(data, index, &options, None).unwrap();

@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
+use xmrc_lens::data::prompt::Setting;
 use xmrc_lens::data::prompt::{
     build_prompt, tokenize_prompt, Format, Part, Prompt, PromptOptions, Scenario,
 };
@@ -283,10 +284,12 @@ fn big_dataset(articles: usize, per_article: usize) -> Dataset {
 
 fn opts(scenario: Scenario, lang: Lang, shots: u8, format: Format) -> PromptOptions {
     PromptOptions {
-        scenario,
-        lang,
-        shots,
-        format,
+        setting: Setting {
+            scenario,
+            lang,
+            shots,
+            format,
+        },
         ..PromptOptions::default()
     }
 }
@@ -360,7 +363,10 @@ fn raw_layout_snapshots() {
     let data = dataset();
     for o in all_layouts(Lang::De) {
         let p = build_prompt(&data, 0, &o, None).unwrap();
-        let name = format!("raw_{}_{}shot_{}", o.scenario, o.shots, o.format);
+        let name = format!(
+            "raw_{}_{}shot_{}",
+            o.setting.scenario, o.setting.shots, o.setting.format
+        );
         let shown = format!("demos: {:?}\n\n{}", p.demo_ids, p.annotated());
         insta::assert_snapshot!(name, shown);
     }
@@ -543,7 +549,10 @@ fn demos_come_from_two_other_articles_and_are_the_same_for_every_language_and_sc
         let test_article = data.samples[index].article;
         let mut seen = BTreeSet::new();
         for lang in [Lang::De, Lang::Zh] {
-            for o in all_layouts(lang).into_iter().filter(|o| o.shots == 2) {
+            for o in all_layouts(lang)
+                .into_iter()
+                .filter(|o| o.setting.shots == 2)
+            {
                 let p = build_prompt(&data, index, &o, None).unwrap();
                 assert_eq!(p.demo_ids.len(), 2);
                 let articles: Vec<usize> = p
@@ -888,10 +897,12 @@ fn any_options() -> impl Strategy<Value = (PromptOptions, usize)> {
             |(scenario, lang, shots, format, seed, answer_cue, system, index)| {
                 (
                     PromptOptions {
-                        scenario,
-                        lang,
-                        shots,
-                        format,
+                        setting: Setting {
+                            scenario,
+                            lang,
+                            shots,
+                            format,
+                        },
                         seed,
                         answer_cue,
                         system,

@@ -25,6 +25,7 @@ use serde_json::Value;
 use std::path::Path;
 use xmrc_lens::attribution::relevance::{attribute, RelevanceOptions};
 use xmrc_lens::data::loader::LoadOptions;
+use xmrc_lens::data::prompt::Setting;
 use xmrc_lens::data::prompt::{build_prompt, tokenize_prompt, PromptOptions};
 use xmrc_lens::data::source::{load, DataSource};
 use xmrc_lens::model::chat_mode::ChatMode;
@@ -111,10 +112,12 @@ fn chat_template_and_tokens_match_transformers() {
         // The same prompt built by the project from XQuAD, when the data are here.
         let Some(data) = &data else { continue };
         let opts = PromptOptions {
-            scenario: p["scenario"].as_str().unwrap().parse().unwrap(),
-            lang: p["lang"].as_str().unwrap().parse().unwrap(),
-            shots: p["shots"].as_u64().unwrap() as u8,
-            format: p["format"].as_str().unwrap().parse().unwrap(),
+            setting: Setting {
+                scenario: p["scenario"].as_str().unwrap().parse().unwrap(),
+                lang: p["lang"].as_str().unwrap().parse().unwrap(),
+                shots: p["shots"].as_u64().unwrap() as u8,
+                format: p["format"].as_str().unwrap().parse().unwrap(),
+            },
             ..PromptOptions::default()
         };
         let index = p["sample"].as_u64().unwrap() as usize;

@@ -114,9 +114,9 @@ fn the_gold_span_stands_out_in_a_real_trace() {
     let mut app = common::started_app(&[&source], data).0;
     app.frozen_clock = true;
     app.core.selection.sample = SAMPLE.parse().unwrap();
-    app.core.selection.setting.scenario = prompt.options.scenario;
-    app.core.selection.setting.shots = prompt.options.shots;
-    app.core.selection.setting.format = prompt.options.format;
+    app.core.selection.setting.scenario = prompt.options.setting.scenario;
+    app.core.selection.setting.shots = prompt.options.setting.shots;
+    app.core.selection.setting.format = prompt.options.setting.format;
     reducer::worker_event(
         &mut app.core,
         WorkerEvent::ModelLoaded {

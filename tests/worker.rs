@@ -9,6 +9,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use xmrc_lens::data::loader::{load_dir, LoadOptions};
+use xmrc_lens::data::prompt::Setting;
 use xmrc_lens::data::prompt::{PromptOptions, Scenario};
 use xmrc_lens::data::{Dataset, Lang};
 use xmrc_lens::explorer::worker::{Slot, SlotStatus, TraceJob, TraceKey, Worker, WorkerEvent};
@@ -36,8 +37,11 @@ fn spec() -> ModelSpec {
 
 fn prompt(lang: Lang) -> PromptOptions {
     PromptOptions {
-        scenario: Scenario::EnX,
-        lang,
+        setting: Setting {
+            scenario: Scenario::EnX,
+            lang,
+            ..Setting::default()
+        },
         ..PromptOptions::default()
     }
 }

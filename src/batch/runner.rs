@@ -351,10 +351,7 @@ fn generate_chunk(
 /// The prompt of a unit.
 pub fn prompt_options(base: &PromptBase, key: &crate::batch::UnitKey) -> PromptOptions {
     PromptOptions {
-        scenario: key.setting.scenario,
-        lang: key.setting.lang,
-        shots: key.setting.shots,
-        format: key.setting.format,
+        setting: key.setting,
         seed: base.seed,
         answer_cue: base.answer_cue,
         system: base.system.clone(),

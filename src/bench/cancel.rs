@@ -7,6 +7,7 @@
 //! oracle starts and times the return.
 
 use crate::attribution::oracle::OracleOptions;
+use crate::data::prompt::Setting;
 use crate::data::prompt::{Format, PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
 use crate::model::load::LoadedModel;
@@ -105,10 +106,12 @@ fn cancel_once(
         data,
         index: 0,
         options: PromptOptions {
-            scenario: Scenario::EnX,
-            lang: Lang::De,
-            shots: 2,
-            format: Format::V1,
+            setting: Setting {
+                scenario: Scenario::EnX,
+                lang: Lang::De,
+                shots: 2,
+                format: Format::V1,
+            },
             ..PromptOptions::default()
         },
     };

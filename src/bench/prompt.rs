@@ -2,6 +2,7 @@
 //! tokenizer, cut or repeated to an exact length so every implementation runs the same ids.
 
 use crate::data::loader::{self, align, parse_squad, IdPolicy, LangRecords, LoadOptions};
+use crate::data::prompt::Setting;
 use crate::data::prompt::{build_prompt, tokenize_prompt, Format, PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
 use crate::hf::tokenizer::Tokenizer;
@@ -51,10 +52,12 @@ pub fn prompt_ids(
 ) -> Result<(Vec<u32>, usize)> {
     let data = prompt_data(data)?;
     let opts = PromptOptions {
-        scenario: Scenario::EnX,
-        lang: Lang::De,
-        shots: 2,
-        format: Format::V1,
+        setting: Setting {
+            scenario: Scenario::EnX,
+            lang: Lang::De,
+            shots: 2,
+            format: Format::V1,
+        },
         seed: 0,
         answer_cue: None,
         system: None,

@@ -5,6 +5,7 @@
 use super::write_out;
 use crate::bench::{self, BenchModel, PeerAttention, SpeedBench, Workload};
 use crate::data::loader::{self, LoadOptions};
+use crate::data::prompt::Setting;
 use crate::data::prompt::{PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
 use crate::model::device::{cpu_threads, DTypeChoice, DeviceChoice};
@@ -335,9 +336,12 @@ fn ui_trace_now(args: &BenchArgs, data: &Dataset) -> Result<crate::pipeline::Sam
         data,
         index: 0,
         options: PromptOptions {
-            scenario: Scenario::EnX,
-            lang: Lang::De,
-            shots: 2,
+            setting: Setting {
+                scenario: Scenario::EnX,
+                lang: Lang::De,
+                shots: 2,
+                ..Setting::default()
+            },
             ..PromptOptions::default()
         },
     };

@@ -118,7 +118,7 @@ fn ask_sample(model: &LoadedModel, which: &SampleArgs) -> Result<Asked> {
     Ok(Asked {
         label: format!(
             "sample {} · {} · {} shots",
-            prompt.sample_id, prompt.options.scenario, prompt.options.shots
+            prompt.sample_id, prompt.options.setting.scenario, prompt.options.setting.shots
         ),
         ids,
         gold: prompt.gold.iter().map(|a| a.text.clone()).collect(),

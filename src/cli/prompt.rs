@@ -120,9 +120,9 @@ pub fn annotated(prompt: &Prompt, colour: bool) -> String {
     let mut out = format!(
         "# sample {} · {} · {} shots · {} · answer in {}{}\n",
         prompt.sample_id,
-        prompt.options.scenario,
-        prompt.options.shots,
-        prompt.options.format,
+        prompt.options.setting.scenario,
+        prompt.options.setting.shots,
+        prompt.options.setting.format,
         prompt.answer_lang.english_name(),
         if prompt.chat {
             " · chat template"

@@ -2,6 +2,7 @@
 
 use super::data_args::DataArgs;
 use crate::batch::runner::PromptBase;
+use crate::data::prompt::Setting;
 use crate::data::prompt::{Format, PromptOptions, Scenario};
 use crate::data::request::find_sample;
 use crate::data::{Dataset, Lang};
@@ -62,10 +63,12 @@ impl SampleArgs {
     pub fn options(&self) -> PromptOptions {
         let base = self.extra.base();
         PromptOptions {
-            scenario: self.scenario,
-            lang: self.lang,
-            shots: self.shots,
-            format: self.format,
+            setting: Setting {
+                scenario: self.scenario,
+                lang: self.lang,
+                shots: self.shots,
+                format: self.format,
+            },
             seed: base.seed,
             answer_cue: base.answer_cue,
             system: base.system,

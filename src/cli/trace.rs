@@ -145,7 +145,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         if n > 0 {
             say(&format!(
                 "reference pool: {n} other samples in {}",
-                prompt_options.lang
+                prompt_options.setting.lang
             ));
             let added = prefill_pool(
                 &model,

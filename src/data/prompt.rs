@@ -101,26 +101,31 @@ pub fn build_prompt(
             data.len()
         );
     };
-    let langs = opts.scenario.langs(opts.lang);
+    let langs = opts.setting.scenario.langs(opts.setting.lang);
     let context_entry = entry(sample, langs.context)?;
     let question_entry = entry(sample, langs.question)?;
     check_gold(sample, langs.answer, context_entry)?;
 
-    let demo_indices = demos::choose_demos(data, sample_index, usize::from(opts.shots), opts.seed)
-        .with_context(|| format!("cannot build a {}-shot prompt", opts.shots))?;
+    let demo_indices = demos::choose_demos(
+        data,
+        sample_index,
+        usize::from(opts.setting.shots),
+        opts.seed,
+    )
+    .with_context(|| format!("cannot build a {}-shot prompt", opts.setting.shots))?;
     let demo_samples: Vec<&Sample> = demo_indices.iter().filter_map(|&i| data.get(i)).collect();
     let demos = demo_samples
         .iter()
         .map(|s| demo_text(s, langs))
         .collect::<Result<Vec<_>>>()?;
 
-    let task = wording::task_description(opts.format, opts.wording_lang())?;
+    let task = wording::task_description(opts.setting.format, opts.wording_lang())?;
     let Body {
         text: body,
         context,
         question,
     } = lay_out(&BodyInput {
-        format: opts.format,
+        format: opts.setting.format,
         task: &task,
         demos: &demos,
         context: &context_entry.context,

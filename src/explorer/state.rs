@@ -226,10 +226,10 @@ impl Explorer {
     /// The prompt options of the current selection, or of `lang` instead.
     pub fn prompt_options_for(&self, lang: Lang) -> PromptOptions {
         PromptOptions {
-            scenario: self.selection.setting.scenario,
-            lang,
-            shots: self.selection.setting.shots,
-            format: self.selection.setting.format,
+            setting: Setting {
+                lang,
+                ..self.selection.setting
+            },
             ..self.prompt_base.clone()
         }
     }

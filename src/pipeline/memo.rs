@@ -3,6 +3,7 @@
 
 use super::run::check_cancel;
 use super::states::prompt_summary;
+use crate::data::prompt::Setting;
 use crate::data::prompt::{PromptOptions, Scenario};
 use crate::data::{Dataset, Lang};
 use crate::model::LoadedModel;
@@ -14,7 +15,10 @@ use std::sync::atomic::AtomicBool;
 /// The options of a sample's en-en run: `options` with the scenario set to en-en.
 pub fn en_en_options(options: &PromptOptions) -> PromptOptions {
     PromptOptions {
-        scenario: Scenario::EnEn,
+        setting: Setting {
+            scenario: Scenario::EnEn,
+            ..options.setting
+        },
         ..options.clone()
     }
 }
@@ -50,7 +54,10 @@ impl EnSummaryMemo {
     /// language of a sample then skips the extra en-en forward).
     fn key(options: &PromptOptions) -> PromptOptions {
         PromptOptions {
-            lang: Lang::En,
+            setting: Setting {
+                lang: Lang::En,
+                ..en_en_options(options).setting
+            },
             ..en_en_options(options)
         }
     }
@@ -121,9 +128,12 @@ mod tests {
 
     fn options(scenario: Scenario, lang: Lang, shots: u8) -> PromptOptions {
         PromptOptions {
-            scenario,
-            lang,
-            shots,
+            setting: Setting {
+                scenario,
+                lang,
+                shots,
+                ..Setting::default()
+            },
             ..PromptOptions::default()
         }
     }

@@ -82,7 +82,7 @@ pub fn prefill_pool(
         check_cancel(cancel)?;
         let summary = prompt_summary(model, data, index, options, cancel)?;
         let id = data.get(index).map(|s| s.id.as_str()).unwrap_or_default();
-        if pool.add(options.lang, id, &summary)? {
+        if pool.add(options.setting.lang, id, &summary)? {
             added += 1;
             progress(added);
         }

@@ -29,7 +29,7 @@ impl Run<'_, '_> {
         let t = Instant::now();
         self.stage(Stage::Similarity);
         let summary = pool_hidden_states(states, &trace.tokens)?;
-        if prompt_options.scenario != Scenario::EnEn {
+        if prompt_options.setting.scenario != Scenario::EnEn {
             let (model, cancel) = (self.ctx.model, self.ctx.cancel);
             let computed;
             let en: &HiddenSummary = match &mut self.ctx.en_hidden {
@@ -48,7 +48,7 @@ impl Run<'_, '_> {
                 .map(|s| s.id.clone())
                 .context("sample index out of range")?;
             let id = &id;
-            let lang = prompt_options.lang;
+            let lang = prompt_options.setting.lang;
             // A typed-in sample is compared with the pool but never joins it.
             let custom = data.get(*index).is_some_and(|s| s.custom);
             let view = match self.ctx.pool.as_deref_mut() {

@@ -72,10 +72,10 @@ pub fn app_with_trace(data: Arc<Dataset>, trace: SampleTrace) -> App {
         }],
     ));
     if let Some(prompt) = &trace.prompt {
-        app.core.selection.setting.scenario = prompt.options.scenario;
-        app.core.selection.setting.lang = prompt.options.lang;
-        app.core.selection.setting.shots = prompt.options.shots;
-        app.core.selection.setting.format = prompt.options.format;
+        app.core.selection.setting.scenario = prompt.options.setting.scenario;
+        app.core.selection.setting.lang = prompt.options.setting.lang;
+        app.core.selection.setting.shots = prompt.options.setting.shots;
+        app.core.selection.setting.format = prompt.options.setting.format;
         if let Some(i) = app.core.data.position_of(&prompt.sample_id) {
             app.core.selection.sample = i;
         }

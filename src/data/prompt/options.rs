@@ -149,12 +149,9 @@ impl Default for Setting {
 /// Everything that shapes one prompt besides the sample and the chat template.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromptOptions {
-    pub scenario: Scenario,
-    /// Language x; ignored in en-en.
-    pub lang: Lang,
-    /// Number of demonstrations: 0 or 2, the paper's settings.
-    pub shots: u8,
-    pub format: Format,
+    /// Scenario, language x (ignored in en-en), shots and format.
+    #[serde(flatten)]
+    pub setting: Setting,
     /// Seeds the choice of demonstrations.
     pub seed: u64,
     /// Whether to end with the `Answer:` cue; `None` = on for raw prompts, off for chat.
@@ -167,10 +164,7 @@ impl Default for PromptOptions {
     /// The paper's main setting: en-x, 0-shot, v1; German as the first non-English language.
     fn default() -> Self {
         Self {
-            scenario: Scenario::EnX,
-            lang: Lang::De,
-            shots: 0,
-            format: Format::V1,
+            setting: Setting::default(),
             seed: 0,
             answer_cue: None,
             system: None,
@@ -183,10 +177,10 @@ impl PromptOptions {
     pub const SHOTS: [u8; 2] = [0, 2];
 
     pub(crate) fn check(&self) -> Result<()> {
-        if !Self::SHOTS.contains(&self.shots) {
+        if !Self::SHOTS.contains(&self.setting.shots) {
             bail!(
                 "{} shots asked; prompts take 0 or 2 demonstrations (the paper's settings)",
-                self.shots
+                self.setting.shots
             );
         }
         Ok(())
@@ -199,7 +193,7 @@ impl PromptOptions {
 
     /// The language the task description asks the answer in.
     pub(crate) fn wording_lang(&self) -> Lang {
-        self.scenario.langs(self.lang).answer
+        self.setting.scenario.langs(self.setting.lang).answer
     }
 }
 
@@ -246,7 +240,10 @@ mod tests {
     fn only_zero_or_two_shots() {
         for shots in 0..=5u8 {
             let opts = PromptOptions {
-                shots,
+                setting: Setting {
+                    shots,
+                    ..Setting::default()
+                },
                 ..PromptOptions::default()
             };
             assert_eq!(opts.check().is_ok(), shots == 0 || shots == 2, "{shots}");

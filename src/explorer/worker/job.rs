@@ -91,12 +91,7 @@ impl TraceJob {
         let key = TraceKey {
             slot,
             sample,
-            setting: Setting {
-                scenario: prompt.scenario,
-                lang: prompt.lang,
-                shots: prompt.shots,
-                format: prompt.format,
-            },
+            setting: prompt.setting,
             target: options.relevance.as_ref().map(|r| r.target),
         };
         TraceJob {

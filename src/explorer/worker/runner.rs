@@ -176,11 +176,15 @@ fn run_job(
     let key = job.key();
     let prompt = job.prompt();
     let options = job.options();
-    let cross = prompt.scenario != Scenario::EnEn && options.similarity;
+    let cross = prompt.setting.scenario != Scenario::EnEn && options.similarity;
     let SlotMemo { pools, en_hidden } = memo;
     let pool = cross.then(|| {
         pools
-            .entry((prompt.scenario, prompt.shots, prompt.format))
+            .entry((
+                prompt.setting.scenario,
+                prompt.setting.shots,
+                prompt.setting.format,
+            ))
             .or_default()
     });
     let ctx = TraceContext {
