@@ -1,11 +1,22 @@
 //! xmrc-lens: how a large language model answers a reading-comprehension question asked in
 //! one language about a text in another.
 //!
-//! The engine modules (`hf`, `data`, `model`, `eval`, `synth`, `worker`) know nothing of the
-//! terminal; the command line (`cli`) and the explorer (`tui`) are two faces of the same
-//! engine. At the bottom, `hf` holds what `data` and `model` share (hub access, tokenizer,
-//! chat templates); `data` and `model` import it and not each other. `bench` measures the
-//! engine (speed, memory, transformers side by side) for `xmrc-lens bench`.
+//! The layers, bottom to top; a module imports only the layers below it (`tests/layering.rs`
+//! checks it, and that only the front ends name the terminal crates):
+//!
+//! 1. `atomic_file`, `hf`: whole-or-nothing writes; what data and model share from the
+//!    Hugging Face ecosystem (hub access and cache, tokenizer, chat templates);
+//! 2. `data`, `synth`: XQuAD, prompts and their settings, data requests, the demo set;
+//!    synthetic tokenizers, templates and models;
+//! 3. `eval`: text rules (extraction, normalisers, scores, languages, error labels);
+//! 4. `model`: sources, weights, the decoder, generation;
+//! 5. `attribution`, `similarity`: the instruments;
+//! 6. `pipeline`: one sample through every instrument, one function per stage;
+//! 7. `batch`, `bench`: evaluation runs and results files; the engine bench;
+//! 8. `report`: tables and plots over results files;
+//! 9. `explorer`: everything the explorer decides, with no terminal code;
+//! 10. `tui`: the terminal front end of the explorer;
+//! 11. `cli`: the subcommands (`explore` opens the `tui`).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod atomic_file;
