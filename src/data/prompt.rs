@@ -101,7 +101,7 @@ pub fn build_prompt(
             data.len()
         );
     };
-    let langs = opts.setting.scenario.langs(opts.setting.lang);
+    let langs = opts.setting.langs();
     let context_entry = entry(sample, langs.context)?;
     let question_entry = entry(sample, langs.question)?;
     check_gold(sample, langs.answer, context_entry)?;

@@ -146,6 +146,13 @@ impl Default for Setting {
     }
 }
 
+impl Setting {
+    /// The languages of the context, the question and the gold answers in this setting.
+    pub fn langs(&self) -> ScenarioLangs {
+        self.scenario.langs(self.lang)
+    }
+}
+
 /// Everything that shapes one prompt besides the sample and the chat template.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromptOptions {
@@ -193,7 +200,7 @@ impl PromptOptions {
 
     /// The language the task description asks the answer in.
     pub(crate) fn wording_lang(&self) -> Lang {
-        self.setting.scenario.langs(self.setting.lang).answer
+        self.setting.langs().answer
     }
 }
 

@@ -58,12 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
 
 /// Gold answers of the selection, from the data set (before the trace brings its own).
 fn gold_lines(app: &App) -> Vec<Line<'static>> {
-    let langs = app
-        .core
-        .selection
-        .setting
-        .scenario
-        .langs(app.core.selection.setting.lang);
+    let langs = app.core.selection.setting.langs();
     let golds: Vec<String> = app
         .core
         .data

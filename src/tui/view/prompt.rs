@@ -120,12 +120,7 @@ fn sample_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let Some(sample) = app.core.data.get(app.core.selection.sample) else {
         return Vec::new();
     };
-    let langs = app
-        .core
-        .selection
-        .setting
-        .scenario
-        .langs(app.core.selection.setting.lang);
+    let langs = app.core.selection.setting.langs();
     let mut lines = Vec::new();
     let mut section = |label: &str, part: Part, text: &str, gold: Option<(usize, usize)>| {
         lines.push(Line::from(Span::styled(
