@@ -5,7 +5,6 @@ use super::memo::EnSummaryMemo;
 use crate::model::decoder::KvCache;
 use crate::model::generate::Generation;
 use crate::model::LoadedModel;
-use crate::similarity::pool::HiddenSummary;
 use crate::similarity::reference::ReferencePool;
 use std::sync::atomic::AtomicBool;
 
@@ -31,8 +30,6 @@ pub struct TraceContext<'a> {
 pub enum EnHidden<'a> {
     /// Computed by the stage (one en-en forward).
     Compute,
-    /// Known already.
-    Given(&'a HiddenSummary),
     /// Looked up in (or computed once into) a memo when the stage runs, after the answer
     /// has streamed, so that the en-en forward never delays the first token. The explorer's
     /// worker and batch runs keep one memo across traces.

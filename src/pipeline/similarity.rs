@@ -33,7 +33,6 @@ impl Run<'_, '_> {
             let (model, cancel) = (self.ctx.model, self.ctx.cancel);
             let computed;
             let en: &HiddenSummary = match &mut self.ctx.en_hidden {
-                EnHidden::Given(en) => en,
                 EnHidden::Memo(memo) => {
                     memo.get_or_compute(model, data, *index, prompt_options, cancel)?
                 }
