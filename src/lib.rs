@@ -10,7 +10,7 @@
 //!    synthetic tokenizers, templates and models;
 //! 3. `eval`: text rules (extraction, normalisers, scores, languages, error labels);
 //! 4. `model`: sources, weights, the decoder, generation;
-//! 5. `attribution`, `similarity`: the instruments;
+//! 5. `attribution`, `similarity`, `lens`: the instruments;
 //! 6. `pipeline`: one sample through every instrument, one function per stage;
 //! 7. `batch`, `bench`: evaluation runs and results files; the engine bench;
 //! 8. `report`: tables and plots over results files;
@@ -28,6 +28,7 @@ pub mod data;
 pub mod eval;
 pub mod explorer;
 pub mod hf;
+pub mod lens;
 pub mod model;
 pub mod pipeline;
 pub mod report;

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     // Text rules (normalisation, extraction, scores, labels): no model.
     &["eval"],
     &["model"],
-    &["attribution", "similarity"],
+    &["attribution", "similarity", "lens"],
     &["pipeline"],
     &["batch", "bench"],
     &["report"],

@@ -356,8 +356,21 @@ fn files_are_written_and_well_formed() {
         "mrd_meta-llama-llama-3-1-8b-instruct_2shot_v1.svg",
         "similarity_meta-llama-llama-3-1-8b-instruct_2shot_v1.png",
         "similarity_meta-llama-llama-3-1-8b-instruct_2shot_v2_x-x.svg",
+        "lens.csv",
+        "lens_decisions.csv",
+        "lens_meta-llama-llama-3-1-8b-instruct_2shot_v1_en-x.png",
+        "lens_meta-llama-llama-3-1-8b-instruct_2shot_v1_en-en.svg",
     ] {
         assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+    }
+    // The lens plot names its languages and its curves.
+    let lens_svg = std::fs::read_to_string(
+        out.path()
+            .join("lens_meta-llama-llama-3-1-8b-instruct_2shot_v1_en-x.svg"),
+    )
+    .unwrap();
+    for text in ["P_en", "P_x", "de (n = 4)", "zh (n = 4)", "de (n = 3)"] {
+        assert!(lens_svg.contains(text), "{text} not in the lens plot");
     }
     for path in &written {
         let bytes = std::fs::read(path).unwrap();

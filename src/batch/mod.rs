@@ -8,6 +8,6 @@ pub mod runner;
 pub mod units;
 
 pub use record::{
-    pool_path, Analyses, PoolFile, PoolKey, ResultLine, RunHeader, RunSettings, UnitKey,
-    UnitRecord, RESULTS_VERSION,
+    pool_path, Analyses, LensSummary, PoolFile, PoolKey, ResultLine, RunHeader, RunSettings,
+    UnitKey, UnitRecord, RESULTS_VERSION,
 };

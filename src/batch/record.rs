@@ -20,6 +20,7 @@ use crate::data::prompt::Setting;
 use crate::data::prompt::{Format, Scenario};
 use crate::data::Lang;
 use crate::eval::score::Score;
+use crate::lens::LensTrace;
 use crate::model::decoder::GradientRules;
 use crate::pipeline::{Labels, ModelIdentity, SampleTrace, StageTimings, StopMode};
 use crate::similarity::{PerPart, ReferencePool};
@@ -76,6 +77,9 @@ pub struct Analyses {
     pub relevance: bool,
     pub similarity: bool,
     pub oracle: bool,
+    /// The language lens (absent from files written before it existed: off there).
+    #[serde(default)]
+    pub lens: bool,
 }
 
 impl Analyses {
@@ -86,6 +90,7 @@ impl Analyses {
             (self.relevance, "relevance"),
             (self.similarity, "similarity"),
             (self.oracle, "oracle"),
+            (self.lens, "lens"),
         ] {
             if on {
                 names.push(name);
@@ -104,7 +109,7 @@ impl fmt::Display for Analyses {
 impl std::str::FromStr for Analyses {
     type Err = String;
 
-    /// A comma-separated list of answer, relevance, similarity, oracle (or `all`).
+    /// A comma-separated list of answer, relevance, similarity, oracle, lens (or `all`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut analyses = Analyses::default();
         for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -113,16 +118,18 @@ impl std::str::FromStr for Analyses {
                 "relevance" | "mrd" => analyses.relevance = true,
                 "similarity" => analyses.similarity = true,
                 "oracle" => analyses.oracle = true,
+                "lens" => analyses.lens = true,
                 "all" => {
                     analyses = Analyses {
                         relevance: true,
                         similarity: true,
                         oracle: true,
+                        lens: true,
                     }
                 }
                 other => {
                     return Err(format!(
-                    "unknown analysis '{other}'; use answer, relevance, similarity, oracle or all"
+                    "unknown analysis '{other}'; use answer, relevance, similarity, oracle, lens or all"
                 ))
                 }
             }
@@ -293,6 +300,39 @@ pub struct UnitRecord {
     /// The explained tokens: the answer span and its teacher-forced prefix (version 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<AnswerTarget>,
+    /// The language lens's curves and decision level (with `analyses.lens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lens: Option<LensSummary>,
+}
+
+/// What a unit keeps of the language lens: per level 0..=L the probability and rank of the
+/// gold answers' first tokens, the generated token's rank, and the decision level.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LensSummary {
+    pub decision_level: usize,
+    pub generated_rank: Vec<usize>,
+    /// `P_en` per level and the English gold's first-token rank.
+    pub p_en: Option<Vec<f32>>,
+    pub rank_en: Option<Vec<usize>>,
+    /// `P_x` per level and the language-x gold's first-token rank (absent in en-en and
+    /// where the two gold answers begin with the same token: `same_first_token`).
+    pub p_x: Option<Vec<f32>>,
+    pub rank_x: Option<Vec<usize>>,
+    pub same_first_token: bool,
+}
+
+impl LensSummary {
+    pub fn of(lens: &LensTrace) -> Self {
+        LensSummary {
+            decision_level: lens.lens.decision_level,
+            generated_rank: lens.lens.levels.iter().map(|l| l.generated_rank).collect(),
+            p_en: lens.p_en.as_ref().map(|c| c.prob.clone()),
+            rank_en: lens.p_en.as_ref().map(|c| c.rank.clone()),
+            p_x: lens.p_x.as_ref().map(|c| c.prob.clone()),
+            rank_x: lens.p_x.as_ref().map(|c| c.rank.clone()),
+            same_first_token: lens.same_first_token,
+        }
+    }
 }
 
 impl UnitRecord {
@@ -321,6 +361,7 @@ impl UnitRecord {
             prompt_tokens: trace.tokens.len(),
             timings: trace.timings.clone(),
             target: trace.target.clone(),
+            lens: trace.lens.as_ref().map(LensSummary::of),
             key,
         }
     }
@@ -434,11 +475,12 @@ mod tests {
             Analyses {
                 relevance: true,
                 similarity: false,
-                oracle: true
+                oracle: true,
+                lens: false,
             }
         );
         assert_eq!(a.to_string(), "answer,relevance,oracle");
-        assert_eq!("all".parse::<Analyses>().unwrap().names().len(), 4);
+        assert_eq!("all".parse::<Analyses>().unwrap().names().len(), 5);
         assert!("answer,heatmap"
             .parse::<Analyses>()
             .unwrap_err()

@@ -1,10 +1,12 @@
 //! Speed of our engine on one prompt: the fast-path prefill, greedy decoding with the KV
-//! cache, and the AttnLRP trace (recorded forward and backward), each after a warm-up.
+//! cache, the AttnLRP trace (recorded forward and backward) and the language lens, each after
+//! a warm-up.
 
 use super::memory::{peak_rss_mb, LoadFigures};
 use super::model::{device_name, sync};
 use super::progress;
 use crate::attribution::relevance::{attribute, RelevanceOptions};
+use crate::lens::LensRows;
 use crate::model::decoder::Decoder;
 use crate::model::device::cpu_threads;
 use anyhow::{bail, Result};
@@ -89,6 +91,8 @@ pub fn measure(
         "trace_backward_s",
         "trace_tok_s",
         "trace_over_prefill",
+        "lens_ms",
+        "lens_over_prefill",
     ] {
         report.insert(key.into(), Value::Null);
     }
@@ -104,11 +108,31 @@ pub fn measure(
         report.insert("trace_backward_s".into(), json!(backward_s));
         report.insert("trace_tok_s".into(), json!(tokens as f64 / trace_s));
         report.insert("trace_over_prefill".into(), json!(trace_s / prefill_fast_s));
+        progress("language lens at the last position (every level through the head)");
+        let lens_s = measure_lens(decoder, ids, first)?;
+        report.insert("lens_ms".into(), json!(lens_s * 1e3));
+        report.insert("lens_over_prefill".into(), json!(lens_s / prefill_fast_s));
     }
     report.insert("peak_rss_mb".into(), json!(peak_rss_mb()));
     // candle does not expose its device allocator's peak; VmHWM is host memory only.
     report.insert("cuda_peak_mb".into(), Value::Null);
     Ok(report)
+}
+
+/// The language lens's own cost at the last position, as the lens stage pays it over a
+/// forward it shares with relevance: every level through the final norm and the head, the
+/// logits read back, each level's softmax, and one gold curve. Returns seconds.
+pub fn measure_lens(decoder: &Decoder, ids: &[u32], answer: u32) -> Result<f64> {
+    let rec = decoder.record(ids)?;
+    sync(decoder.device())?;
+    let started = Instant::now();
+    let rows = LensRows::new(&decoder.lens_logits(&rec, ids.len() - 1)?)?;
+    let (prob, _) = rows.curve(answer)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if prob.len() != decoder.config().num_layers + 1 {
+        bail!("the lens is missing levels");
+    }
+    Ok(seconds)
 }
 
 /// The AttnLRP relevance trace as `trace` computes it, explaining `answer` (the argmax at

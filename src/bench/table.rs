@@ -10,7 +10,7 @@ pub fn table(report: &Value) -> String {
         .and_then(Value::as_object)
         .map(|m| m.iter().collect())
         .unwrap_or_default();
-    let rows: [(&str, &str, &str, bool); 12] = [
+    let rows: [(&str, &str, &str, bool); 14] = [
         ("load", "load_s", "s", false),
         ("resident after load", "rss_load_mb", "MiB", false),
         ("peak RSS during load", "peak_rss_load_mb", "MiB", false),
@@ -21,6 +21,13 @@ pub fn table(report: &Value) -> String {
         ("  backward + relevance", "trace_backward_s", "s", false),
         ("  trace", "trace_tok_s", "tok/s", true),
         ("  trace / fast prefill", "trace_over_prefill", "x", false),
+        (
+            "language lens, one position (head x levels)",
+            "lens_ms",
+            "ms",
+            false,
+        ),
+        ("  lens / fast prefill", "lens_over_prefill", "x", false),
         ("peak RSS after decode", "peak_rss_gen_mb", "MiB", false),
         ("peak RSS at the end", "peak_rss_mb", "MiB", false),
     ];

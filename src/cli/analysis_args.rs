@@ -83,6 +83,7 @@ impl AnalysisArgs {
                 max_batch_tokens: self.oracle_batch_tokens,
                 prefix_cache: !self.oracle_batched,
             }),
+            lens: analyses.lens,
             dump_hidden: false,
             explain: self.explain,
         }

@@ -285,7 +285,7 @@ fn explorer_latency(args: &BenchArgs) -> Result<()> {
             out.push_str(&format!(
                 "  next sample -> {}: {} prompt tokens, {} answer tokens: first token {}, full \
                  trace {:.0} ms\n    (stages in ms: prompt {:.0}, prefill {:.0}, generate {:.0}, \
-                 labels {:.0}, relevance {}, similarity {}, oracle {})\n",
+                 labels {:.0}, lens {}, relevance {}, similarity {}, oracle {})\n",
                 p.sample,
                 p.prompt_tokens,
                 p.answer_tokens,
@@ -296,6 +296,7 @@ fn explorer_latency(args: &BenchArgs) -> Result<()> {
                 p.prefill_ms,
                 p.stages.generate_ms,
                 p.stages.labels_ms,
+                stage(p.stages.lens_ms),
                 stage(p.stages.relevance_ms),
                 stage(p.stages.similarity_ms),
                 stage(p.stages.oracle_ms),

@@ -53,7 +53,7 @@ pub struct EvalArgs {
     #[arg(long, value_delimiter = ',', default_value = "v1")]
     pub formats: Vec<Format>,
     /// What runs besides the answer and its labels: relevance (AttnLRP + MRD), similarity,
-    /// oracle, or all; comma-separated.
+    /// oracle, lens (the language lens), or all; comma-separated.
     #[arg(long, default_value = "answer")]
     pub analyses: Analyses,
     #[command(flatten)]

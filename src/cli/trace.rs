@@ -49,6 +49,9 @@ pub struct TraceArgs {
     /// Skip the cross-lingual similarity.
     #[arg(long)]
     pub no_similarity: bool,
+    /// Skip the language lens.
+    #[arg(long)]
+    pub no_lens: bool,
     /// Pre-fill the reference pool of the sample's language with this many other samples
     /// (same scenario and options) so the trace carries S(en,x).
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -67,6 +70,7 @@ impl TraceArgs {
             relevance: !self.no_relevance,
             similarity: !self.no_similarity,
             oracle: !self.no_oracle,
+            lens: !self.no_lens,
         });
         options.dump_hidden = self.dump.contains(&Dump::Hidden);
         options

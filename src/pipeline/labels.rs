@@ -57,6 +57,7 @@ impl Run<'_, '_> {
             relevance: None,
             hidden: None,
             hidden_dump: None,
+            lens: None,
             similarity: None,
             oracle: None,
             target: None,

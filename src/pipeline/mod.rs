@@ -1,6 +1,6 @@
 //! `trace_sample`: one sample (or any text) through every instrument — prompt, greedy
-//! answer and scores, labels, AttnLRP relevance and MRD, hidden-state similarity, sentence
-//! oracle — into one serialisable [`SampleTrace`]. The TUI worker, `xmrc-lens trace` and
+//! answer and scores, labels, the language lens, AttnLRP relevance and MRD, hidden-state
+//! similarity, sentence oracle — into one serialisable [`SampleTrace`]. The TUI worker, `xmrc-lens trace` and
 //! `xmrc-lens eval` all call it, so every number a view shows can be reproduced headless.
 //!
 //! Each stage is one function, in a module of its own, over the trace in progress (`run.rs`:
@@ -10,6 +10,7 @@ mod context;
 mod generate;
 pub mod judge;
 mod labels;
+mod lens;
 mod memo;
 mod options;
 mod oracle;
@@ -23,6 +24,7 @@ mod trace;
 
 pub use context::{EnHidden, Pregenerated, TraceContext};
 pub use generate::generation_options;
+pub use lens::LENS_TOP_K;
 pub use memo::{en_en_options, EnSummaryMemo};
 pub use options::{Progress, Stage, StopMode, TraceInput, TraceOptions};
 pub use pool::{draw_pool, prefill_pool, PoolFill};
@@ -50,6 +52,8 @@ pub fn trace_sample(
     // From here the trace fills in stage by stage; each finished stage is reported.
     let mut trace = run.labels(built, generation)?;
     run.target(&mut trace)?;
+    // The lens first: one row per level at one position, ready long before relevance.
+    run.lens(&mut trace)?;
     run.relevance(&mut trace)?;
     let states = run.prompt_states(&mut trace)?;
     run.similarity(&mut trace, &states)?;

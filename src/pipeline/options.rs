@@ -65,11 +65,19 @@ pub struct TraceOptions {
     /// Cross-lingual similarity (needs a sample in a scenario other than en-en).
     pub similarity: bool,
     pub oracle: Option<OracleOptions>,
+    /// The language lens: every level read through the model's head at the step target's
+    /// position (on unless asked off; older option files lack it).
+    #[serde(default = "lens_on")]
+    pub lens: bool,
     /// Per level, the mean over positions and the last-position hidden vector.
     pub dump_hidden: bool,
     /// What relevance and the oracle explain: the answer span (default) or the first
     /// generated token (the old target).
     pub explain: TargetChoice,
+}
+
+fn lens_on() -> bool {
+    true
 }
 
 impl Default for TraceOptions {
@@ -82,6 +90,7 @@ impl Default for TraceOptions {
             mrd: MrdOptions::default(),
             similarity: true,
             oracle: Some(OracleOptions::default()),
+            lens: true,
             dump_hidden: false,
             explain: TargetChoice::AnswerSpan,
         }
@@ -105,6 +114,7 @@ pub enum Stage {
     Prompt,
     Generate,
     Labels,
+    Lens,
     Relevance,
     Similarity,
     Oracle,
@@ -117,6 +127,7 @@ impl fmt::Display for Stage {
             Stage::Prompt => "prompt",
             Stage::Generate => "generate",
             Stage::Labels => "labels",
+            Stage::Lens => "lens",
             Stage::Relevance => "relevance",
             Stage::Similarity => "similarity",
             Stage::Oracle => "oracle",

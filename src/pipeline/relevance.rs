@@ -17,7 +17,10 @@ impl Run<'_, '_> {
     /// token it stopped with: the top-1 at the last prompt position).
     pub(super) fn target(&mut self, trace: &mut SampleTrace) -> Result<()> {
         let options = self.options;
-        if options.relevance.is_some() || (options.oracle.is_some() && trace.prompt.is_some()) {
+        if options.relevance.is_some()
+            || options.lens
+            || (options.oracle.is_some() && trace.prompt.is_some())
+        {
             trace.target = Some(explain_target(
                 self.ctx.model,
                 &self.ids,

@@ -8,6 +8,7 @@ use crate::data::prompt::{Prompt, PromptToken};
 use crate::data::Lang;
 use crate::eval::gen_error::GenerationLabel;
 use crate::eval::score::Score;
+use crate::lens::LensTrace;
 use crate::model::generate::{Generation, TopToken};
 use crate::model::LoadedModel;
 use crate::similarity::pool::HiddenSummary;
@@ -17,8 +18,9 @@ use serde::{Deserialize, Serialize};
 /// Version of the [`SampleTrace`] JSON layout. Version 2 added `target` (what relevance and
 /// the oracle explain); version 3 labels prompt markup (labels, blank lines, the answer cue,
 /// chat role markers) as the part `markup` instead of the context, question, task, system or
-/// trailer it sat next to. Older traces still load, with their own labels.
-pub const TRACE_VERSION: u32 = 3;
+/// trailer it sat next to. Version 4 adds `lens` (the language lens). Older traces still
+/// load, with their own labels and no lens.
+pub const TRACE_VERSION: u32 = 4;
 
 /// Logits kept at the last prompt position.
 pub const TOP_LOGITS: usize = crate::model::generate::PROMPT_TOP;
@@ -110,6 +112,8 @@ pub struct StageTimings {
     pub prompt_ms: f64,
     pub generate_ms: f64,
     pub labels_ms: f64,
+    #[serde(default)]
+    pub lens_ms: Option<f64>,
     pub relevance_ms: Option<f64>,
     pub similarity_ms: Option<f64>,
     pub oracle_ms: Option<f64>,
@@ -149,6 +153,9 @@ pub struct SampleTrace {
     /// prefix (absent in version-1 traces, which explained the first generated token).
     #[serde(default)]
     pub target: Option<AnswerTarget>,
+    /// The language lens at the step target's position (absent before version 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lens: Option<LensTrace>,
     pub timings: StageTimings,
 }
 

@@ -1,12 +1,13 @@
 //! `xmrc-lens report`: the paper's tables and figures from `xmrc-lens eval` results files.
 //!
 //! [`merge`] reads the shards and adds them up, [`aggregate`], [`mrd_groups`] and
-//! [`similarity`] count, [`tables`] lays the counts out in the paper's shapes, [`plots`] draws
+//! [`similarity`] and [`lens`] count, [`tables`] lays the counts out in the paper's shapes, [`plots`] draws
 //! Figures 3-6, [`paper`] sets the paper's published figures beside ours. [`synthetic`] makes
 //! seeded results files for tests and the benchmark; [`bench`] times the report on them.
 
 pub mod aggregate;
 pub mod bench;
+pub mod lens;
 pub mod merge;
 pub mod mrd_groups;
 pub mod paper;
@@ -44,6 +45,7 @@ pub struct Report {
     pub paper: Option<String>,
     pub groups: Vec<mrd_groups::GroupMrd>,
     pub series: Vec<similarity::SimSeries>,
+    pub lens: Vec<lens::LensSeries>,
 }
 
 fn normalizer_note(normalizer: Normalizer) -> String {
@@ -95,6 +97,7 @@ pub fn build_with(
     let groups = mrd_groups::group_mrds(&merged.units, options.normalizer);
     let series =
         similarity::similarity_series(&merged.units, &merged.pools).context("computing S(en,x)")?;
+    let lens = lens::lens_series(&merged.units);
 
     let units = tables::unit_counts(&rows, &labels);
     let mut shown = vec![
@@ -108,6 +111,7 @@ pub fn build_with(
     shown.extend(tables::oracle(&rows, &labels));
     shown.extend(tables::mrd(&groups, &labels, &how));
     shown.extend(tables::similarity_markdown(&series, &labels));
+    shown.extend(tables::lens_decisions(&lens, &labels));
 
     let mut md = header(merged, &how);
     md.push_str(&units.markdown());
@@ -136,12 +140,14 @@ pub fn build_with(
     let mut all = vec![units];
     all.extend(shown);
     all.extend(tables::similarity_csv(&series, &labels));
+    all.extend(tables::lens_csv(&lens, &labels));
     Ok(Report {
         markdown: md,
         tables: all,
         paper,
         groups,
         series,
+        lens,
     })
 }
 
@@ -219,7 +225,12 @@ pub fn write(report: &Report, out: &Path, plots: bool) -> Result<Vec<PathBuf>> {
         written.push(path);
     }
     if plots {
-        written.extend(plots::write_plots(out, &report.groups, &report.series)?);
+        written.extend(plots::write_plots(
+            out,
+            &report.groups,
+            &report.series,
+            &report.lens,
+        )?);
     }
     Ok(written)
 }

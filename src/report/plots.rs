@@ -6,6 +6,7 @@
 //! fontconfig is needed.
 
 use super::aggregate::RowKey;
+use super::lens::LensSeries;
 use super::mrd_groups::{GroupMrd, PARTS};
 use super::similarity::SimSeries;
 use crate::attribution::relevance::TargetMode;
@@ -126,8 +127,14 @@ fn both_formats(
     Ok(vec![png, svg])
 }
 
-/// One plot per row with MRDs (Figure 3) and per row and scenario with similarity (Figure 4).
-pub fn write_plots(dir: &Path, groups: &[GroupMrd], series: &[SimSeries]) -> Result<Vec<PathBuf>> {
+/// One plot per row with MRDs (Figure 3), per row and scenario with similarity (Figure 4),
+/// and per row and scenario with the language lens's mean `P_en` / `P_x`.
+pub fn write_plots(
+    dir: &Path,
+    groups: &[GroupMrd],
+    series: &[SimSeries],
+    lens: &[LensSeries],
+) -> Result<Vec<PathBuf>> {
     ensure_font()?;
     let mut written = Vec::new();
     let mut by_row: BTreeMap<&RowKey, Vec<&GroupMrd>> = BTreeMap::new();
@@ -163,7 +170,125 @@ pub fn write_plots(dir: &Path, groups: &[GroupMrd], series: &[SimSeries]) -> Res
             |root| similarity_panels(root, &title, &lines),
         )?);
     }
+    let mut by_plot: BTreeMap<(&RowKey, Scenario), Vec<&LensSeries>> = BTreeMap::new();
+    for s in lens {
+        by_plot.entry((&s.row, s.scenario)).or_default().push(s);
+    }
+    for ((row, scenario), lines) in by_plot {
+        let name = format!("{}_{}", stem("lens", row), scenario.name());
+        let title = format!("{row} · {scenario}");
+        written.extend(both_formats(
+            dir,
+            &name,
+            (1200, 520),
+            |root| lens_panels(root, &title, &lines),
+            |root| lens_panels(root, &title, &lines),
+        )?);
+    }
     Ok(written)
+}
+
+/// A lens curve of a series: its mean per level and how many units it averages.
+type CurveOf = fn(&LensSeries) -> (&[f64], usize);
+
+/// Mean `P_en` and `P_x` per level, one line per language, the median decision level of
+/// each language marked on its line.
+fn lens_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    lines: &[&LensSeries],
+) -> Result<()> {
+    let root = root
+        .titled(&format!("Language lens · {title}"), (FONT, 22))
+        .map_err(plot_err)?;
+    let panels = root.split_evenly((1, 2));
+    let levels = lines.iter().map(|s| s.levels()).max().unwrap_or(1).max(2);
+    let panes: [(&str, CurveOf); 2] = [
+        ("P_en: English gold's first token", |s| {
+            (&s.p_en, s.p_en_samples)
+        }),
+        ("P_x: language-x gold's first token", |s| {
+            (&s.p_x, s.p_x_samples)
+        }),
+    ];
+    for (panel, (name, values_of)) in panels.iter().zip(panes) {
+        let hi = lines
+            .iter()
+            .flat_map(|s| values_of(s).0.iter().copied())
+            .fold(0.0f64, f64::max);
+        let hi = (hi * 1.1).max(0.05);
+        let mut chart = ChartBuilder::on(panel)
+            .caption(name, (FONT, 18))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(52)
+            .build_cartesian_2d(0f64..(levels - 1) as f64, 0f64..hi)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_labels(levels.min(17))
+            .x_label_formatter(&|x| {
+                if (x - x.round()).abs() < 1e-6 {
+                    format!("{x:.0}")
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|y| format!("{y:.2}"))
+            .light_line_style(RGBColor(238, 238, 238))
+            .x_desc("level (0 = embeddings); dot = median decision level")
+            .y_desc("mean probability")
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(plot_err)?;
+        let mut drawn = 0;
+        for (i, s) in lines.iter().enumerate() {
+            let (values, n) = values_of(s);
+            if n == 0 {
+                continue;
+            }
+            let points: Vec<(f64, f64)> = values
+                .iter()
+                .enumerate()
+                .map(|(l, &v)| (l as f64, v))
+                .collect();
+            let c = colour(i);
+            chart
+                .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(format!("{} (n = {n})", s.lang))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
+            if let Some(&point) = s.median_decision().and_then(|d| points.get(d)) {
+                chart
+                    .draw_series(std::iter::once(Circle::new(point, 5, c.filled())))
+                    .map_err(plot_err)?;
+            }
+            drawn += 1;
+        }
+        if drawn == 0 {
+            let (w, h) = panel.dim_in_pixel();
+            panel
+                .draw(&Text::new(
+                    "none: en-en, or the gold answers share their first token",
+                    (w as i32 / 2 - 220, h as i32 / 2),
+                    (FONT, 16),
+                ))
+                .map_err(plot_err)?;
+            continue;
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(plot_err)?;
+    }
+    Ok(())
 }
 
 fn mrd_panels<DB: DrawingBackend>(

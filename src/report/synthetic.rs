@@ -7,7 +7,7 @@
 
 use crate::attribution::mrd::{PartDepth, PartMrd};
 use crate::attribution::relevance::TargetMode;
-use crate::batch::record::{F1Em, OracleVerdict, UnitScores};
+use crate::batch::record::{F1Em, LensSummary, OracleVerdict, UnitScores};
 use crate::batch::results_file::write_pool;
 use crate::batch::{
     Analyses, PoolFile, PoolKey, ResultLine, RunHeader, RunSettings, UnitKey, UnitRecord,
@@ -32,6 +32,7 @@ pub fn settings() -> RunSettings {
             relevance: true,
             similarity: true,
             oracle: true,
+            lens: true,
         },
         device: "cpu".into(),
         dtype: "f32".into(),
@@ -65,6 +66,7 @@ struct Spec<'a> {
     /// Cosine to en-en per part and level (None in en-en).
     similarity: Option<PerPart<Vec<f64>>>,
     oracle: Option<(bool, bool)>,
+    lens: Option<LensSummary>,
 }
 
 pub fn sample_id(k: usize) -> String {
@@ -163,6 +165,7 @@ fn unit(s: Spec) -> UnitRecord {
         prompt_tokens: 900,
         timings: StageTimings::default(),
         target: None,
+        lens: s.lens,
     }
 }
 
@@ -240,6 +243,36 @@ pub fn fixture_cosine(
         + scenario_offset
 }
 
+/// The fixture's lens over `levels` levels: `P_en(l) = 0.01 (k + 1) + 0.08 l / L`, and,
+/// outside en-en, `P_x(l) = 0.02 + 0.05 l / L` times the language index; sample 3 in de
+/// begins both gold answers with the same token (no `P_x`). Decision level `L - k`.
+pub fn fixture_lens(k: usize, lang: Lang, scenario: Scenario, levels: usize) -> LensSummary {
+    let last = (levels - 1).max(1) as f32;
+    let p_en: Vec<f32> = (0..levels)
+        .map(|l| 0.01 * (k + 1) as f32 + 0.08 * l as f32 / last)
+        .collect();
+    let same = scenario != Scenario::EnEn && lang == Lang::De && k == 3;
+    let p_x: Option<Vec<f32>> = (scenario != Scenario::EnEn && !same).then(|| {
+        (0..levels)
+            .map(|l| (0.02 + 0.05 * l as f32 / last) * lang_index(lang) as f32)
+            .collect()
+    });
+    let decision_level = (levels - 1).saturating_sub(k);
+    let ranks =
+        |p: &[f32]| -> Vec<usize> { p.iter().map(|&v| if v > 0.1 { 1 } else { 5 }).collect() };
+    LensSummary {
+        decision_level,
+        generated_rank: (0..levels)
+            .map(|l| if l >= decision_level { 1 } else { 3 })
+            .collect(),
+        rank_en: Some(ranks(&p_en)),
+        rank_x: p_x.as_deref().map(ranks),
+        p_en: Some(p_en),
+        p_x,
+        same_first_token: same,
+    }
+}
+
 /// Sample k's pooled vector: the unit vector at k x 30 degrees (so the pool's mean pairwise
 /// cosine over samples 0-3 is (3 cos 30 + 2 cos 60 + cos 90) / 6).
 fn fixture_summary(k: usize, levels: usize) -> HiddenSummary {
@@ -310,6 +343,7 @@ pub fn fixture_shard(samples: std::ops::Range<usize>) -> Result<(Vec<UnitRecord>
                     mrd: [1, 2, 3, 3, (1 + k * k / 2 + li).min(7), 7 - (k % 2), 7],
                     similarity,
                     oracle: (scenario != Scenario::XX).then_some((f1 >= 50.0, f1 > 0.0)),
+                    lens: Some(fixture_lens(k, lang, scenario, levels)),
                 }));
             }
         }
@@ -419,6 +453,7 @@ pub fn write_bench(dir: &Path, lines: usize, seed: u64) -> Result<PathBuf> {
                         similarity,
                         oracle: (scenario != Scenario::XX)
                             .then(|| (rng.random_bool(0.8), rng.random_bool(0.85))),
+                        lens: Some(fixture_lens(k % 4, lang, scenario, BENCH_LEVELS)),
                     });
                     serde_json::to_writer(&mut w, &ResultLine::Unit(Box::new(record)))?;
                     w.write_all(b"\n")?;

@@ -1,6 +1,7 @@
 //! The tables in the paper's shapes, from the aggregated rows.
 
 use super::aggregate::{languages, CellStats, ErrorKind, RowKey, RowStats};
+use super::lens::LensSeries;
 use super::mrd_groups::{GroupMrd, PARTS};
 use super::similarity::SimSeries;
 use super::table::{Cell, Table};
@@ -488,6 +489,96 @@ pub fn similarity_csv(series: &[SimSeries], labels: &RowLabels) -> Option<Table>
                 ));
                 t.rows.push(cells);
             }
+        }
+    }
+    Some(t)
+}
+
+/// The language lens's decision levels and end points, per row, scenario and language.
+pub fn lens_decisions(series: &[LensSeries], labels: &RowLabels) -> Option<Table> {
+    let levels = series.iter().map(LensSeries::levels).max()?;
+    let names = [
+        "scenario",
+        "lang",
+        "units",
+        "decision mean",
+        "decision median",
+        "decision min",
+        "decision max",
+        "P_en last",
+        "P_x last",
+        "same first token",
+        "answer starts as en gold",
+    ]
+    .map(String::from);
+    let mut t = Table::new(
+        "lens_decisions",
+        "Language lens: decision levels",
+        format!(
+            "The decision level is the lowest level from which the final top-1 token stays \
+             top-1 (levels 0..{last}, 0 = embeddings). P_en / P_x: mean probability at the last \
+             level of the first token of the English / language-x gold answer, over the units \
+             that have it; `same first token` counts units whose two gold answers begin with \
+             the same token (no P_x for them); `answer starts as en gold`: units whose \
+             generated token is the English gold's first token. Every level is in lens.csv and \
+             the lens plots.",
+            last = levels - 1
+        ),
+        columns(labels, names),
+    );
+    for s in series {
+        let mut cells = labels.cells(&s.row);
+        cells.push(Cell::text(s.scenario.name()));
+        cells.push(Cell::text(s.lang.code()));
+        cells.push(Cell::Count(s.samples));
+        cells.push(Cell::Num(s.mean_decision()));
+        cells.push(Cell::Num(s.median_decision().map(|d| d as f64)));
+        cells.push(Cell::Num(s.decision_levels.first().map(|&d| d as f64)));
+        cells.push(Cell::Num(s.decision_levels.last().map(|&d| d as f64)));
+        cells.push(Cell::Num(
+            (s.p_en_samples > 0)
+                .then(|| s.p_en.last().copied())
+                .flatten(),
+        ));
+        cells.push(Cell::Num(
+            (s.p_x_samples > 0).then(|| s.p_x.last().copied()).flatten(),
+        ));
+        cells.push(Cell::Count(s.same_first_token));
+        cells.push(Cell::Count(s.generated_is_en_gold));
+        t.rows.push(cells);
+    }
+    Some(t)
+}
+
+/// Mean `P_en` / `P_x` at every level, tidy: one line per row, scenario, language and level.
+pub fn lens_csv(series: &[LensSeries], labels: &RowLabels) -> Option<Table> {
+    if series.is_empty() {
+        return None;
+    }
+    let names = [
+        "scenario",
+        "lang",
+        "level",
+        "units",
+        "p_en",
+        "p_en_units",
+        "p_x",
+        "p_x_units",
+    ]
+    .map(String::from);
+    let mut t = Table::new("lens", "lens", String::new(), columns(labels, names));
+    for s in series {
+        for level in 0..s.levels() {
+            let mut cells = labels.cells(&s.row);
+            cells.push(Cell::text(s.scenario.name()));
+            cells.push(Cell::text(s.lang.code()));
+            cells.push(Cell::Count(level));
+            cells.push(Cell::Count(s.samples));
+            cells.push(Cell::Num(s.p_en.get(level).copied()));
+            cells.push(Cell::Count(s.p_en_samples));
+            cells.push(Cell::Num(s.p_x.get(level).copied()));
+            cells.push(Cell::Count(s.p_x_samples));
+            t.rows.push(cells);
         }
     }
     Some(t)

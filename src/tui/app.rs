@@ -14,15 +14,17 @@ pub enum Pane {
     Answer,
     Relevance,
     Similarity,
+    Lens,
     Oracle,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [
+    pub const ALL: [Pane; 6] = [
         Pane::Prompt,
         Pane::Answer,
         Pane::Relevance,
         Pane::Similarity,
+        Pane::Lens,
         Pane::Oracle,
     ];
 }

@@ -218,6 +218,7 @@ mod tests {
             relevance: None,
             hidden: None,
             hidden_dump: None,
+            lens: None,
             similarity: None,
             oracle: None,
             target: None,

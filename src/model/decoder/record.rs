@@ -235,6 +235,32 @@ impl Decoder {
         })
     }
 
+    /// The logit lens at one position: every level's residual state (the embeddings, then
+    /// each layer's output) read through the model's own head — final norm, lm_head,
+    /// Gemma-2's final soft-cap — as f32 logits `[levels, vocab]`. The last level is the
+    /// model's own next-token logits there ([`Decoder::logits_at`]).
+    pub fn lens_logits(&self, rec: &Recording, position: usize) -> Result<Tensor> {
+        if position >= rec.len() {
+            bail!(
+                "position {position} is past the recorded {} tokens",
+                rec.len()
+            );
+        }
+        let rows = rec
+            .levels
+            .iter()
+            .map(|level| level.narrow(0, position, 1))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        // One row per level, normed as the recording norms its last level.
+        let stacked = Tensor::cat(&rows, 0)?.unsqueeze(0)?;
+        let normed = self.norm.forward(&stacked, PathKind::Fast)?.squeeze(0)?;
+        let mut logits = candle_core::Module::forward(&self.lm_head, &normed)?;
+        if let Some(cap) = self.config.final_logit_softcap {
+            logits = ((logits / cap)?.tanh()? * cap)?;
+        }
+        Ok(logits.to_dtype(candle_core::DType::F32)?)
+    }
+
     /// f32 logits `[positions, vocab]` of the recording at the given positions.
     pub fn logits_at(&self, rec: &Recording, positions: &[usize]) -> Result<Tensor> {
         if let Some(&bad) = positions.iter().find(|&&p| p >= rec.len()) {

@@ -7,18 +7,21 @@
 //! │ Prompt                  │ Answer                                                 │
 //! │                         ├──────────────────────────────────┬─────────────────────┤
 //! │                         │ Relevance heatmap                │ MRD bars            │
-//! ├─────────────────────────┤                                  ├─────────────────────┤
-//! │ Similarity sparklines   │                                  │ Oracle bars         │
+//! ├─────────────────────────┤                                  │                     │
+//! │ Similarity sparklines   │                                  ├─────────────────────┤
+//! ├─────────────────────────┤                                  │ Oracle bars         │
+//! │ Language lens           │                                  │                     │
 //! └ footer: key hints / notice ─────────────────────────────────────────────────────┘
 //! ```
 //! Compare mode gives each model its own answer, heatmap, MRD and oracle column; the
-//! similarity curves are overlaid and a diff line sums up the differences.
+//! similarity and lens curves are overlaid and a diff line sums up the differences.
 
 pub mod answer;
 pub mod error;
 pub mod footer;
 pub mod header;
 pub mod help;
+pub mod lens;
 pub mod overlay;
 pub mod panes;
 pub mod prompt;
@@ -123,8 +126,12 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap) -> Regions {
 fn main_body(frame: &mut Frame, body: Rect, app: &App, regions: &mut Regions) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
-    let [prompt_area, sim_area] =
-        Layout::vertical([Constraint::Min(8), Constraint::Length(11)]).areas(left);
+    let [prompt_area, sim_area, lens_area] = Layout::vertical([
+        Constraint::Min(6),
+        Constraint::Length(8),
+        Constraint::Length(lens_height(app)),
+    ])
+    .areas(left);
     let [answer_area, lower] =
         Layout::vertical([Constraint::Length(10), Constraint::Min(8)]).areas(right);
     let [heat_area, side] =
@@ -133,6 +140,7 @@ fn main_body(frame: &mut Frame, body: Rect, app: &App, regions: &mut Regions) {
         Layout::vertical([Constraint::Length(10), Constraint::Min(5)]).areas(side);
     prompt::draw(frame, prompt_area, app);
     panes::similarity(frame, sim_area, app);
+    lens::draw(frame, lens_area, app);
     answer::draw(frame, answer_area, app, Slot::Primary);
     panes::relevance(frame, heat_area, app, Slot::Primary);
     panes::mrd(frame, mrd_area, app, Slot::Primary);
@@ -140,6 +148,7 @@ fn main_body(frame: &mut Frame, body: Rect, app: &App, regions: &mut Regions) {
     regions.panes = vec![
         (prompt_area, Pane::Prompt),
         (sim_area, Pane::Similarity),
+        (lens_area, Pane::Lens),
         (answer_area, Pane::Answer),
         (heat_area, Pane::Relevance),
         (mrd_area, Pane::Relevance),
@@ -150,16 +159,22 @@ fn main_body(frame: &mut Frame, body: Rect, app: &App, regions: &mut Regions) {
 fn compare_body(frame: &mut Frame, body: Rect, app: &App, regions: &mut Regions) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(34), Constraint::Percentage(66)]).areas(body);
-    let [prompt_area, sim_area, diff_area] = Layout::vertical([
-        Constraint::Min(8),
+    let [prompt_area, sim_area, lens_area, diff_area] = Layout::vertical([
+        Constraint::Min(4),
         Constraint::Length(11),
+        Constraint::Length(lens_height(app)),
         Constraint::Length(4),
     ])
     .areas(left);
     prompt::draw(frame, prompt_area, app);
     panes::similarity(frame, sim_area, app);
+    lens::draw(frame, lens_area, app);
     panes::diff(frame, diff_area, app);
-    regions.panes = vec![(prompt_area, Pane::Prompt), (sim_area, Pane::Similarity)];
+    regions.panes = vec![
+        (prompt_area, Pane::Prompt),
+        (sim_area, Pane::Similarity),
+        (lens_area, Pane::Lens),
+    ];
     let columns: [Rect; 2] =
         Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(right);
     for (slot, column) in Slot::ALL.into_iter().zip(columns) {
@@ -180,6 +195,15 @@ fn compare_body(frame: &mut Frame, body: Rect, app: &App, regions: &mut Regions)
             (mrd_area, Pane::Relevance),
             (oracle_area, Pane::Oracle),
         ]);
+    }
+}
+
+/// The lens pane's height: per model two text lines and three curves, a note and borders.
+fn lens_height(app: &App) -> u16 {
+    if app.core.compare() {
+        13
+    } else {
+        9
     }
 }
 

@@ -76,7 +76,7 @@ pub fn status_line(app: &App, key: &TraceKey, what: &str) -> Line<'static> {
 
 /// The trace of the selection (`Explorer::shown_for`, explorer/shown.rs) when it has the
 /// results `has` asks for; else the pane draws a status line.
-fn with_trace<'a>(
+pub(super) fn with_trace<'a>(
     app: &'a App,
     key: &TraceKey,
     has: impl Fn(&SampleTrace) -> bool,
@@ -85,7 +85,7 @@ fn with_trace<'a>(
 }
 
 /// "A" or "B" in compare mode.
-fn slot_letter(slot: Slot) -> &'static str {
+pub(super) fn slot_letter(slot: Slot) -> &'static str {
     match slot {
         Slot::Primary => "A",
         Slot::Compare => "B",
@@ -202,13 +202,17 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
             gold: gold[t],
         })
         .collect();
+    let decision = trace.lens.as_ref().map(|l| l.lens.decision_level);
     let heatmap = Heatmap::new(&rows)
         .cursor(Some(app.core.layer))
+        .decision(decision)
         .scroll(usize::from(app.scroll_of(Pane::Relevance)));
     frame.render_widget(heatmap, map_area);
     let legend_title = format!("layer {} ", app.core.layer);
     frame.render_widget(
-        HeatmapLegend::new().title(Some(legend_title.as_str())),
+        HeatmapLegend::new()
+            .title(Some(legend_title.as_str()))
+            .decision(decision.is_some()),
         legend_area,
     );
 }

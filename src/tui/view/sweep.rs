@@ -1,5 +1,6 @@
 //! The language sweep: the current sample in every language at once (answer, F1, errors,
-//! question/context MRD, similarity peak), filled in as traces arrive.
+//! question/context MRD, similarity peak, the language lens's decision layer), filled in as
+//! traces arrive.
 
 use super::{pane_block, spinner};
 use crate::data::prompt::Part;
@@ -46,6 +47,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
             "MRD q",
             "MRD ctx",
             "sim peak ctx",
+            "decision",
         ]
         .map(|h| Cell::from(h).style(theme::title())),
     );
@@ -101,6 +103,10 @@ fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
                             format!("L{level} {:.2}", value.copied().unwrap_or(f64::NAN))
                         })
                         .unwrap_or_else(|| "–".into());
+                    let decision = t
+                        .lens
+                        .as_ref()
+                        .map_or("–".to_string(), |l| format!("L{}", l.lens.decision_level));
                     Row::new(vec![
                         code,
                         Cell::from(t.answer.clone()),
@@ -111,6 +117,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
                         Cell::from(mrd(Part::Question)),
                         Cell::from(mrd(Part::Context)),
                         Cell::from(peak),
+                        Cell::from(decision),
                     ])
                 }
                 None => {
@@ -144,6 +151,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
         Constraint::Length(5),
         Constraint::Length(7),
         Constraint::Length(12),
+        Constraint::Length(8),
     ];
     let table = Table::new(rows, widths)
         .header(header)

@@ -17,6 +17,8 @@ pub const MRD_MARKER: &str = "◆";
 pub const CELL: &str = "▀";
 /// Above the selected layer's column on the axis line.
 pub const CURSOR_ARROW: &str = "▼";
+/// Above the language lens's decision level on the axis line.
+pub const DECISION_MARKER: &str = "D";
 /// Widest label column when the width is computed from the labels.
 pub const MAX_LABEL_WIDTH: u16 = 12;
 /// Cells of the legend's colour ramp.
@@ -45,6 +47,7 @@ pub struct HeatRow<'a> {
 pub struct Heatmap<'a> {
     rows: &'a [HeatRow<'a>],
     cursor: Option<usize>,
+    decision: Option<usize>,
     scroll: usize,
     label_width: Option<u16>,
     compact: bool,
@@ -61,6 +64,13 @@ impl<'a> Heatmap<'a> {
     /// The selected layer (a level index), highlighted as a column.
     pub fn cursor(mut self, level: Option<usize>) -> Self {
         self.cursor = level;
+        self
+    }
+
+    /// The language lens's decision level, marked `D` on the axis line (the cursor's arrow
+    /// wins where both fall in one column).
+    pub fn decision(mut self, level: Option<usize>) -> Self {
+        self.decision = level;
         self
     }
 
@@ -128,8 +138,14 @@ impl<'a> Heatmap<'a> {
             }
         }
         let arrow_x = cursor_col.map(|i| grid_x + cols[i].x);
-        let mut next_free = grid_x;
         let levels = cols.last().map_or(0, |c| c.level + 1);
+        let decision_x = self
+            .decision
+            .filter(|&d| d < levels)
+            .and_then(|d| nearest_column(cols, d))
+            .map(|i| grid_x + cols[i].x)
+            .filter(|&x| Some(x) != arrow_x);
+        let mut next_free = grid_x;
         for m in (0..levels).step_by(5) {
             let Some(i) = nearest_column(cols, m) else {
                 break;
@@ -137,7 +153,10 @@ impl<'a> Heatmap<'a> {
             let x = grid_x + cols[i].x;
             let text = m.to_string();
             let end = x.saturating_add(text.len() as u16);
-            let hides_arrow = arrow_x.is_some_and(|a| (x..end).contains(&a));
+            let hides_arrow = [arrow_x, decision_x]
+                .into_iter()
+                .flatten()
+                .any(|a| (x..end).contains(&a));
             if x < next_free || end > right || hides_arrow {
                 continue;
             }
@@ -147,6 +166,12 @@ impl<'a> Heatmap<'a> {
         if let Some(x) = arrow_x {
             if let Some(cell) = buf.cell_mut((x, y)) {
                 cell.set_symbol(CURSOR_ARROW).set_fg(theme::ACCENT);
+            }
+        }
+        if let Some(x) = decision_x {
+            if let Some(cell) = buf.cell_mut((x, y)) {
+                cell.set_symbol(DECISION_MARKER)
+                    .set_style(Style::new().fg(theme::GOOD).add_modifier(Modifier::BOLD));
             }
         }
     }
@@ -258,6 +283,7 @@ impl Widget for Heatmap<'_> {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HeatmapLegend<'a> {
     title: Option<&'a str>,
+    decision: bool,
 }
 
 impl<'a> HeatmapLegend<'a> {
@@ -267,6 +293,12 @@ impl<'a> HeatmapLegend<'a> {
 
     pub fn title(mut self, title: Option<&'a str>) -> Self {
         self.title = title;
+        self
+    }
+
+    /// Explains the axis's decision marker too.
+    pub fn decision(mut self, shown: bool) -> Self {
+        self.decision = shown;
         self
     }
 }
@@ -300,6 +332,15 @@ impl Widget for HeatmapLegend<'_> {
             (MRD_MARKER.to_string(), Style::new().fg(theme::ACCENT)),
             (" MRD".to_string(), theme::dim()),
         ]);
+        if self.decision {
+            items.push(vec![
+                (
+                    DECISION_MARKER.to_string(),
+                    Style::new().fg(theme::GOOD).add_modifier(Modifier::BOLD),
+                ),
+                (" lens decision".to_string(), theme::dim()),
+            ]);
+        }
 
         let (mut x, mut y) = (area.x, area.y);
         for item in items {

@@ -34,6 +34,7 @@ pub struct LayerSparklines<'a> {
     range: Option<(f32, f32)>,
     cursor: Option<usize>,
     label_width: Option<u16>,
+    format: Option<fn(f32) -> String>,
 }
 
 impl<'a> LayerSparklines<'a> {
@@ -61,6 +62,12 @@ impl<'a> LayerSparklines<'a> {
         self
     }
 
+    /// How the value at the right is written (default: two decimals).
+    pub fn format(mut self, format: fn(f32) -> String) -> Self {
+        self.format = Some(format);
+        self
+    }
+
     fn value_text(&self, s: &Series) -> String {
         let (tag, level) = match self.cursor {
             Some(c) => ('@', Some(c)),
@@ -70,7 +77,10 @@ impl<'a> LayerSparklines<'a> {
             return String::new();
         };
         match s.values.get(level).filter(|v| v.is_finite()) {
-            Some(v) => format!("{v:.2} {tag}{level}"),
+            Some(&v) => match self.format {
+                Some(format) => format!("{} {tag}{level}", format(v)),
+                None => format!("{v:.2} {tag}{level}"),
+            },
             None => format!("-- {tag}{level}"),
         }
     }
