@@ -25,6 +25,12 @@ names as the Rust side:
                          logit, (h * grad).sum(-1) per layer (weights frozen)
     trace_tok_s          tokens / trace_s
     trace_over_prefill   trace_s / prefill_fast_s
+    lens_ms              the logit lens at the last position (METHOD "Language lens"), over
+                         hidden states a forward already gave (output_hidden_states, not
+                         timed): levels 0..L-1 through model.model.norm, every level through
+                         lm_head (and Gemma-2's final soft-cap), softmax in float64, one
+                         token's probability per level read back
+    lens_over_prefill    lens_ms / 1000 / prefill_fast_s
     peak_rss_gen_mb      peak resident memory after load + fast prefill + decode (VmHWM)
     peak_rss_mb          peak resident memory at the end (VmHWM), the trace included
     cuda_peak_mb         torch.cuda.max_memory_allocated (null on CPU)
@@ -137,6 +143,31 @@ def lxt_patch_map(module):
     raise LxtUnsupported(f"LXT 2.1 has no AttnLRP rules for {module.__name__}")
 
 
+def lens_seconds(model, input_ids, token, sync):
+    """The logit lens's own cost, as xmrc-lens measures its own: the hidden states come from a
+    forward that is not timed (the lens shares it with relevance), then every level at the last
+    position through the final norm (the last level is already normed) and the head, the
+    soft-cap where the model has one, softmax in float64, and `token`'s probability per level
+    read back to the host."""
+    import torch
+
+    with torch.no_grad():
+        states = model(input_ids, output_hidden_states=True, use_cache=False).hidden_states
+        sync()
+        t0 = time.perf_counter()
+        last = len(states) - 1
+        rows = [h[0, -1:, :] if i == last else model.model.norm(h[0, -1:, :])
+                for i, h in enumerate(states)]
+        logits = model.lm_head(torch.cat(rows)).float()
+        cap = getattr(model.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        probs = torch.softmax(logits.double(), dim=-1)
+        _ = probs[:, token].cpu().tolist()
+        sync()
+        return time.perf_counter() - t0
+
+
 def lxt_trace(model, input_ids, sync, attn):
     """LXT's latent relevance trace (its tutorial's recipe): hooks keep every decoder
     layer's output gradient, one backward from the last position's argmax logit, relevance
@@ -245,6 +276,7 @@ def main():
         prefill_fast_s = time.perf_counter() - t0
         cache = out.past_key_values
         next_id = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
+        first_id = int(next_id[0, 0])
         del out
 
         log(f"decode {args.new_tokens} tokens")
@@ -284,6 +316,10 @@ def main():
         "trace_over_prefill": None,
         "peak_rss_gen_mb": peak_gen,
     }
+
+    log("language lens at the last position (every level through the head)")
+    result["lens_ms"] = lens_seconds(model, input_ids, first_id, sync) * 1e3
+    result["lens_over_prefill"] = result["lens_ms"] / 1e3 / prefill_fast_s
 
     result["trace_note"] = None
     if not args.skip_diff:

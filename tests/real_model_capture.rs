@@ -2,7 +2,7 @@
 //! The explorer's main view of a real trace (SmolLM2-135M-Instruct Q4_1, `XMRC_LENS_REAL_MODEL`,
 //! on real XQuAD): the gold answer's tokens are marked in the heatmap, and on this sample, which
 //! the model answers right, they stand out: the most relevant context tokens at the step target
-//! are gold ones. With `XMRC_LENS_CAPTURE=FILE.svg` the drawn screen is written there as SVG
+//! are gold ones, and the language lens pane shows where the answer's first token is decided. With `XMRC_LENS_CAPTURE=FILE.svg` the drawn screen is written there as SVG
 //! (the README's capture comes from `docs/real-model-explorer.svg`, written this way).
 
 mod common;
@@ -144,6 +144,13 @@ fn the_gold_span_stands_out_in_a_real_trace() {
     let buf = terminal.backend().buffer().clone();
     let screen = terminal.backend().to_string();
     assert!(screen.contains("explains"), "{screen}");
+    // The lens pane at the cursor (layer 29): the answer's first token «␣Mar» is decided in
+    // the last layer, and P_en follows it.
+    let lens = trace.lens.as_ref().expect("trace runs the lens by default");
+    let decision = format!("D decision L{}", lens.lens.decision_level);
+    for text in ["Language lens · L29", decision.as_str(), "P_en «␣Mar»"] {
+        assert!(screen.contains(text), "{text} not on the screen:\n{screen}");
+    }
     let gold_labels = buf.content().iter().filter(|c| c.fg == theme::GOLD).count();
     assert!(gold_labels > 0, "no gold label drawn:\n{screen}");
     if let Ok(path) = std::env::var("XMRC_LENS_CAPTURE") {

@@ -21,12 +21,7 @@ pub fn table(report: &Value) -> String {
         ("  backward + relevance", "trace_backward_s", "s", false),
         ("  trace", "trace_tok_s", "tok/s", true),
         ("  trace / fast prefill", "trace_over_prefill", "x", false),
-        (
-            "language lens, one position (head x levels)",
-            "lens_ms",
-            "ms",
-            false,
-        ),
+        ("language lens (head x levels)", "lens_ms", "ms", false),
         ("  lens / fast prefill", "lens_over_prefill", "x", false),
         ("peak RSS after decode", "peak_rss_gen_mb", "MiB", false),
         ("peak RSS at the end", "peak_rss_mb", "MiB", false),
