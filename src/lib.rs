@@ -12,8 +12,10 @@
 //! 4. `model`: sources, weights, the decoder, generation;
 //! 5. `attribution`, `similarity`, `lens`: the instruments;
 //! 6. `pipeline`: one sample through every instrument, one function per stage;
-//! 7. `batch`, `bench`: evaluation runs and results files; the engine bench;
-//! 8. `report`: tables and plots over results files;
+//! 7. `batch`, `bench`, `diff`: evaluation runs and results files; the engine bench; two
+//!    models' relevance of one sample, aligned and subtracted;
+//! 8. `report`, `export`: tables and plots over results files; a trace as a self-contained
+//!    HTML page or SVG;
 //! 9. `explorer`: everything the explorer decides, with no terminal code;
 //! 10. `tui`: the terminal front end of the explorer;
 //! 11. `cli`: the subcommands (`explore` opens the `tui`).
@@ -25,8 +27,10 @@ pub mod batch;
 pub mod bench;
 pub mod cli;
 pub mod data;
+pub mod diff;
 pub mod eval;
 pub mod explorer;
+pub mod export;
 pub mod hf;
 pub mod lens;
 pub mod model;

@@ -29,9 +29,19 @@ fn trace(args: &[&str], family: &str, data: &std::path::Path) -> Value {
 
 /// Every documented part of a sample trace is there and consistent.
 fn check_complete(v: &Value, family: &str, layers: usize) {
-    assert_eq!(v["version"], 3);
+    assert_eq!(v["version"], 4);
     assert_eq!(v["model"]["family"], family);
     assert_eq!(v["model"]["layers"], layers);
+    // The language lens: every level through the head at the step target's position.
+    let lens = &v["lens"];
+    assert_eq!(
+        lens["levels"].as_array().unwrap().len(),
+        layers + 1,
+        "{family}"
+    );
+    assert!(lens["decision_level"].as_u64().unwrap() as usize <= layers);
+    assert_eq!(lens["generated"], v["target"]["span_ids"][0], "{family}");
+    assert!(v["timings"]["lens_ms"].as_f64().is_some());
     let tokens = v["tokens"].as_array().unwrap();
     // Relevance has a column per prompt token and per answer-prefix token.
     let target = &v["target"];

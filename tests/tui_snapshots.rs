@@ -151,6 +151,28 @@ fn compare_mode() {
     insta::assert_snapshot!(screen);
 }
 
+/// `d` in compare mode: B's heatmap becomes relevance B − A over the aligned tokens; both
+/// demo models got the same chat prompt, so every token but the markup aligns.
+#[test]
+fn compare_mode_relevance_diff() {
+    let mut app = app(&["demo", "demo-b"]);
+    finish(&mut app, Slot::Primary, fixture("demo-de-0"));
+    finish(&mut app, Slot::Compare, fixture("demo-b-de-0"));
+    update(&mut app, Action::ToggleDiff);
+    let screen = render(&app, WIDTH, HEIGHT);
+    let diff = app.core.relevance_diff().unwrap().unwrap();
+    assert!(diff
+        .unaligned_a
+        .iter()
+        .all(|t| t.part == xmrc_lens::data::prompt::Part::Markup));
+    assert!(
+        screen.contains(&format!("Relevance B − A · {} aligned", diff.aligned.len())),
+        "{screen}"
+    );
+    assert!(screen.contains("only A"), "the unaligned tokens are listed");
+    insta::assert_snapshot!(screen);
+}
+
 #[test]
 fn language_sweep() {
     let mut app = app(&["demo"]);

@@ -142,6 +142,7 @@ fn traces_stream_progress_and_match_a_direct_call() {
             Stage::Prompt,
             Stage::Generate,
             Stage::Labels,
+            Stage::Lens,
             Stage::Relevance,
             Stage::Similarity,
             Stage::Oracle

@@ -199,6 +199,65 @@ pub fn part_mrd(rows: &Rows, labels: &[Part], options: &MrdOptions) -> Result<Pa
     })
 }
 
+/// A token's values across levels from `display[level][token]`; NaN where a level is short
+/// (drawn neutral, and visibly not a measured zero).
+pub fn token_column(display: &[Vec<f32>], token: usize) -> Vec<f32> {
+    display
+        .iter()
+        .map(|level| level.get(token).copied().unwrap_or(f32::NAN))
+        .collect()
+}
+
+/// The rows worth showing when a prompt has more tokens than lines: for each part in prompt
+/// order, its `k` tokens with the most summed |value| over levels, in prompt order within the
+/// part. `display` is `[level][token]`; tokens are those of `parts`; non-finite values count 0.
+pub fn top_k_rows(display: &[Vec<f32>], parts: &[Part], k: usize) -> Vec<usize> {
+    let mass = |t: usize| -> f32 {
+        display
+            .iter()
+            .filter_map(|level| level.get(t))
+            .filter(|v| v.is_finite())
+            .map(|v| v.abs())
+            .sum()
+    };
+    let mut out = Vec::new();
+    for part in Part::ALL {
+        let mut tokens: Vec<(usize, f32)> = parts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| **p == part)
+            .map(|(t, _)| (t, mass(t)))
+            .collect();
+        tokens.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut chosen: Vec<usize> = tokens.into_iter().take(k).map(|(t, _)| t).collect();
+        chosen.sort_unstable();
+        out.extend(chosen);
+    }
+    out
+}
+
+/// The heatmap rows a view shows: with `top_k`, the `k` most relevant tokens of each part
+/// plus every token of the gold answer (so one sees whether relevance found it), grouped by
+/// part in `Part::ALL` order and in prompt order within a part; else every token.
+pub fn heatmap_rows(
+    display: &[Vec<f32>],
+    parts: &[Part],
+    gold: &[bool],
+    top_k: Option<usize>,
+) -> Vec<usize> {
+    let Some(k) = top_k else {
+        return (0..parts.len()).collect();
+    };
+    let mut rows = top_k_rows(display, parts, k);
+    let missing: Vec<usize> = (0..parts.len())
+        .filter(|&t| gold.get(t).copied().unwrap_or(false) && !rows.contains(&t))
+        .collect();
+    rows.extend(missing);
+    let rank = |p: Part| Part::ALL.iter().position(|&q| q == p);
+    rows.sort_by_key(|&t| (rank(parts[t]), t));
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,5 +454,34 @@ mod tests {
             let total: usize = parts.parts.iter().map(|p| p.tokens).sum();
             prop_assert_eq!(total, m[0].len());
         }
+    }
+
+    #[test]
+    fn top_k_rows_per_part_in_prompt_order() {
+        let display = vec![
+            vec![0.1, 0.5, -0.9, 0.2, 0.0, 0.3],
+            vec![0.0, 0.1, 0.0, 0.6, f32::NAN, 0.0],
+        ];
+        use Part::*;
+        let parts = [System, Context, Context, Context, Question, Question];
+        assert_eq!(top_k_rows(&display, &parts, 2), [0, 2, 3, 4, 5]);
+        assert_eq!(top_k_rows(&display, &parts, 1), [0, 2, 5]);
+        assert!(top_k_rows(&display, &parts, 0).is_empty());
+        // Parts go in `Part::ALL` order; a token without values counts zero.
+        assert_eq!(
+            top_k_rows(&display, &[Question, System, Trailer], 1),
+            [1, 0, 2]
+        );
+        assert_eq!(top_k_rows(&[], &[Task, Task], 1), [0]);
+    }
+
+    #[test]
+    fn heatmap_rows_add_the_gold_tokens_in_part_order() {
+        use Part::*;
+        let display = vec![vec![0.9, 0.1, 0.0, 0.8, 0.2]];
+        let parts = [Context, Context, Context, Question, Question];
+        let gold = [false, false, true, false, false];
+        assert_eq!(heatmap_rows(&display, &parts, &gold, Some(1)), [0, 2, 3]);
+        assert_eq!(heatmap_rows(&display, &parts, &gold, None), [0, 1, 2, 3, 4]);
     }
 }

@@ -180,16 +180,7 @@ fn ui_bench(args: &BenchArgs) -> Result<()> {
     let (width, height) = parse_size(&args.size)?;
     let data = std::sync::Arc::new(crate::data::demo::dataset()?);
     let trace = match &args.ui_trace {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the trace {}", path.display()))?;
-            serde_json::from_str(&text).with_context(|| {
-                format!(
-                    "{}: not a trace JSON from `xmrc-lens trace`",
-                    path.display()
-                )
-            })?
-        }
+        Some(path) => super::export::read_trace(path)?,
         None => ui_trace_now(args, &data)?,
     };
     let tokens = trace.tokens.len();

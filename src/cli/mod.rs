@@ -5,6 +5,7 @@ mod bench;
 pub(crate) mod data_args;
 mod eval;
 pub mod explore;
+mod export;
 mod generate;
 mod model_args;
 mod prompt;
@@ -55,6 +56,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Tables and plots in the paper's shapes from eval results files (shards merged).
     Report(report::ReportArgs),
+    /// A trace JSON as one self-contained HTML page (prompt shaded by relevance at a layer
+    /// slider, heatmap, MRD, similarity and lens curves, answer, scores), or its heatmap as SVG.
+    Export(export::ExportArgs),
 }
 
 impl Cli {
@@ -78,6 +82,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Trace(args) => trace::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Export(args) => export::run(&args),
     }
 }
 

@@ -9,6 +9,7 @@ use super::sample_args::SampleArgs;
 use super::write_out;
 use crate::atomic_file::write_atomically;
 use crate::batch::Analyses;
+use crate::diff::relevance_diff;
 use crate::model::chat_mode::ChatMode;
 use crate::model::LoadedModel;
 use crate::pipeline::{
@@ -59,6 +60,17 @@ pub struct TraceArgs {
     /// Add data: `hidden` adds per-level hidden-state vectors.
     #[arg(long, value_enum)]
     pub dump: Vec<Dump>,
+    /// Also trace the sample with this model (hub id, folder or GGUF; typically the instruct
+    /// twin of a base `--model`: raw prompt against chat template) and write
+    /// `{"a": trace, "b": trace, "diff": ...}`: the relevance of B minus A over the tokens
+    /// aligned part by part (README "What instruction tuning changed").
+    #[arg(long, value_name = "ID|DIR")]
+    pub compare: Option<String>,
+    /// The prompt of `--compare`'s model: auto (its chat template when it has one), chat or
+    /// no-chat; default: the run's `--chat`/`--no-chat`. With the same model on both sides
+    /// this shows what the chat template alone changes.
+    #[arg(long, value_name = "auto|chat|no-chat", value_parser = parse_chat_mode, requires = "compare")]
+    pub compare_chat: Option<ChatMode>,
     /// Write the JSON here (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -77,6 +89,15 @@ impl TraceArgs {
     }
 }
 
+fn parse_chat_mode(text: &str) -> Result<ChatMode, String> {
+    match text {
+        "auto" => Ok(ChatMode::Auto),
+        "chat" => Ok(ChatMode::On),
+        "no-chat" => Ok(ChatMode::Off),
+        _ => Err(format!("'{text}': use auto, chat or no-chat")),
+    }
+}
+
 fn say(message: &str) {
     eprintln!("[trace] {message}");
 }
@@ -85,6 +106,9 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     // A bad output path is found before the model loads, not after the trace has run.
     if let Some(out) = &args.out {
         crate::atomic_file::ensure_writable(out)?;
+    }
+    if args.compare.is_some() && (args.no_relevance || args.text.is_some()) {
+        bail!("--compare aligns and subtracts two models' relevance of one sample: it needs relevance (no --no-relevance) and a sample (no --text)");
     }
     let cancel = super::cancel_on_ctrl_c("[trace] cancelling at the next step");
     let mut spec = args.model.spec();
@@ -101,15 +125,6 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         Some(_) => None,
         None => Some(args.which.load()?),
     };
-    say(&format!("loading {}", spec.model));
-    let model = LoadedModel::load(&spec)?;
-    say(&format!(
-        "{} · {} layers · {} · {:.0} ms",
-        model.name,
-        model.config.num_layers,
-        model.describe_device(),
-        model.load_ms
-    ));
     let judge = match &args.analysis.judge {
         Some(name) => {
             say(&format!("loading the judge {name}"));
@@ -136,6 +151,56 @@ pub fn run(args: &TraceArgs) -> Result<()> {
             }
         }
     };
+    let trace = trace_one(args, &spec, judge.as_ref(), &input, &options, &cancel)?;
+    let json = match &args.compare {
+        None => serde_json::to_string_pretty(&trace)? + "\n",
+        Some(name) => {
+            // The twin: the same sample and options, its own prompt (raw or chat template).
+            let mut spec_b = args.model.spec_for(name.parse()?);
+            if let Some(chat) = args.compare_chat {
+                spec_b.chat = chat;
+            }
+            let b = trace_one(args, &spec_b, judge.as_ref(), &input, &options, &cancel)?;
+            let started = std::time::Instant::now();
+            let diff = relevance_diff(&trace, &b)?;
+            say(&format!(
+                "diff: {} aligned tokens, {} only in A, {} only in B ({:.1} ms)",
+                diff.aligned.len(),
+                diff.unaligned_a.len(),
+                diff.unaligned_b.len(),
+                started.elapsed().as_secs_f64() * 1e3
+            ));
+            serde_json::to_string_pretty(&serde_json::json!({
+                "a": trace,
+                "b": b,
+                "diff": diff,
+            }))? + "\n"
+        }
+    };
+    match &args.out {
+        Some(path) => write_atomically(path, |w| Ok(w.write_all(json.as_bytes())?)),
+        None => write_out(&json),
+    }
+}
+
+/// Loads one model and traces the input with it (its own reference pool).
+fn trace_one(
+    args: &TraceArgs,
+    spec: &crate::model::spec::ModelSpec,
+    judge: Option<&LoadedModel>,
+    input: &TraceInput,
+    options: &TraceOptions,
+    cancel: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<crate::pipeline::SampleTrace> {
+    say(&format!("loading {}", spec.model));
+    let model = LoadedModel::load(spec)?;
+    say(&format!(
+        "{} · {} layers · {} · {:.0} ms",
+        model.name,
+        model.config.num_layers,
+        model.describe_device(),
+        model.load_ms
+    ));
     let mut pool = ReferencePool::new();
     if let (
         TraceInput::Sample {
@@ -144,7 +209,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
             options: prompt_options,
         },
         n,
-    ) = (&input, args.reference_pool)
+    ) = (input, args.reference_pool)
     {
         if n > 0 {
             say(&format!(
@@ -161,7 +226,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
                     seed: prompt_options.seed,
                 },
                 &mut pool,
-                Some(&cancel),
+                Some(cancel),
                 &mut |k| eprint!("\r[trace] reference pool {k}/{n}"),
             )?;
             eprintln!();
@@ -172,14 +237,14 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     }
     let ctx = TraceContext {
         model: &model,
-        judge: judge.as_ref(),
+        judge,
         pool: Some(&mut pool),
         en_hidden: EnHidden::Compute,
         pregenerated: None,
-        cancel: Some(&cancel),
+        cancel: Some(cancel),
     };
     let mut answer_open = false;
-    let trace = trace_sample(ctx, &input, &options, &mut |p| match p {
+    let trace = trace_sample(ctx, input, options, &mut |p| match p {
         Progress::Stage(stage) => {
             if answer_open {
                 eprintln!();
@@ -203,9 +268,5 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     }
     let trace = trace?;
     say(&format!("done in {:.0} ms", trace.timings.total_ms));
-    let json = serde_json::to_string_pretty(&trace)? + "\n";
-    match &args.out {
-        Some(path) => write_atomically(path, |w| Ok(w.write_all(json.as_bytes())?)),
-        None => write_out(&json),
-    }
+    Ok(trace)
 }

@@ -2,7 +2,7 @@
 //! (each named, so a stack dump says who is who), and every result comes back through one
 //! `emit` callback as an [`Event`].
 
-use super::effect::{Effect, SaveRequest};
+use super::effect::{Effect, ExportRequest, SaveRequest};
 use super::event::Event;
 use super::launch::Launch;
 use super::startup::load_data;
@@ -71,6 +71,7 @@ impl Driver {
                 }
             }
             Effect::Save(request) => self.save(request),
+            Effect::Export(request) => self.export(request),
             Effect::Quit => {}
         }
     }
@@ -112,6 +113,37 @@ impl Driver {
                 .map(|()| done)
                 // The cause first: a long path must not push it out of the footer.
                 .map_err(|e| format!("session not saved: {} ({})", e.root_cause(), path.display()));
+            emit(Event::Saved(result));
+        });
+    }
+
+    fn export(&self, request: ExportRequest) {
+        let emit = Arc::clone(&self.emit);
+        spawn_named("xmrc-export", move || {
+            let ExportRequest {
+                trace,
+                path,
+                layer,
+                done,
+            } = request;
+            let options = crate::export::ExportOptions {
+                layer: Some(layer),
+                ..crate::export::ExportOptions::default()
+            };
+            let result = crate::export::html(&trace, &options)
+                .and_then(|page| {
+                    crate::atomic_file::write_atomically(&path, |w| {
+                        Ok(w.write_all(page.as_bytes())?)
+                    })
+                })
+                .map(|()| done)
+                .map_err(|e| {
+                    format!(
+                        "trace not exported: {} ({})",
+                        e.root_cause(),
+                        path.display()
+                    )
+                });
             emit(Event::Saved(result));
         });
     }

@@ -30,7 +30,19 @@ pub enum Effect {
     SetData(Arc<Dataset>),
     /// Write the session (on a background thread; the result comes back as `Event::Saved`).
     Save(SaveRequest),
+    /// Write a trace as an HTML page (on a background thread; `Event::Saved` again).
+    Export(ExportRequest),
     Quit,
+}
+
+/// A trace to export as an HTML page, where, and what to say when it is written.
+#[derive(Debug)]
+pub struct ExportRequest {
+    pub trace: Arc<crate::pipeline::SampleTrace>,
+    pub path: PathBuf,
+    /// The layer the page's slider starts at.
+    pub layer: usize,
+    pub done: String,
 }
 
 /// A session to write, where, and what to say when it is written.

@@ -1,7 +1,7 @@
 //! The reducer: commands (what the user asked for) and worker events (what arrived) change
 //! the explorer's state and return effects. Pure: no terminal, no model, no thread.
 
-use super::effect::{Effect, SaveRequest};
+use super::effect::{Effect, ExportRequest, SaveRequest};
 use super::restore::session_of;
 use super::session::{Bookmark, Session};
 use super::state::{Explorer, Live, Mode, ModelState};
@@ -40,6 +40,8 @@ pub enum Command {
     NextBookmark,
     /// Save the session under this name.
     Save(String),
+    /// Write the shown trace (the first model's) as a self-contained HTML page.
+    Export,
     /// Try again what failed for the current selection.
     Retry,
 }
@@ -89,6 +91,7 @@ pub fn apply(ex: &mut Explorer, command: Command) -> Vec<Effect> {
         Command::Bookmark(note) => add_bookmark(ex, note.trim()),
         Command::NextBookmark => next_bookmark(ex),
         Command::Save(name) => return save(ex, name.trim()),
+        Command::Export => return export(ex),
         Command::Retry => {
             let keys: Vec<TraceKey> = ex.slots().map(|s| ex.key(s)).collect();
             for k in keys {
@@ -297,6 +300,63 @@ fn save(ex: &mut Explorer, name: &str) -> Vec<Effect> {
         path,
         done,
     })]
+}
+
+/// `e`: the shown trace of the first model as an HTML page in the working folder, named by
+/// sample, scenario and language, never over an existing file; the slider starts at the
+/// layer cursor.
+fn export(ex: &mut Explorer) -> Vec<Effect> {
+    let key = ex.key(Slot::Primary);
+    let Some(trace) = ex.cache.peek(&key).cloned() else {
+        ex.notify(
+            "nothing to export yet: the trace of this selection is not done",
+            true,
+        );
+        return Vec::new();
+    };
+    let setting = &ex.selection.setting;
+    let id = ex
+        .data
+        .get(ex.selection.sample)
+        .map_or_else(|| ex.selection.sample.to_string(), |s| s.id.clone());
+    let stem: String = format!(
+        "xmrc-lens-{id}-{}-{}",
+        setting.scenario,
+        setting.lang.code()
+    )
+    .chars()
+    .map(|c| {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            c
+        } else {
+            '_'
+        }
+    })
+    .collect();
+    let path = free_path(Path::new(&format!("{stem}.html")));
+    vec![Effect::Export(ExportRequest {
+        done: format!("trace exported to {}", path.display()),
+        trace,
+        path,
+        layer: ex.layer,
+    })]
+}
+
+/// `wanted`, or `<stem>-N.<ext>` with the first N that is free.
+fn free_path(wanted: &Path) -> PathBuf {
+    if !wanted.exists() {
+        return wanted.to_path_buf();
+    }
+    let stem = wanted
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let ext = wanted
+        .extension()
+        .map_or_else(String::new, |e| e.to_string_lossy().into_owned());
+    (2..)
+        .map(|n| wanted.with_file_name(format!("{stem}-{n}.{ext}")))
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| wanted.to_path_buf())
 }
 
 /// Where `w` writes when asked for `wanted`: the session file this run opened or wrote

@@ -48,6 +48,20 @@ impl Explorer {
         }
     }
 
+    /// Compare mode's relevance diff (B − A over the aligned tokens), once both models'
+    /// traces of the selection have relevance; `Err` says why they cannot be compared.
+    pub fn relevance_diff(&self) -> Option<Result<crate::diff::RelevanceDiff, String>> {
+        if !self.compare() {
+            return None;
+        }
+        let a = self.trace_for(&self.key(Slot::Primary))?;
+        let b = self.trace_for(&self.key(Slot::Compare))?;
+        if a.relevance.is_none() || b.relevance.is_none() {
+            return None;
+        }
+        Some(crate::diff::relevance_diff(a, b).map_err(|e| e.to_string()))
+    }
+
     /// Why `key` has no (complete) trace yet.
     pub fn status(&self, key: &TraceKey) -> Status<'_> {
         if let Some(error) = self.failures.get(key) {

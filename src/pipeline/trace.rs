@@ -169,4 +169,22 @@ impl SampleTrace {
         }
         tokens
     }
+
+    /// Per relevance token (`len` of them): does it carry a character of a gold answer as
+    /// placed in the prompt? (Answer-prefix tokens never do.)
+    pub fn gold_tokens(&self, len: usize) -> Vec<bool> {
+        let mut gold = vec![false; len];
+        let Some(prompt) = &self.prompt else {
+            return gold;
+        };
+        for answer in &prompt.gold {
+            let span = answer.start..answer.start + answer.text.chars().count();
+            for (t, tok) in self.tokens.iter().enumerate().take(len) {
+                if tok.start < span.end && span.start < tok.end {
+                    gold[t] = true;
+                }
+            }
+        }
+        gold
+    }
 }

@@ -39,6 +39,8 @@ pub enum Action {
     PageDown,
     /// Heatmap rows: top-k tokens of each part, or every prompt token.
     ToggleRows,
+    /// Compare mode: the second model's heatmap shows its relevance minus the first's.
+    ToggleDiff,
     /// Similarity pane: en vs the current language, or all 11 languages overlaid.
     ToggleOverlay,
     /// Relevance overlay on the prompt text on/off.
@@ -53,13 +55,15 @@ pub enum Action {
     NextBookmark,
     /// Saves the session.
     Save,
+    /// Writes the shown trace as a self-contained HTML page.
+    Export,
     /// Traces the current selection again (after a failure).
     Retry,
 }
 
 impl Action {
     /// Every action, in the order the help lists them.
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 35] = [
         Action::NextSample,
         Action::PrevSample,
         Action::NextSamplePage,
@@ -82,6 +86,7 @@ impl Action {
         Action::PageUp,
         Action::PageDown,
         Action::ToggleRows,
+        Action::ToggleDiff,
         Action::ToggleOverlay,
         Action::ToggleShading,
         Action::Sweep,
@@ -89,6 +94,7 @@ impl Action {
         Action::Bookmark,
         Action::NextBookmark,
         Action::Save,
+        Action::Export,
         Action::Retry,
         Action::Help,
         Action::Back,

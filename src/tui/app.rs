@@ -96,6 +96,8 @@ pub struct App {
     pub all_langs: bool,
     /// Relevance shading over the prompt text.
     pub shading: bool,
+    /// Compare mode: the second model's heatmap shows relevance B − A.
+    pub diff_view: bool,
     pub scroll: HashMap<Pane, u16>,
     /// The help overlay's line about the user keymap file (None: the real path; tests fix it).
     pub help_path: Option<String>,
@@ -115,6 +117,7 @@ impl App {
             rows: Rows::TopK(4),
             all_langs: false,
             shading: true,
+            diff_view: false,
             scroll: HashMap::new(),
             help_path: None,
             frozen_clock: false,

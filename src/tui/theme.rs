@@ -4,10 +4,8 @@
 use crate::data::prompt::Part;
 use ratatui::style::{Color, Modifier, Style};
 
-/// Positive relevance end of the diverging scale (red, as in the paper's heatmaps).
-pub const POSITIVE: (u8, u8, u8) = (214, 39, 40);
-/// Negative end (blue).
-pub const NEGATIVE: (u8, u8, u8) = (31, 119, 180);
+pub use crate::export::colour::{NEGATIVE, POSITIVE};
+
 /// The middle of the scale: the terminal's dark background, so zero cells vanish.
 pub const NEUTRAL: (u8, u8, u8) = (30, 30, 36);
 
@@ -37,19 +35,8 @@ pub fn part_color(part: Part) -> Color {
 /// (positive). Values outside are clamped, NaN is neutral. The ramp is square-root shaped so
 /// small but real relevance stays visible next to the row maximum.
 pub fn diverging(value: f32) -> Color {
-    let v = if value.is_nan() {
-        0.0
-    } else {
-        value.clamp(-1.0, 1.0)
-    };
-    let end = if v >= 0.0 { POSITIVE } else { NEGATIVE };
-    let t = v.abs().sqrt();
-    let mix = |a: u8, b: u8| (f32::from(a) + (f32::from(b) - f32::from(a)) * t).round() as u8;
-    Color::Rgb(
-        mix(NEUTRAL.0, end.0),
-        mix(NEUTRAL.1, end.1),
-        mix(NEUTRAL.2, end.2),
-    )
+    let (r, g, b) = crate::export::colour::diverging(value, NEUTRAL);
+    Color::Rgb(r, g, b)
 }
 
 /// Text drawn over a `diverging` background: dark on strong colour, light elsewhere.

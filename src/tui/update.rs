@@ -156,6 +156,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::LayerFirst => to(Command::LayerFirst),
         Action::LayerLast => to(Command::LayerLast),
         Action::NextBookmark => to(Command::NextBookmark),
+        Action::Export => to(Command::Export),
         Action::Retry => to(Command::Retry),
         Action::Help => {
             app.overlay = Some(Overlay::Help { scroll: 0 });
@@ -194,6 +195,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 Rows::TopK(_) => Rows::All,
                 Rows::All => Rows::TopK(TOP_K),
             };
+            app.scroll.insert(Pane::Relevance, 0);
+            None
+        }
+        Action::ToggleDiff => {
+            app.diff_view = !app.diff_view;
             app.scroll.insert(Pane::Relevance, 0);
             None
         }

@@ -24,8 +24,8 @@ pub fn group(action: Action) -> &'static str {
         }
         LayerUp | LayerDown | LayerFirst | LayerLast | FocusNext | FocusPrev | ScrollUp
         | ScrollDown | PageUp | PageDown => "Layers & panes",
-        ToggleRows | ToggleOverlay | ToggleShading | Sweep => "Views",
-        CustomSample | Bookmark | NextBookmark | Save | Retry => "Session",
+        ToggleRows | ToggleDiff | ToggleOverlay | ToggleShading | Sweep => "Views",
+        CustomSample | Bookmark | NextBookmark | Save | Export | Retry => "Session",
         Help | Back | Quit => "App",
     }
 }

@@ -163,7 +163,7 @@ fn compare_body(frame: &mut Frame, body: Rect, app: &App, regions: &mut Regions)
         Constraint::Min(4),
         Constraint::Length(11),
         Constraint::Length(lens_height(app)),
-        Constraint::Length(4),
+        Constraint::Length(5),
     ])
     .areas(left);
     prompt::draw(frame, prompt_area, app);

@@ -2,6 +2,7 @@
 //! compare diff line, and the waiting/status lines they show until their data arrive.
 
 use super::{pane_block, spinner};
+use crate::attribution::mrd::{heatmap_rows, token_column};
 use crate::data::prompt::Part;
 use crate::explorer::shown::Status;
 use crate::explorer::worker::{Slot, TraceKey};
@@ -10,9 +11,7 @@ use crate::similarity::SimPart;
 use crate::tui::app::{App, Pane, Rows};
 use crate::tui::theme;
 use crate::tui::widgets::bars::{Bar, LabelledBars};
-use crate::tui::widgets::heatmap::{
-    token_column, top_k_rows, HeatRow, Heatmap, HeatmapLegend, MRD_MARKER,
-};
+use crate::tui::widgets::heatmap::{HeatRow, Heatmap, HeatmapLegend, MRD_MARKER};
 use crate::tui::widgets::sparklines::{
     language_chart, series_palette, LayerSparklines, NamedSeries, Series,
 };
@@ -131,6 +130,10 @@ fn slot_title(app: &App, slot: Slot, title: &str) -> String {
 
 /// Tokens x layers heatmap with MRD markers, layer cursor and legend.
 pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
+    if app.diff_view && slot == Slot::Compare && app.core.compare() {
+        relevance_diff(frame, area, app);
+        return;
+    }
     let key = app.core.key(slot);
     let rows_label = match app.rows {
         Rows::TopK(k) => format!("top-{k} tokens per part"),
@@ -171,22 +174,13 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     // The prompt's tokens, then the answer prefix fed back as input.
     let tokens = trace.relevance_tokens();
     let parts: Vec<Part> = tokens.iter().map(|t| t.part).collect();
-    let gold = gold_tokens(trace, tokens.len());
-    let chosen: Vec<usize> = match app.rows {
-        // The gold answer's tokens are always shown, so one sees whether relevance found them.
-        Rows::TopK(k) => {
-            let mut rows = top_k_rows(&rel.display, &parts, k);
-            let missing: Vec<usize> = (0..tokens.len())
-                .filter(|&t| gold[t] && !rows.contains(&t))
-                .collect();
-            rows.extend(missing);
-            // Parts stay grouped in `Part::ALL` order, tokens in prompt order within a part.
-            let rank = |p: Part| Part::ALL.iter().position(|&q| q == p);
-            rows.sort_by_key(|&t| (rank(parts[t]), t));
-            rows
-        }
-        Rows::All => (0..tokens.len()).collect(),
+    let gold = trace.gold_tokens(tokens.len());
+    // The gold answer's tokens are always shown, so one sees whether relevance found them.
+    let top_k = match app.rows {
+        Rows::TopK(k) => Some(k),
+        Rows::All => None,
     };
+    let chosen = heatmap_rows(&rel.display, &parts, &gold, top_k);
     let columns: Vec<Vec<f32>> = chosen
         .iter()
         .map(|&t| token_column(&rel.display, t))
@@ -217,23 +211,6 @@ pub fn relevance(frame: &mut Frame, area: Rect, app: &App, slot: Slot) {
     );
 }
 
-/// Per relevance token: does it carry a character of a gold answer as placed in the prompt?
-fn gold_tokens(trace: &crate::pipeline::SampleTrace, len: usize) -> Vec<bool> {
-    let mut gold = vec![false; len];
-    let Some(prompt) = &trace.prompt else {
-        return gold;
-    };
-    for answer in &prompt.gold {
-        let span = answer.start..answer.start + answer.text.chars().count();
-        for (t, tok) in trace.tokens.iter().enumerate().take(len) {
-            if tok.start < span.end && span.start < tok.end {
-                gold[t] = true;
-            }
-        }
-    }
-    gold
-}
-
 /// The readable piece of a generated token of `trace`, quoted.
 fn t_piece(trace: Option<&crate::pipeline::SampleTrace>, id: u32) -> Option<String> {
     let trace = trace?;
@@ -244,6 +221,97 @@ fn t_piece(trace: Option<&crate::pipeline::SampleTrace>, id: u32) -> Option<Stri
         .find(|s| s.id == id)
         .map(|s| format!("«{}»", s.piece))
         .or_else(|| Some(format!("#{id}")))
+}
+
+/// Compare mode with `d`: relevance B − A (`Explorer::relevance_diff`) over the aligned
+/// tokens, each level scaled by its own largest |Δr| (red: B relies on the token more),
+/// labels carrying the token MRD difference; the tokens only one prompt has are counted in
+/// the title and listed in the diff pane.
+fn relevance_diff(frame: &mut Frame, area: Rect, app: &App) {
+    let title = match app.core.relevance_diff() {
+        Some(Ok(d)) => format!(
+            " Relevance B − A · {} aligned · only A {} · only B {} ",
+            d.aligned.len(),
+            d.unaligned_a.len(),
+            d.unaligned_b.len()
+        ),
+        _ => " Relevance B − A ".to_string(),
+    };
+    let block = pane_block(title, app.focus == Pane::Relevance);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let diff = match app.core.relevance_diff() {
+        Some(Ok(diff)) => diff,
+        Some(Err(why)) => {
+            frame.render_widget(
+                Paragraph::new(Span::styled(why, Style::new().fg(theme::BAD)))
+                    .wrap(Wrap { trim: true }),
+                inner,
+            );
+            return;
+        }
+        None => {
+            frame.render_widget(
+                Paragraph::new(Span::styled(
+                    "waiting for both models' relevance",
+                    theme::dim(),
+                )),
+                inner,
+            );
+            return;
+        }
+    };
+    let scaled: Vec<Vec<f32>> = diff
+        .delta
+        .iter()
+        .map(|row| {
+            let max = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            row.iter()
+                .map(|&v| if max > 0.0 { (v / max) as f32 } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let parts: Vec<Part> = diff.aligned.iter().map(|p| p.part).collect();
+    let top_k = match app.rows {
+        Rows::TopK(k) => Some(k),
+        Rows::All => None,
+    };
+    let chosen = heatmap_rows(&scaled, &parts, &[], top_k);
+    let labels: Vec<String> = chosen
+        .iter()
+        .map(|&k| match diff.token_mrd_delta.get(k).copied().flatten() {
+            Some(d) if d != 0 => format!("{} {d:+}", diff.aligned[k].piece),
+            _ => diff.aligned[k].piece.clone(),
+        })
+        .collect();
+    let columns: Vec<Vec<f32>> = chosen.iter().map(|&k| token_column(&scaled, k)).collect();
+    let rows: Vec<HeatRow> = chosen
+        .iter()
+        .zip(&columns)
+        .zip(&labels)
+        .map(|((&k, values), label)| HeatRow {
+            label,
+            color: Some(theme::part_color(parts[k])),
+            values,
+            mrd: None,
+            gold: false,
+        })
+        .collect();
+    let [map_area, note] =
+        Layout::vertical([Constraint::Min(2), Constraint::Length(1)]).areas(inner);
+    frame.render_widget(
+        Heatmap::new(&rows)
+            .cursor(Some(app.core.layer))
+            .scroll(usize::from(app.scroll_of(Pane::Relevance))),
+        map_area,
+    );
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            "Δr = r_B − r_A per token, each layer / its max |Δr| · label ±n: token MRD B − A",
+            theme::dim(),
+        )),
+        note,
+    );
 }
 
 /// Part MRDs as bars over the N counted layers.
@@ -541,8 +609,29 @@ pub fn diff(frame: &mut Frame, area: Rect, app: &App) {
         }
         _ => mrd_spans.push(Span::styled("waiting for relevance", theme::dim())),
     }
-    frame.render_widget(
-        Paragraph::new(vec![Line::from(spans), Line::from(mrd_spans)]).wrap(Wrap { trim: true }),
-        inner,
-    );
+    // The tokens only one prompt has (template markup, system text): listed, not hidden.
+    let mut lines = vec![Line::from(
+        spans
+            .into_iter()
+            .chain([Span::raw("  ")])
+            .chain(mrd_spans)
+            .collect::<Vec<_>>(),
+    )];
+    match app.core.relevance_diff() {
+        Some(Ok(d)) => {
+            for (side, tokens) in [("A", &d.unaligned_a), ("B", &d.unaligned_b)] {
+                let list: Vec<&str> = tokens.iter().map(|t| t.piece.as_str()).collect();
+                lines.push(Line::from(vec![
+                    Span::styled(format!("only {side} ({}) ", tokens.len()), theme::dim()),
+                    Span::raw(list.join(" ")),
+                ]));
+            }
+        }
+        Some(Err(why)) => lines.push(Line::from(Span::styled(why, Style::new().fg(theme::BAD)))),
+        None => lines.push(Line::from(Span::styled(
+            "alignment: waiting for relevance",
+            theme::dim(),
+        ))),
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
 }

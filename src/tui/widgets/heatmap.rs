@@ -4,7 +4,6 @@
 //! (`normalize_levels` does the per-layer max-|R| scaling the legend names).
 
 use super::{display_width, level_columns, nearest_column, truncate, LevelColumn};
-use crate::data::prompt::Part;
 use crate::tui::theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -388,46 +387,11 @@ pub fn normalize_levels(display: &[Vec<f32>]) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// A token's values across levels from `display[level][token]`; NaN where a level is short
-/// (drawn neutral, and visibly not a measured zero).
-pub fn token_column(display: &[Vec<f32>], token: usize) -> Vec<f32> {
-    display
-        .iter()
-        .map(|level| level.get(token).copied().unwrap_or(f32::NAN))
-        .collect()
-}
-
-/// The rows worth showing when a prompt has more tokens than lines: for each part in prompt
-/// order, its `k` tokens with the most summed |value| over levels, in prompt order within the
-/// part. `display` is `[level][token]`; tokens are those of `parts`; non-finite values count 0.
-pub fn top_k_rows(display: &[Vec<f32>], parts: &[Part], k: usize) -> Vec<usize> {
-    let mass = |t: usize| -> f32 {
-        display
-            .iter()
-            .filter_map(|level| level.get(t))
-            .filter(|v| v.is_finite())
-            .map(|v| v.abs())
-            .sum()
-    };
-    let mut out = Vec::new();
-    for part in Part::ALL {
-        let mut tokens: Vec<(usize, f32)> = parts
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| **p == part)
-            .map(|(t, _)| (t, mass(t)))
-            .collect();
-        tokens.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut chosen: Vec<usize> = tokens.into_iter().take(k).map(|(t, _)| t).collect();
-        chosen.sort_unstable();
-        out.extend(chosen);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attribution::mrd::token_column;
+    use crate::data::prompt::Part;
     use crate::tui::widgets::test_util::{assert_symbols, render, symbol_lines};
 
     #[test]
@@ -605,25 +569,6 @@ mod tests {
         assert_eq!(lines[1], "-1 ████████████████ +1");
         assert_eq!(lines[2].trim_end(), "per-layer max-|R|");
         assert_eq!(lines[3].trim_end(), "◆ MRD");
-    }
-
-    #[test]
-    fn top_k_rows_per_part_in_prompt_order() {
-        let display = vec![
-            vec![0.1, 0.5, -0.9, 0.2, 0.0, 0.3],
-            vec![0.0, 0.1, 0.0, 0.6, f32::NAN, 0.0],
-        ];
-        use Part::*;
-        let parts = [System, Context, Context, Context, Question, Question];
-        assert_eq!(top_k_rows(&display, &parts, 2), [0, 2, 3, 4, 5]);
-        assert_eq!(top_k_rows(&display, &parts, 1), [0, 2, 5]);
-        assert!(top_k_rows(&display, &parts, 0).is_empty());
-        // Parts go in `Part::ALL` order; a token without values counts zero.
-        assert_eq!(
-            top_k_rows(&display, &[Question, System, Trailer], 1),
-            [1, 0, 2]
-        );
-        assert_eq!(top_k_rows(&[], &[Task, Task], 1), [0]);
     }
 
     #[test]
