@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod bench;
 pub mod lens;
 pub mod merge;
+pub mod model_diff;
 pub mod mrd_groups;
 pub mod paper;
 pub mod plots;
@@ -112,6 +113,7 @@ pub fn build_with(
     shown.extend(tables::mrd(&groups, &labels, &how));
     shown.extend(tables::similarity_markdown(&series, &labels));
     shown.extend(tables::lens_decisions(&lens, &labels));
+    shown.extend(model_diff::table(&model_diff::model_deltas(&merged.units)));
 
     let mut md = header(merged, &how);
     md.push_str(&units.markdown());
