@@ -140,6 +140,50 @@ fn raw_against_chat_aligns_the_content_and_lists_the_template() {
     }
 }
 
+/// Two tiny models whose relevance is known to agree: the safetensors folder and its F32
+/// GGUF twin give the same logits exactly (tests/gguf.rs), so their relevance is the same and
+/// the diff, through two model files and two loaders, is zero to rounding.
+#[test]
+fn a_model_and_its_gguf_twin_differ_by_nothing() {
+    let out = bin()
+        .arg("trace")
+        .arg("--model")
+        .arg(tiny_model_dir("qwen2"))
+        .arg("--compare")
+        .arg(repo_path("tests/fixtures/models/gguf/tiny-qwen2.f32.gguf"))
+        .arg("--data")
+        .arg(repo_path("tests/fixtures/xquad-mini"))
+        .args([
+            "--lang",
+            "de",
+            "--max-new-tokens",
+            "3",
+            "--no-similarity",
+            "--no-oracle",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let a: SampleTrace = serde_json::from_value(json["a"].clone()).unwrap();
+    let b: SampleTrace = serde_json::from_value(json["b"].clone()).unwrap();
+    assert_ne!(a.model.name, b.model.name);
+    assert_eq!(a.text, b.text, "one tokenizer, one template: one prompt");
+    let diff = relevance_diff(&a, &b).unwrap();
+    assert_eq!(diff.aligned.len() + markup(&a), a.relevance_tokens().len());
+    let worst = diff
+        .delta
+        .iter()
+        .flatten()
+        .fold(0.0f64, |m, d| m.max(d.abs()));
+    assert!(worst < 1e-6, "largest |Δr| {worst}");
+    assert!(diff.token_mrd_delta.iter().flatten().all(|&d| d == 0));
+}
+
 #[test]
 fn trace_compare_writes_both_traces_and_the_diff() {
     let model = tiny_model_dir("qwen2");

@@ -22,27 +22,35 @@ pub fn segments(text: &str, tokens: &[PromptToken]) -> Vec<Segment> {
         .filter(|&t| tokens[t].start < tokens[t].end && tokens[t].start < chars.len())
         .collect();
     order.sort_by_key(|&t| (tokens[t].start, tokens[t].end));
+    let take = |from: usize, to: usize| -> String {
+        chars[from.min(chars.len())..to.min(chars.len())]
+            .iter()
+            .collect()
+    };
     let mut out: Vec<Segment> = Vec::new();
+    // Characters before `at` are out; `run` is the segment being grown (start, end, tokens).
     let mut at = 0usize;
-    let mut current: Option<(usize, usize, Vec<usize>)> = None;
-    let take =
-        |from: usize, to: usize| -> String { chars[from..to.min(chars.len())].iter().collect() };
+    let mut run: Option<(usize, usize, Vec<usize>)> = None;
+    let close = |run: (usize, usize, Vec<usize>), out: &mut Vec<Segment>| -> usize {
+        let (start, end, members) = run;
+        out.push(Segment {
+            text: take(start, end),
+            part: Some(tokens[members[0]].part),
+            tokens: members,
+        });
+        end
+    };
     for t in order {
         let (start, end) = (tokens[t].start, tokens[t].end.min(chars.len()));
-        match &mut current {
+        match &mut run {
             // Overlaps the run so far: the same characters, one segment.
             Some((_, run_end, members)) if start < *run_end => {
                 *run_end = (*run_end).max(end);
                 members.push(t);
             }
             _ => {
-                if let Some((s, e, members)) = current.take() {
-                    out.push(Segment {
-                        text: take(s, e),
-                        part: Some(tokens[members[0]].part),
-                        tokens: members,
-                    });
-                    at = e;
+                if let Some(done) = run.take() {
+                    at = close(done, &mut out);
                 }
                 if start > at {
                     out.push(Segment {
@@ -51,17 +59,12 @@ pub fn segments(text: &str, tokens: &[PromptToken]) -> Vec<Segment> {
                         part: None,
                     });
                 }
-                current = Some((start.max(at), end, vec![t]));
+                run = Some((start.max(at), end, vec![t]));
             }
         }
     }
-    if let Some((s, e, members)) = current.take() {
-        out.push(Segment {
-            text: take(s, e),
-            part: Some(tokens[members[0]].part),
-            tokens: members,
-        });
-        at = e;
+    if let Some(done) = run.take() {
+        at = close(done, &mut out);
     }
     if at < chars.len() {
         out.push(Segment {

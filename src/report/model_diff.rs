@@ -10,6 +10,9 @@ use crate::data::prompt::{Format, Part, Scenario};
 use crate::data::Lang;
 use std::collections::BTreeMap;
 
+/// A row of the table: shots, format, target, scenario, language.
+type Row = (u8, Format, TargetMode, Scenario, Lang);
+
 /// What a unit is, whichever model ran it.
 type Place = (u8, Format, TargetMode, Scenario, Lang, String);
 
@@ -61,11 +64,7 @@ pub fn model_deltas(units: &[UnitRecord]) -> Vec<ModelDelta> {
     let base = of(first);
     let mut out = Vec::new();
     for &other in others {
-        // (shots, format, target, scenario, lang) -> per part (sum, n), units
-        let mut sums: BTreeMap<
-            (u8, Format, TargetMode, Scenario, Lang),
-            (Vec<(f64, usize)>, usize),
-        > = BTreeMap::new();
+        let mut sums: BTreeMap<Row, (Vec<(f64, usize)>, usize)> = BTreeMap::new();
         for (p, b) in of(other) {
             let Some(a) = base.get(&p) else {
                 continue;
@@ -73,6 +72,7 @@ pub fn model_deltas(units: &[UnitRecord]) -> Vec<ModelDelta> {
             let (Some(ma), Some(mb)) = (&a.mrd, &b.mrd) else {
                 continue;
             };
+            // Per part (sum of deltas, units with the part), and the units.
             let entry = sums
                 .entry((p.0, p.1, p.2, p.3, p.4))
                 .or_insert_with(|| (vec![(0.0, 0); Part::CONTENT.len()], 0));

@@ -13,6 +13,7 @@ use crate::attribution::relevance::TargetMode;
 use crate::data::prompt::Scenario;
 use crate::similarity::SimPart;
 use anyhow::{anyhow, bail, Context, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -188,6 +189,35 @@ pub fn write_plots(
     Ok(written)
 }
 
+/// The series legend every chart draws, at `position`.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+        .map_err(plot_err)
+}
+
+/// A panel with nothing to draw says so in its middle rather than stay a bare frame.
+fn say_empty<DB: DrawingBackend>(panel: &DrawingArea<DB, Shift>, text: &str) -> Result<()> {
+    let (w, h) = panel.dim_in_pixel();
+    // About 8 px per character at size 16.
+    let half = (text.chars().count() * 4) as i32;
+    panel
+        .draw(&Text::new(
+            text,
+            (w as i32 / 2 - half, h as i32 / 2),
+            (FONT, 16),
+        ))
+        .map_err(plot_err)
+}
+
 /// A lens curve of a series: its mean per level and how many units it averages.
 type CurveOf = fn(&LensSeries) -> (&[f64], usize);
 
@@ -269,24 +299,13 @@ fn lens_panels<DB: DrawingBackend>(
             drawn += 1;
         }
         if drawn == 0 {
-            let (w, h) = panel.dim_in_pixel();
-            panel
-                .draw(&Text::new(
-                    "none: en-en, or the gold answers share their first token",
-                    (w as i32 / 2 - 220, h as i32 / 2),
-                    (FONT, 16),
-                ))
-                .map_err(plot_err)?;
+            say_empty(
+                panel,
+                "none: en-en, or the gold answers share their first token",
+            )?;
             continue;
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(plot_err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     }
     Ok(())
 }
@@ -364,24 +383,10 @@ fn mrd_panels<DB: DrawingBackend>(
         }
         if drawn == 0 {
             // An empty group: say so rather than leave a bare frame.
-            let (w, h) = panel.dim_in_pixel();
-            panel
-                .draw(&Text::new(
-                    "no samples in this group",
-                    (w as i32 / 2 - 90, h as i32 / 2),
-                    (FONT, 18),
-                ))
-                .map_err(plot_err)?;
+            say_empty(panel, "no samples in this group")?;
             continue;
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(plot_err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     }
     Ok(())
 }
@@ -461,14 +466,7 @@ fn similarity_panels<DB: DrawingBackend>(
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerLeft)
-            .draw()
-            .map_err(plot_err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
     }
     Ok(())
 }
