@@ -454,7 +454,55 @@ fn explorer_traces_navigates_saves_and_quits() {
     );
     tui.wait_for("session saved to", TIMEOUT);
 
-    // (6) Quit: a clean exit, the terminal restored.
+    // (6) The language lens pane is drawn with the trace's decision layer.
+    let screen = tui.screen();
+    assert!(
+        screen.contains("Language lens") && screen.contains("D decision L"),
+        "no lens pane:\n{}",
+        dump(&screen)
+    );
+
+    // (7) `e` exports the shown trace as an HTML page in the working folder; a second `e`
+    // never replaces it.
+    let pages = |dir: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with("xmrc-lens-") && name.ends_with(".html")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    tui.keys("e");
+    tui.wait_for("trace exported to", TIMEOUT);
+    let first = pages(dir.path());
+    assert_eq!(first.len(), 1, "{first:?}");
+    let page = std::fs::read_to_string(&first[0]).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("id=\"xmrc-data\""));
+    assert!(
+        first[0].to_string_lossy().ends_with("-en-x-de.html"),
+        "{first:?}"
+    );
+    tui.keys("e");
+    let start = Instant::now();
+    while pages(dir.path()).len() < 2 {
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "no second export:\n{}",
+            dump(&tui.screen())
+        );
+        std::thread::sleep(POLL);
+    }
+    assert_eq!(
+        std::fs::read_to_string(&first[0]).unwrap(),
+        page,
+        "the first page is kept"
+    );
+
+    // (8) Quit: a clean exit, the terminal restored.
     tui.quit_cleanly();
 }
 

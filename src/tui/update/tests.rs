@@ -409,6 +409,14 @@ fn overlays_take_the_keys_until_closed() {
     assert!(
         matches!(&effects[..], [Effect::Save(request)] if request.path.ends_with("session.json"))
     );
+    // `e` before the selection's trace is done: nothing to write, and the footer says so.
+    let effects = key(&mut app, &keymap, &press(KeyCode::Char('e')));
+    assert!(effects.is_empty());
+    assert!(app
+        .core
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.error && n.text.contains("nothing to export")));
     key(&mut app, &keymap, &press(KeyCode::Char('?')));
     key(&mut app, &keymap, &press(KeyCode::Esc));
     assert!(app.overlay.is_none());
