@@ -228,7 +228,8 @@ fn t_piece(trace: Option<&crate::pipeline::SampleTrace>, id: u32) -> Option<Stri
 /// labels carrying the token MRD difference; the tokens only one prompt has are counted in
 /// the title and listed in the diff pane.
 fn relevance_diff(frame: &mut Frame, area: Rect, app: &App) {
-    let title = match app.core.relevance_diff() {
+    let diff = app.core.relevance_diff();
+    let title = match &diff {
         Some(Ok(d)) => format!(
             " Relevance B − A · {} aligned · only A {} · only B {} ",
             d.aligned.len(),
@@ -240,7 +241,7 @@ fn relevance_diff(frame: &mut Frame, area: Rect, app: &App) {
     let block = pane_block(title, app.focus == Pane::Relevance);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let diff = match app.core.relevance_diff() {
+    let diff = match diff {
         Some(Ok(diff)) => diff,
         Some(Err(why)) => {
             frame.render_widget(
