@@ -366,7 +366,10 @@ fn capture(model: &std::path::Path, data_dir: &std::path::Path, a: &SampleTrace,
         screen.contains("only B (40)") || screen.contains("only B ("),
         "{screen}"
     );
-    if let Ok(path) = std::env::var("XMRC_LENS_CAPTURE_DIFF") {
+    if let Some(path) = std::env::var("XMRC_LENS_CAPTURE_DIFF")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
         let buf = terminal.backend().buffer().clone();
         std::fs::write(&path, xmrc_lens::tui::capture::buffer_to_svg(&buf)).unwrap();
         eprintln!("diff capture written to {path}:\n{screen}");
