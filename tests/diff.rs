@@ -143,14 +143,20 @@ fn raw_against_chat_aligns_the_content_and_lists_the_template() {
 /// Two tiny models whose relevance is known to agree: the safetensors folder and its F32
 /// GGUF twin give the same logits exactly (tests/gguf.rs), so their relevance is the same and
 /// the diff, through two model files and two loaders, is zero to rounding.
-#[test]
-fn a_model_and_its_gguf_twin_differ_by_nothing() {
+/// `trace --model A --compare B` on the mini set (German, 3 new tokens, relevance only): the
+/// JSON and its two traces.
+fn trace_compare(
+    a: &std::path::Path,
+    b: &std::path::Path,
+    extra: &[&str],
+) -> (serde_json::Value, SampleTrace, SampleTrace) {
     let out = bin()
         .arg("trace")
         .arg("--model")
-        .arg(tiny_model_dir("qwen2"))
+        .arg(a)
         .arg("--compare")
-        .arg(repo_path("tests/fixtures/models/gguf/tiny-qwen2.f32.gguf"))
+        .arg(b)
+        .args(extra)
         .arg("--data")
         .arg(repo_path("tests/fixtures/xquad-mini"))
         .args([
@@ -169,8 +175,18 @@ fn a_model_and_its_gguf_twin_differ_by_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let a: SampleTrace = serde_json::from_value(json["a"].clone()).unwrap();
-    let b: SampleTrace = serde_json::from_value(json["b"].clone()).unwrap();
+    let a = serde_json::from_value(json["a"].clone()).unwrap();
+    let b = serde_json::from_value(json["b"].clone()).unwrap();
+    (json, a, b)
+}
+
+#[test]
+fn a_model_and_its_gguf_twin_differ_by_nothing() {
+    let (_, a, b) = trace_compare(
+        &tiny_model_dir("qwen2"),
+        &repo_path("tests/fixtures/models/gguf/tiny-qwen2.f32.gguf"),
+        &[],
+    );
     assert_ne!(a.model.name, b.model.name);
     assert_eq!(a.text, b.text, "one tokenizer, one template: one prompt");
     let diff = relevance_diff(&a, &b).unwrap();
@@ -187,33 +203,7 @@ fn a_model_and_its_gguf_twin_differ_by_nothing() {
 #[test]
 fn trace_compare_writes_both_traces_and_the_diff() {
     let model = tiny_model_dir("qwen2");
-    let out = bin()
-        .arg("trace")
-        .arg("--model")
-        .arg(&model)
-        .arg("--no-chat")
-        .arg("--compare")
-        .arg(&model)
-        .arg("--data")
-        .arg(repo_path("tests/fixtures/xquad-mini"))
-        .args([
-            "--lang",
-            "de",
-            "--max-new-tokens",
-            "3",
-            "--no-similarity",
-            "--no-oracle",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let a: SampleTrace = serde_json::from_value(json["a"].clone()).unwrap();
-    let b: SampleTrace = serde_json::from_value(json["b"].clone()).unwrap();
+    let (json, a, b) = trace_compare(&model, &model, &["--no-chat"]);
     // `--no-chat` is the run's choice for both: the same prompt, a zero diff.
     assert_eq!(a.text, b.text);
     assert!(json["diff"]["delta"]

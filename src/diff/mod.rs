@@ -58,24 +58,18 @@ pub struct RelevanceDiff {
     pub part_mrd: Vec<PartDelta>,
 }
 
-/// The parts aligned by their text: those whose text both prompts copy from the sample and
-/// the task (markup and the answer prefix differ by template and by answer).
-const ALIGNED_PARTS: [Part; 7] = [
-    Part::System,
-    Part::Task,
-    Part::Demo1,
-    Part::Demo2,
-    Part::Context,
-    Part::Question,
-    Part::Trailer,
-];
+/// The parts aligned by their text: the content parts both prompts copy from the sample and
+/// the task, and the trailer (markup and the answer prefix differ by template and answer).
+fn aligned_part(part: Part) -> bool {
+    Part::CONTENT.contains(&part) || part == Part::Trailer
+}
 
 /// A token's place within its part's text: (part, first and last character offset from the
 /// part's start, its spans joined in order), the token clipped to its part (a token that
 /// starts with the space of the markup before it keeps only its part's characters). None for
 /// markup, empty ranges and tokens that touch no span of their part.
 fn part_offsets(prompt: &Prompt, token: &PromptToken) -> Option<(Part, usize, usize)> {
-    if !ALIGNED_PARTS.contains(&token.part) || token.start >= token.end {
+    if !aligned_part(token.part) || token.start >= token.end {
         return None;
     }
     let mut before = 0;
@@ -203,8 +197,9 @@ pub fn relevance_diff(a: &SampleTrace, b: &SampleTrace) -> Result<RelevanceDiff>
             },
         )
         .collect();
-    let part_mrd = ALIGNED_PARTS
+    let part_mrd = Part::CONTENT
         .iter()
+        .chain([&Part::Trailer])
         .filter(|&&p| ra.part_mrd.get(p).is_some() || rb.part_mrd.get(p).is_some())
         .map(|&part| {
             let (x, y) = (ra.part_mrd.get(part), rb.part_mrd.get(part));

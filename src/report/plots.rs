@@ -189,6 +189,44 @@ pub fn write_plots(
     Ok(written)
 }
 
+/// A chart over levels 0..`levels` on the x axis (one label per level at most, only at whole
+/// levels) and `y` on the other, its mesh drawn.
+fn level_chart<'a, DB: DrawingBackend>(
+    panel: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    levels: usize,
+    (lo, hi): (f64, f64),
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
+    let mut chart = ChartBuilder::on(panel)
+        .caption(caption, (FONT, 18))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(52)
+        .build_cartesian_2d(0f64..(levels - 1) as f64, lo..hi)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_labels(levels.min(17))
+        .x_label_formatter(&|x| {
+            if (x - x.round()).abs() < 1e-6 {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| format!("{y:.2}"))
+        .light_line_style(RGBColor(238, 238, 238))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 15))
+        .draw()
+        .map_err(plot_err)?;
+    Ok(chart)
+}
+
 /// The series legend every chart draws, at `position`.
 fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
@@ -247,31 +285,14 @@ fn lens_panels<DB: DrawingBackend>(
             .flat_map(|s| values_of(s).0.iter().copied())
             .fold(0.0f64, f64::max);
         let hi = (hi * 1.1).max(0.05);
-        let mut chart = ChartBuilder::on(panel)
-            .caption(name, (FONT, 18))
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(52)
-            .build_cartesian_2d(0f64..(levels - 1) as f64, 0f64..hi)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_labels(levels.min(17))
-            .x_label_formatter(&|x| {
-                if (x - x.round()).abs() < 1e-6 {
-                    format!("{x:.0}")
-                } else {
-                    String::new()
-                }
-            })
-            .y_label_formatter(&|y| format!("{y:.2}"))
-            .light_line_style(RGBColor(238, 238, 238))
-            .x_desc("level (0 = embeddings); dot = median decision level")
-            .y_desc("mean probability")
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = level_chart(
+            panel,
+            name,
+            levels,
+            (0.0, hi),
+            "level (0 = embeddings); dot = median decision level",
+            "mean probability",
+        )?;
         let mut drawn = 0;
         for (i, s) in lines.iter().enumerate() {
             let (values, n) = values_of(s);
@@ -427,32 +448,14 @@ fn similarity_panels<DB: DrawingBackend>(
             SimPart::Context => "context",
             SimPart::Last => "last input token",
         };
-        let mut chart = ChartBuilder::on(panel)
-            .caption(name, (FONT, 18))
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(52)
-            .build_cartesian_2d(0f64..(levels - 1) as f64, lo..hi)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            // One label per layer at most, and only at whole layers.
-            .x_labels(levels.min(17))
-            .x_label_formatter(&|x| {
-                if (x - x.round()).abs() < 1e-6 {
-                    format!("{x:.0}")
-                } else {
-                    String::new()
-                }
-            })
-            .y_label_formatter(&|y| format!("{y:.2}"))
-            .light_line_style(RGBColor(238, 238, 238))
-            .x_desc("layer (0 = embeddings)")
-            .y_desc(y_name)
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = level_chart(
+            panel,
+            name,
+            levels,
+            (lo, hi),
+            "layer (0 = embeddings)",
+            y_name,
+        )?;
         for (i, s) in lines.iter().enumerate() {
             let points: Vec<(f64, f64)> = (0..s.levels())
                 .filter_map(|l| s.shown(part, l).map(|v| (l as f64, v)))
